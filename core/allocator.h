@@ -1,0 +1,33 @@
+// Memory for tensor storage. CPU: 64-byte aligned host memory. CUDA: a caching allocator — freed
+// blocks are kept in size buckets and handed out again without cudaMalloc/cudaFree, which would
+// synchronize the device. All renorm work runs on one stream per device, so a block released by one
+// op and reused by the next is ordered by the stream itself.
+#pragma once
+#include <cstddef>
+
+#include "core/device.h"
+
+namespace renorm {
+
+void* device_allocate(Device d, size_t bytes);
+void device_release(Device d, void* p, size_t bytes);
+
+struct CudaAllocatorStats {
+  size_t bytes_in_use = 0;     // handed out to live tensors
+  size_t bytes_cached = 0;     // kept for reuse
+  size_t cuda_mallocs = 0;     // calls to cudaMalloc so far
+  size_t cache_hits = 0;       // allocations served from the cache
+};
+CudaAllocatorStats cuda_allocator_stats();
+// Returns every cached block to the driver.
+void cuda_empty_cache();
+// The bucket a request of `bytes` is rounded up to (exposed for tests).
+size_t cuda_allocation_size(size_t bytes);
+
+}  // namespace renorm
+
+namespace renorm {
+// Copies `bytes` between any two devices. Device-side copies are queued on the renorm stream; a copy
+// whose destination is host memory waits for it (that is the one host-device sync: reporting).
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+}  // namespace renorm

@@ -1,0 +1,140 @@
+#include "core/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.h"
+#include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
+
+namespace renorm {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+
+// acc += g, allocating acc (as a copy, never an alias of g) the first time.
+void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g) {
+  if (!acc) {
+    acc = g.clone().impl_ptr();
+    return;
+  }
+  Tensor a(acc);
+  check_same_device("backward: gradient accumulation", a, g);
+  RENORM_DISPATCH(a.device(), axpy, 1.f, g.data(), a.data(), a.numel());
+}
+
+// Post-order of the graph above `root` (inputs before the node that uses them), without recursion.
+// Owning pointers: freeing a node's inputs during backward must not destroy nodes still to run.
+std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> order;
+  std::unordered_set<Node*> seen{root.get()};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      const auto& in = node->inputs[next++];
+      if (in && in->grad_fn && seen.insert(in->grad_fn.get()).second) stack.push_back({in->grad_fn, 0});
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+Tensor record(const char* name, Tensor out, std::initializer_list<Tensor> inputs, BackwardFn backward) {
+  if (!g_grad_enabled) return out;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return out;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  for (const Tensor& t : inputs) node->inputs.push_back(t.defined() && t.requires_grad() ? t.impl_ptr() : nullptr);
+  node->backward = std::move(backward);
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = true;
+  return out;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_output) {
+  check_shape("backward", "grad_output", grad_output, root.shape());
+  check_same_device("backward", root, grad_output);
+  if (!root.requires_grad()) throw Error("backward: the tensor does not require grad (no graph to run)");
+  std::shared_ptr<TensorImpl> root_impl = root.impl_ptr();
+  if (!root_impl->grad_fn) {  // a leaf: its gradient is the seed itself
+    accumulate(root_impl->grad, grad_output);
+    return;
+  }
+  NoGradGuard no_grad;
+  std::unordered_map<Node*, std::shared_ptr<TensorImpl>> pending;
+  pending[root_impl->grad_fn.get()] = grad_output.impl_ptr();
+  const std::vector<std::shared_ptr<Node>> order = topological_order(root_impl->grad_fn);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* node = it->get();
+    auto p = pending.find(node);
+    if (p == pending.end()) continue;  // no gradient flows into this node
+    const Tensor g(p->second);
+    pending.erase(p);
+    if (!node->backward)
+      throw Error("backward through op '" + node->name + "' whose graph was already freed by an earlier backward");
+    const std::vector<Tensor> grads = node->backward(g);
+    if (grads.size() != node->inputs.size())
+      throw Error("backward of '" + node->name + "' returned " + std::to_string(grads.size()) + " gradients for " +
+                  std::to_string(node->inputs.size()) + " inputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const std::shared_ptr<TensorImpl>& in = node->inputs[i];
+      if (!in || !grads[i].defined()) continue;
+      if (grads[i].shape() != in->shape)
+        throw ShapeError("backward of '" + node->name + "': gradient " + grads[i].shape().str() + " for input " +
+                         in->shape.str());
+      if (in->grad_fn) {
+        auto& slot = pending[in->grad_fn.get()];
+        if (!slot) slot = grads[i].impl_ptr();
+        else accumulate(slot, grads[i]);
+      } else {
+        accumulate(in->grad, grads[i]);
+      }
+    }
+    node->backward = nullptr;  // frees the saved tensors
+    node->inputs.clear();
+  }
+}
+
+void Tensor::backward() const {
+  if (numel() != 1) throw ShapeError("backward() without a gradient needs a one-element tensor, got " + shape().str());
+  run_backward(*this, Tensor::full(shape(), 1.f, device()));
+}
+
+void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
+
+Tensor Tensor::reshape(const Shape& target) const {
+  Shape resolved;
+  int64_t known = 1;
+  int infer = -1;
+  for (int i = 0; i < target.rank(); ++i) {
+    if (target[i] == -1) {
+      if (infer >= 0) throw ShapeError("reshape: more than one -1 in " + target.str());
+      infer = i;
+    } else {
+      known *= target[i];
+    }
+  }
+  for (int i = 0; i < target.rank(); ++i)
+    resolved.push_back(i == infer ? (known ? numel() / known : 0) : target[i]);
+  if (resolved.numel() != numel())
+    throw ShapeError("reshape: cannot view " + shape().str() + " (" + std::to_string(numel()) + " elements) as " +
+                     target.str());
+  Tensor out = detach();
+  out.impl()->shape = resolved;
+  const Shape original = shape();
+  return record("reshape", out, {*this}, [original](const Tensor& g) {
+    return std::vector<Tensor>{g.reshape(original)};
+  });
+}
+
+}  // namespace renorm

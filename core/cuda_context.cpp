@@ -1,0 +1,209 @@
+// The CUDA side of the device layer: run-time detection, per-device stream and handles, the caching
+// allocator and the error helpers. Compiled always; empty of CUDA calls when RENORM_HAS_CUDA=0.
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/allocator.h"
+#include "core/device.h"
+#include "core/error.h"
+
+#if RENORM_HAS_CUDA
+#include "core/cuda_context.h"
+#endif
+
+namespace renorm {
+
+bool cuda_compiled() { return RENORM_HAS_CUDA != 0; }
+
+namespace {
+bool forced_cpu() {
+  const char* e = std::getenv("RENORM_DEVICE");
+  return e && std::string(e) == "cpu";
+}
+}  // namespace
+
+std::string cuda_unavailable_reason() {
+#if RENORM_HAS_CUDA
+  if (forced_cpu()) return "RENORM_DEVICE=cpu forces the CPU";
+  static const std::string reason = [] {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky error so later queries start clean
+      return std::string("no usable CUDA device: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    }
+    if (n == 0) return std::string("no CUDA device found (cudaGetDeviceCount = 0)");
+    return std::string();
+  }();
+  return reason;
+#else
+  return "renorm was built without CUDA (RENORM_CUDA=OFF or toolkit not found)";
+#endif
+}
+
+bool cuda_available() { return cuda_unavailable_reason().empty(); }
+
+#if RENORM_HAS_CUDA
+namespace cuda {
+
+void throw_cuda(cudaError_t e, const char* call, const char* file, int line) {
+  throw CudaError(std::string("CUDA error ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ") in " + call +
+                  " at " + file + ":" + std::to_string(line));
+}
+void throw_cublas(cublasStatus_t s, const char* call, const char* file, int line) {
+  throw CublasError(std::string("cuBLAS error ") + cublasGetStatusName(s) + " (" + cublasGetStatusString(s) +
+                    ") in " + call + " at " + file + ":" + std::to_string(line));
+}
+void throw_cudnn(cudnnStatus_t s, const char* call, const char* file, int line) {
+  throw CudnnError(std::string("cuDNN error ") + cudnnGetErrorString(s) + " in " + call + " at " + file + ":" +
+                   std::to_string(line));
+}
+
+namespace {
+struct PerDevice {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  int sms = 0;
+};
+std::mutex g_ctx_mutex;
+// Intentionally never destroyed: handles outlive every static tensor, and the driver reclaims them at exit.
+std::vector<PerDevice>* g_ctx = new std::vector<PerDevice>();
+
+PerDevice& context() {
+  if (!cuda_available()) throw DeviceError("CUDA requested but not available: " + cuda_unavailable_reason());
+  int dev = 0;
+  RENORM_CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(g_ctx_mutex);
+  if (static_cast<int>(g_ctx->size()) <= dev) g_ctx->resize(dev + 1);
+  PerDevice& c = (*g_ctx)[dev];
+  if (!c.stream) {
+    RENORM_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
+    RENORM_CUBLAS_CHECK(cublasCreate(&c.cublas));
+    RENORM_CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
+    // Plain float32 math (no TF32) so CPU-vs-CUDA parity holds to float32 rounding.
+    RENORM_CUBLAS_CHECK(cublasSetMathMode(c.cublas, CUBLAS_DEFAULT_MATH));
+    RENORM_CUDNN_CHECK(cudnnCreate(&c.cudnn));
+    RENORM_CUDNN_CHECK(cudnnSetStream(c.cudnn, c.stream));
+    RENORM_CUDA_CHECK(cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, dev));
+  }
+  return c;
+}
+}  // namespace
+
+cudaStream_t stream() { return context().stream; }
+cublasHandle_t cublas() { return context().cublas; }
+cudnnHandle_t cudnn() { return context().cudnn; }
+int multiprocessor_count() { return context().sms; }
+
+}  // namespace cuda
+#endif
+
+// ---- allocation ---------------------------------------------------------------------------------
+
+size_t cuda_allocation_size(size_t bytes) {
+  // Small blocks round to 512 bytes, large ones to 2 MiB, so the cache is reused across similar sizes.
+  const size_t small = 512, large = size_t(2) << 20;
+  if (bytes == 0) bytes = 1;
+  if (bytes < (size_t(1) << 20)) return (bytes + small - 1) / small * small;
+  return (bytes + large - 1) / large * large;
+}
+
+namespace {
+struct CudaCache {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;  // exact bucket size -> block
+  CudaAllocatorStats stats;
+};
+CudaCache* g_cache = new CudaCache();  // never destroyed: tensors may be freed during static destruction
+}  // namespace
+
+CudaAllocatorStats cuda_allocator_stats() {
+  std::lock_guard<std::mutex> lock(g_cache->mutex);
+  return g_cache->stats;
+}
+
+void cuda_empty_cache() {
+#if RENORM_HAS_CUDA
+  std::lock_guard<std::mutex> lock(g_cache->mutex);
+  if (!g_cache->free_blocks.empty()) RENORM_CUDA_CHECK(cudaDeviceSynchronize());
+  for (auto& [size, p] : g_cache->free_blocks) {
+    RENORM_CUDA_CHECK(cudaFree(p));
+    g_cache->stats.bytes_cached -= size;
+  }
+  g_cache->free_blocks.clear();
+#endif
+}
+
+void* device_allocate(Device d, size_t bytes) {
+  if (d == Device::CPU) {
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+#if RENORM_HAS_CUDA
+  cuda::stream();  // ensures CUDA is available and the context exists
+  const size_t size = cuda_allocation_size(bytes);
+  {
+    std::lock_guard<std::mutex> lock(g_cache->mutex);
+    auto it = g_cache->free_blocks.find(size);
+    if (it != g_cache->free_blocks.end()) {
+      void* p = it->second;
+      g_cache->free_blocks.erase(it);
+      g_cache->stats.bytes_cached -= size;
+      g_cache->stats.bytes_in_use += size;
+      ++g_cache->stats.cache_hits;
+      return p;
+    }
+  }
+  void* p = nullptr;
+  if (cudaMalloc(&p, size) != cudaSuccess) {
+    cudaGetLastError();
+    cuda_empty_cache();  // give cached blocks back and retry once
+    RENORM_CUDA_CHECK(cudaMalloc(&p, size));
+  }
+  std::lock_guard<std::mutex> lock(g_cache->mutex);
+  g_cache->stats.bytes_in_use += size;
+  ++g_cache->stats.cuda_mallocs;
+  return p;
+#else
+  throw DeviceError("CUDA storage requested but " + cuda_unavailable_reason());
+#endif
+}
+
+void device_release(Device d, void* p, size_t bytes) {
+  if (!p) return;
+  if (d == Device::CPU) {
+    std::free(p);
+    return;
+  }
+  const size_t size = cuda_allocation_size(bytes);
+  std::lock_guard<std::mutex> lock(g_cache->mutex);
+  g_cache->free_blocks.emplace(size, p);
+  g_cache->stats.bytes_in_use -= size;
+  g_cache->stats.bytes_cached += size;
+}
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev == Device::CPU && src_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if RENORM_HAS_CUDA
+  const cudaMemcpyKind kind = src_dev == Device::CPU   ? cudaMemcpyHostToDevice
+                              : dst_dev == Device::CPU ? cudaMemcpyDeviceToHost
+                                                       : cudaMemcpyDeviceToDevice;
+  RENORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cuda::stream()));
+  if (kind != cudaMemcpyDeviceToDevice) RENORM_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+#else
+  throw DeviceError("copy involving CUDA memory but " + cuda_unavailable_reason());
+#endif
+}
+
+}  // namespace renorm

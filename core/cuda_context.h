@@ -1,0 +1,44 @@
+// CUDA-only internals: the per-device stream and library handles (created once), the caching
+// allocator, and the checking macros that turn failing calls into typed exceptions naming the call
+// and its source location. Include only from translation units built with RENORM_HAS_CUDA=1.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <string>
+
+#include "core/error.h"
+
+namespace renorm::cuda {
+
+[[noreturn]] void throw_cuda(cudaError_t e, const char* call, const char* file, int line);
+[[noreturn]] void throw_cublas(cublasStatus_t s, const char* call, const char* file, int line);
+[[noreturn]] void throw_cudnn(cudnnStatus_t s, const char* call, const char* file, int line);
+
+// The stream every renorm kernel, copy and library call runs on (current device).
+cudaStream_t stream();
+cublasHandle_t cublas();
+cudnnHandle_t cudnn();
+int multiprocessor_count();
+
+}  // namespace renorm::cuda
+
+#define RENORM_CUDA_CHECK(call)                                                   \
+  do {                                                                            \
+    const cudaError_t renorm_e_ = (call);                                         \
+    if (renorm_e_ != cudaSuccess) ::renorm::cuda::throw_cuda(renorm_e_, #call, __FILE__, __LINE__); \
+  } while (0)
+#define RENORM_CUBLAS_CHECK(call)                                                 \
+  do {                                                                            \
+    const cublasStatus_t renorm_s_ = (call);                                      \
+    if (renorm_s_ != CUBLAS_STATUS_SUCCESS) ::renorm::cuda::throw_cublas(renorm_s_, #call, __FILE__, __LINE__); \
+  } while (0)
+#define RENORM_CUDNN_CHECK(call)                                                  \
+  do {                                                                            \
+    const cudnnStatus_t renorm_s_ = (call);                                       \
+    if (renorm_s_ != CUDNN_STATUS_SUCCESS) ::renorm::cuda::throw_cudnn(renorm_s_, #call, __FILE__, __LINE__); \
+  } while (0)
+// After every kernel launch: launch-configuration errors surface here, without a device sync.
+#define RENORM_CUDA_LAUNCH_CHECK() RENORM_CUDA_CHECK(cudaGetLastError())

@@ -1,0 +1,38 @@
+// Typed errors. Library code never calls exit() or abort(): every failure is one of these.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace renorm {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A tensor of the wrong shape or device reached an op; the message names the op and the shapes.
+struct ShapeError : Error {
+  using Error::Error;
+};
+// A bad configuration value (a flag, a layer option); the message names the setting.
+struct ConfigError : Error {
+  using Error::Error;
+};
+// A file could not be read or written, or holds bad data; the message names the file.
+struct IoError : Error {
+  using Error::Error;
+};
+// CUDA was asked for but is not usable here (not built, no device, forced off).
+struct DeviceError : Error {
+  using Error::Error;
+};
+// A failing CUDA runtime, cuBLAS or cuDNN call: the message names the call and source location.
+struct CudaError : Error {
+  using Error::Error;
+};
+struct CublasError : CudaError {
+  using CudaError::CudaError;
+};
+struct CudnnError : CudaError {
+  using CudaError::CudaError;
+};
+
+}  // namespace renorm

@@ -1,0 +1,54 @@
+// Elementwise kernels: grid-stride loops, one read of each input and one write of y per element.
+#include "core/philox.h"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/elementwise.h"
+
+namespace renorm::kernels::cuda {
+
+namespace {
+template <class F>
+__global__ void map_kernel(int64_t n, F f) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) f(i);
+}
+
+template <class F>
+void launch_map(int64_t n, F f) {
+  if (n == 0) return;
+  map_kernel<<<grid_for(n), kThreads, 0, ::renorm::cuda::stream()>>>(n, f);
+  RENORM_CUDA_LAUNCH_CHECK();
+}
+}  // namespace
+
+void fill(float* y, int64_t n, float value) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = value; });
+}
+void add(const float* a, const float* b, float* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = a[i] + b[i]; });
+}
+void mul(const float* a, const float* b, float* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = a[i] * b[i]; });
+}
+void scale(const float* x, float alpha, float* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = alpha * x[i]; });
+}
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] += alpha * x[i]; });
+}
+void broadcast_scalar(const float* s, float alpha, float* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = alpha * s[0]; });
+}
+void relu_forward(const float* x, float* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = relu_value(x[i]); });
+}
+void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { dx[i] = relu_grad(x[i], dy[i]); });
+}
+void uniform(float* y, int64_t n, uint64_t seed, float lo, float hi) {
+  launch_map(n, [=] __device__(int64_t i) { y[i] = lo + (hi - lo) * philox_uniform(seed, static_cast<uint64_t>(i)); });
+}
+void normal(float* y, int64_t n, uint64_t seed, float mean, float stddev) {
+  launch_map(n,
+             [=] __device__(int64_t i) { y[i] = mean + stddev * philox_normal(seed, static_cast<uint64_t>(i)); });
+}
+
+}  // namespace renorm::kernels::cuda

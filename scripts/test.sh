@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README.md; .ci/run calls it). On a fresh Debian machine: installs what is missing,
+# configures the release preset (CUDA when the toolkit is found), builds every target including every
+# .cu file, runs the whole CTest suite; then builds and tests the AddressSanitizer+UBSan preset (CPU).
+#   scripts/test.sh            both presets
+#   scripts/test.sh --release  the release preset only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs=$(nproc)
+run_preset() {
+  echo "=== renorm: preset $1 ==="
+  cmake --preset "$1"
+  cmake --build --preset "$1" -j "$jobs"
+  ctest --preset "$1" -j "$jobs"
+}
+run_preset release
+if [ "${1:-}" != "--release" ]; then
+  run_preset debug-asan
+fi

@@ -1,0 +1,60 @@
+// CPU-vs-CUDA parity (after ggml's test-backend-ops): run on both, check NaN/Inf first, then the
+// normalized error ||cuda - cpu|| / ||cpu|| against one float32 tolerance. Without a usable CUDA device
+// a parity test prints "SKIPPED: no CUDA device: <reason>" and CTest reports it as skipped: it never
+// compares the CPU with itself.
+#pragma once
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <iostream>
+#include <string>
+
+#include "core/device.h"
+#include "core/tensor.h"
+
+namespace renorm::test {
+
+// One tolerance for every parity check: float32 results whose summation order differs.
+constexpr double kParityTol = 2e-5;
+
+inline bool cuda_ready() {
+  if (cuda_available()) return true;
+  const std::string msg = "SKIPPED: no CUDA device: " + cuda_unavailable_reason();
+  std::cout << msg << std::endl;
+  WARN(msg);
+  return false;
+}
+
+struct Comparison {
+  int64_t non_finite = 0;
+  double normalized_error = 0.0;
+};
+
+inline Comparison compare(const Tensor& expected, const Tensor& actual) {
+  REQUIRE(expected.shape() == actual.shape());
+  const std::vector<float> e = expected.to_vector(), a = actual.to_vector();
+  Comparison c;
+  double diff = 0.0, norm = 0.0;
+  for (size_t i = 0; i < e.size(); ++i) {
+    if (!std::isfinite(e[i]) || !std::isfinite(a[i])) ++c.non_finite;
+    diff += (double(a[i]) - e[i]) * (double(a[i]) - e[i]);
+    norm += double(e[i]) * e[i];
+  }
+  c.normalized_error = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
+  if (norm == 0.0) c.normalized_error = std::sqrt(diff);
+  return c;
+}
+
+inline void require_close(const Tensor& expected, const Tensor& actual, const std::string& what,
+                          double tol = kParityTol) {
+  const Comparison c = compare(expected, actual);
+  INFO(what << ": " << c.non_finite << " non-finite values, normalized error " << c.normalized_error);
+  REQUIRE(c.non_finite == 0);
+  REQUIRE(c.normalized_error <= tol);
+}
+
+}  // namespace renorm::test
+
+// First line of every CUDA test.
+#define RENORM_REQUIRE_CUDA_OR_SKIP() \
+  if (!::renorm::test::cuda_ready()) return
