@@ -1,0 +1,160 @@
+// CPU microbatch moments and Batch Renorm. Per-(n,c) sums run over fixed chunks of kChunkRows rows in
+// parallel and are combined in a fixed order (deterministic for any thread count); elementwise passes
+// are y = a·x + b with per-(n,c) coefficients from the shared formulas in kernels/renorm.h.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/renorm.h"
+
+namespace renorm::kernels::cpu {
+
+namespace {
+constexpr int64_t kChunkRows = 256;
+
+// Runs body(n, r0, r1, acc) over every chunk of rows [r0,r1) of every microbatch n, acc being that
+// chunk's zeroed double[width]; returns the per-microbatch totals (N, width).
+template <class Body>
+std::vector<double> reduce_rows(NormShape s, int64_t width, Body&& body) {
+  const int64_t per_n = std::max<int64_t>(1, (s.rows + kChunkRows - 1) / kChunkRows);
+  const int64_t tasks = s.n * per_n;
+  std::vector<double> partial(static_cast<size_t>(tasks * width), 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < tasks; ++t) {
+    const int64_t n = t / per_n, r0 = (t % per_n) * kChunkRows, r1 = std::min(r0 + kChunkRows, s.rows);
+    body(n, r0, r1, partial.data() + t * width);
+  }
+  std::vector<double> total(static_cast<size_t>(s.n * width), 0.0);
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t k = 0; k < per_n; ++k) {
+      const double* p = partial.data() + (n * per_n + k) * width;
+      double* out = total.data() + n * width;
+      for (int64_t j = 0; j < width; ++j) out[j] += p[j];
+    }
+  return total;
+}
+
+// y[n,r,c] = a[n,c]·x[n,r,c] + b[n,c]  (x, y: (N,R,C); a, b: (N,C))
+void apply_affine(const float* x, NormShape s, const float* a, const float* b, float* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < s.n * s.rows; ++t) {
+    const int64_t n = t / s.rows;
+    const float* an = a + n * s.c;
+    const float* bn = b + n * s.c;
+    const float* xr = x + t * s.c;
+    float* yr = y + t * s.c;
+#pragma omp simd
+    for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * xr[c] + bn[c];
+  }
+}
+}  // namespace
+
+void moments(const float* x, NormShape s, float* mean, float* var) {
+  const double inv_rows = 1.0 / static_cast<double>(s.rows);
+  const std::vector<double> sums = reduce_rows(s, s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = x + (n * s.rows + r) * s.c;
+      for (int64_t c = 0; c < s.c; ++c) acc[c] += row[c];
+    }
+  });
+  std::vector<double> mu(sums.size());
+  for (size_t i = 0; i < sums.size(); ++i) mu[i] = sums[i] * inv_rows;
+  const std::vector<double> sq = reduce_rows(s, s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
+    const double* m = mu.data() + n * s.c;
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = x + (n * s.rows + r) * s.c;
+      for (int64_t c = 0; c < s.c; ++c) acc[c] += (row[c] - m[c]) * (row[c] - m[c]);
+    }
+  });
+  for (size_t i = 0; i < sums.size(); ++i) {
+    mean[i] = static_cast<float>(mu[i]);
+    var[i] = static_cast<float>(sq[i] * inv_rows);
+  }
+}
+
+void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd,
+                          float* save_r, float* save_d, float* clip_counts) {
+  const int64_t nc = s.n * s.c;
+  std::vector<float> var(nc), a(nc), b(nc);
+  moments(x, s, save_mean, var.data());
+  int clipped_r = 0, clipped_d = 0;
+  std::vector<double> mean_sum(s.c, 0.0), sigma_sum(s.c, 0.0);
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c) {
+      const int64_t i = n * s.c + c;
+      const float sigma_b = std::sqrt(var[i] + p.eps);
+      save_invstd[i] = 1.f / sigma_b;
+      if (!p.fixed_rd) {
+        const int flags = renorm_rd(save_mean[i], sigma_b, run_mean[c], run_std[c], p.rmax, p.dmax, &save_r[i], &save_d[i]);
+        clipped_r += flags & 1;
+        clipped_d += (flags >> 1) & 1;
+      }
+      renorm_affine(gamma[c], beta[c], save_mean[i], save_invstd[i], save_r[i], save_d[i], &a[i], &b[i]);
+      mean_sum[c] += save_mean[i];
+      sigma_sum[c] += sigma_b;
+    }
+  clip_counts[0] = static_cast<float>(clipped_r);
+  clip_counts[1] = static_cast<float>(clipped_d);
+  if (p.update_running)
+    for (int64_t c = 0; c < s.c; ++c) {
+      run_mean[c] += p.alpha * (static_cast<float>(mean_sum[c] / s.n) - run_mean[c]);
+      run_std[c] += p.alpha * (static_cast<float>(sigma_sum[c] / s.n) - run_std[c]);
+    }
+  apply_affine(x, s, a.data(), b.data(), y);
+}
+
+void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
+                     const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
+                     float* dbeta) {
+  // (S1, S2) per (n,c): Σ dy and Σ dy·x̃ over the microbatch's rows.
+  const std::vector<double> sums = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
+    const float* m = save_mean + n * s.c;
+    const float* is = save_invstd + n * s.c;
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t off = (n * s.rows + r) * s.c;
+      for (int64_t c = 0; c < s.c; ++c) {
+        const float g = dy[off + c];
+        acc[c] += g;
+        acc[s.c + c] += g * ((x[off + c] - m[c]) * is[c]);
+      }
+    }
+  });
+  const int64_t nc = s.n * s.c;
+  std::vector<float> pq(2 * nc), sh(nc);
+  std::vector<double> dg(s.c, 0.0), db(s.c, 0.0);
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c) {
+      const int64_t i = n * s.c + c;
+      const float s1 = static_cast<float>(sums[n * 2 * s.c + c]), s2 = static_cast<float>(sums[n * 2 * s.c + s.c + c]);
+      renorm_dx_coeffs(gamma[c], save_mean[i], save_invstd[i], save_r[i], s1, s2, static_cast<float>(s.rows), &pq[i],
+                       &pq[nc + i], &sh[i]);
+      dg[c] += double(save_r[i]) * s2 + double(save_d[i]) * s1;
+      db[c] += s1;
+    }
+  for (int64_t c = 0; c < s.c; ++c) {
+    dgamma[c] = static_cast<float>(dg[c]);
+    dbeta[c] = static_cast<float>(db[c]);
+  }
+  const float* p = pq.data();
+  const float* q = pq.data() + nc;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < s.n * s.rows; ++t) {
+    const int64_t n = t / s.rows;
+    const float *pn = p + n * s.c, *qn = q + n * s.c, *sn = sh.data() + n * s.c;
+    const float* xr = x + t * s.c;
+    const float* gr = dy + t * s.c;
+    float* dr = dx + t * s.c;
+#pragma omp simd
+    for (int64_t c = 0; c < s.c; ++c) dr[c] = pn[c] * gr[c] + qn[c] * xr[c] + sn[c];
+  }
+}
+
+void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
+                      const float* run_mean, const float* run_std, float* y) {
+  std::vector<float> a(c), b(c);
+  for (int64_t j = 0; j < c; ++j) renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
+  apply_affine(x, NormShape{1, rows, c}, a.data(), b.data(), y);
+}
+
+}  // namespace renorm::kernels::cpu

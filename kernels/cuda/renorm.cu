@@ -1,0 +1,303 @@
+// CUDA microbatch moments and Batch Renorm. x: (N,R,C) row-major (NHWC viewed as (N,M,H,W,C)).
+//
+// Stage 1 (one pass over x; over x and dy in backward): block = 32 channel lanes (threadIdx.x, so a
+// warp reads 128 contiguous bytes of one row: coalesced NHWC) × kRowLanes row lanes (threadIdx.y);
+// grid = (N·chunks, ceil(C/32)). Each block reduces one chunk of rows of one microbatch for 32 channels
+// (Welford in forward, plain sums in backward) and writes a partial per (n, chunk, c).
+// Stage 2 (tiny, one block): per channel, merges the partials of each microbatch, computes μ_n, σ_n,
+// r_n, d_n, the affine coefficients (kernels/renorm.h) and the moving averages; dγ, dβ in backward.
+// Stage 3 (one elementwise pass): y = a·x + b (dx = p·dy + q·x + s), float4 when C % 4 == 0.
+// No host synchronization anywhere; workspaces come from the caching allocator.
+//
+// Bytes each must move (F = 4·N·R·C): moments F; forward train 3F (x twice, y once); backward 5F
+// (x, dy twice, dx once); inference 2F. Partials and per-(n,c) values are O(N·C·chunks), negligible.
+#include <algorithm>
+
+#include "core/allocator.h"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/renorm.h"
+
+namespace renorm::kernels::cuda {
+
+namespace {
+constexpr int kLanes = 32, kRowLanes = 8;
+
+struct ChunkPlan {
+  int64_t per_n;  // chunks per microbatch
+  int64_t rows;   // rows per chunk
+};
+
+// About 4 blocks per multiprocessor in stage 1, and at least 64 rows (8 per thread) per chunk.
+ChunkPlan plan_chunks(NormShape s) {
+  const int64_t ctiles = (s.c + kLanes - 1) / kLanes;
+  const int64_t want = std::max<int64_t>(1, 4 * int64_t(::renorm::cuda::multiprocessor_count()) / (s.n * ctiles));
+  const int64_t cap = std::max<int64_t>(1, (s.rows + 63) / 64);
+  const int64_t per_n = std::min(want, cap);
+  const int64_t rows = (s.rows + per_n - 1) / per_n;
+  return {(s.rows + rows - 1) / rows, rows};
+}
+
+struct Workspace {  // device scratch, returned to the cache (stream-ordered) when the op is done
+  float* p = nullptr;
+  size_t bytes = 0;
+  explicit Workspace(size_t floats) : bytes(floats * sizeof(float)) {
+    p = static_cast<float*>(device_allocate(Device::CUDA, bytes));
+  }
+  ~Workspace() { device_release(Device::CUDA, p, bytes); }
+};
+
+// Stage 1, forward: Welford partials (count, mean, m2), each (N·per_n, C).
+__global__ void welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount,
+                                float* pmean, float* pm2) {
+  const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
+  const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
+  const int64_t r0 = k * plan.rows, r1 = min(r0 + plan.rows, s.rows);
+  float cnt = 0.f, mean = 0.f, m2 = 0.f;
+  if (c < s.c) {
+    const float* base = x + n * s.rows * s.c + c;
+#pragma unroll 4
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) {
+      const float v = __ldg(base + r * s.c);
+      cnt += 1.f;
+      const float delta = v - mean;
+      mean += delta / cnt;
+      m2 += delta * (v - mean);
+    }
+  }
+  __shared__ float sh[3][kRowLanes][kLanes];
+  sh[0][threadIdx.y][threadIdx.x] = cnt;
+  sh[1][threadIdx.y][threadIdx.x] = mean;
+  sh[2][threadIdx.y][threadIdx.x] = m2;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < s.c) {
+    for (int j = 1; j < kRowLanes; ++j)
+      welford_merge(cnt, mean, m2, sh[0][j][threadIdx.x], sh[1][j][threadIdx.x], sh[2][j][threadIdx.x]);
+    const int64_t o = int64_t(blockIdx.x) * s.c + c;
+    pcount[o] = cnt;
+    pmean[o] = mean;
+    pm2[o] = m2;
+  }
+}
+
+__device__ void merged_moments(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
+                               const float* pm2, int64_t n, int64_t c, float* mean, float* var) {
+  float cnt = 0.f, mu = 0.f, m2 = 0.f;
+  for (int64_t k = 0; k < plan.per_n; ++k) {
+    const int64_t o = (n * plan.per_n + k) * s.c + c;
+    welford_merge(cnt, mu, m2, pcount[o], pmean[o], pm2[o]);
+  }
+  *mean = mu;
+  *var = m2 / cnt;
+}
+
+__global__ void moments_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
+                                 const float* pm2, float* mean, float* var) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < s.n * s.c; i += int64_t(gridDim.x) * blockDim.x)
+    merged_moments(s, plan, pcount, pmean, pm2, i / s.c, i % s.c, mean + i, var + i);
+}
+
+// Stage 2, forward: one block; thread per channel (strided).
+__global__ void renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
+                                const float* pm2, const float* gamma, const float* beta, float* run_mean,
+                                float* run_std, RenormParams p, float* save_mean, float* save_invstd, float* save_r,
+                                float* save_d, float* a, float* b, float* clip_counts) {
+  __shared__ int clipped[2];
+  if (threadIdx.x == 0) clipped[0] = clipped[1] = 0;
+  __syncthreads();
+  int my_r = 0, my_d = 0;
+  for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
+    const float rm = run_mean[c], rs = run_std[c];
+    float mean_sum = 0.f, sigma_sum = 0.f;
+    for (int64_t n = 0; n < s.n; ++n) {
+      const int64_t i = n * s.c + c;
+      float mean, var;
+      merged_moments(s, plan, pcount, pmean, pm2, n, c, &mean, &var);
+      const float sigma_b = sqrtf(var + p.eps);
+      save_mean[i] = mean;
+      save_invstd[i] = 1.f / sigma_b;
+      if (!p.fixed_rd) {
+        const int flags = renorm_rd(mean, sigma_b, rm, rs, p.rmax, p.dmax, &save_r[i], &save_d[i]);
+        my_r += flags & 1;
+        my_d += (flags >> 1) & 1;
+      }
+      renorm_affine(gamma[c], beta[c], mean, save_invstd[i], save_r[i], save_d[i], &a[i], &b[i]);
+      mean_sum += mean;
+      sigma_sum += sigma_b;
+    }
+    if (p.update_running) {
+      run_mean[c] = rm + p.alpha * (mean_sum / float(s.n) - rm);
+      run_std[c] = rs + p.alpha * (sigma_sum / float(s.n) - rs);
+    }
+  }
+  atomicAdd(&clipped[0], my_r);
+  atomicAdd(&clipped[1], my_d);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    clip_counts[0] = float(clipped[0]);
+    clip_counts[1] = float(clipped[1]);
+  }
+}
+
+// Stage 3: out = p·in0 + q·in1 + s per (n,c); TERMS = 1 (y = a·x + b) or 2 (dx = p·dy + q·x + s).
+template <int TERMS, int VEC>
+__global__ void affine_apply(const float* __restrict__ in0, const float* __restrict__ in1, NormShape s,
+                             const float* __restrict__ p, const float* __restrict__ q, const float* __restrict__ sh,
+                             float* __restrict__ out) {
+  const int64_t total = s.numel() / VEC, per_n = s.rows * s.c;
+  for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total; v += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t i = v * VEC, n = i / per_n, nc = n * s.c + i % s.c;
+    float a[VEC], x0[VEC], x1[VEC], r[VEC];
+    if constexpr (VEC == 4) {
+      *reinterpret_cast<float4*>(x0) = __ldg(reinterpret_cast<const float4*>(in0) + v);
+      if constexpr (TERMS == 2) *reinterpret_cast<float4*>(x1) = __ldg(reinterpret_cast<const float4*>(in1) + v);
+    } else {
+      x0[0] = __ldg(in0 + i);
+      if constexpr (TERMS == 2) x1[0] = __ldg(in1 + i);
+    }
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) {
+      a[j] = p[nc + j];
+      r[j] = TERMS == 2 ? a[j] * x0[j] + q[nc + j] * x1[j] + sh[nc + j] : a[j] * x0[j] + sh[nc + j];
+    }
+    if constexpr (VEC == 4) reinterpret_cast<float4*>(out)[v] = *reinterpret_cast<float4*>(r);
+    else out[i] = r[0];
+  }
+}
+
+template <int TERMS>
+void launch_apply(const float* in0, const float* in1, NormShape s, const float* p, const float* q, const float* sh,
+                  float* out) {
+  if (s.numel() == 0) return;
+  const bool vec = s.c % 4 == 0 && reinterpret_cast<uintptr_t>(in0) % 16 == 0 &&
+                   reinterpret_cast<uintptr_t>(in1 ? in1 : in0) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  if (vec) affine_apply<TERMS, 4><<<grid_for(s.numel() / 4), kThreads, 0, ::renorm::cuda::stream()>>>(in0, in1, s, p, q, sh, out);
+  else affine_apply<TERMS, 1><<<grid_for(s.numel()), kThreads, 0, ::renorm::cuda::stream()>>>(in0, in1, s, p, q, sh, out);
+  RENORM_CUDA_LAUNCH_CHECK();
+}
+
+// Stage 1, backward: S1 = Σ dy, S2 = Σ dy·x̃ partials, each (N·per_n, C).
+__global__ void backward_partial(const float* __restrict__ x, const float* __restrict__ dy, NormShape s,
+                                 ChunkPlan plan, const float* save_mean, const float* save_invstd, float* ps1,
+                                 float* ps2) {
+  const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
+  const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
+  const int64_t r0 = k * plan.rows, r1 = min(r0 + plan.rows, s.rows);
+  float s1 = 0.f, s2 = 0.f;
+  if (c < s.c) {
+    const float mean = save_mean[n * s.c + c], invstd = save_invstd[n * s.c + c];
+    const int64_t base = n * s.rows * s.c + c;
+#pragma unroll 4
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) {
+      const float g = __ldg(dy + base + r * s.c), v = __ldg(x + base + r * s.c);
+      s1 += g;
+      s2 += g * ((v - mean) * invstd);
+    }
+  }
+  __shared__ float sh[2][kRowLanes][kLanes];
+  sh[0][threadIdx.y][threadIdx.x] = s1;
+  sh[1][threadIdx.y][threadIdx.x] = s2;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < s.c) {
+    for (int j = 1; j < kRowLanes; ++j) {
+      s1 += sh[0][j][threadIdx.x];
+      s2 += sh[1][j][threadIdx.x];
+    }
+    ps1[int64_t(blockIdx.x) * s.c + c] = s1;
+    ps2[int64_t(blockIdx.x) * s.c + c] = s2;
+  }
+}
+
+__global__ void backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
+                                  const float* save_mean, const float* save_invstd, const float* save_r,
+                                  const float* save_d, float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x) {
+    float dg = 0.f, db = 0.f;
+    for (int64_t n = 0; n < s.n; ++n) {
+      float s1 = 0.f, s2 = 0.f;
+      for (int64_t k = 0; k < plan.per_n; ++k) {
+        s1 += ps1[(n * plan.per_n + k) * s.c + c];
+        s2 += ps2[(n * plan.per_n + k) * s.c + c];
+      }
+      const int64_t i = n * s.c + c;
+      renorm_dx_coeffs(gamma[c], save_mean[i], save_invstd[i], save_r[i], s1, s2, float(s.rows), &cp[i], &cq[i], &cs[i]);
+      dg += save_r[i] * s2 + save_d[i] * s1;
+      db += s1;
+    }
+    dgamma[c] = dg;
+    dbeta[c] = db;
+  }
+}
+
+__global__ void inference_coeffs(int64_t c, const float* gamma, const float* beta, const float* run_mean,
+                                 const float* run_std, float* a, float* b) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
+    renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
+}
+
+dim3 partial_grid(NormShape s, ChunkPlan plan) {
+  return dim3(static_cast<unsigned>(s.n * plan.per_n), static_cast<unsigned>((s.c + kLanes - 1) / kLanes));
+}
+const dim3 kPartialBlock(kLanes, kRowLanes);
+
+// Stage 1 of the forward: Welford partials in ws (3 arrays of N·per_n·C).
+void launch_welford(const float* x, NormShape s, ChunkPlan plan, float* ws) {
+  const int64_t w = s.n * plan.per_n * s.c;
+  welford_partial<<<partial_grid(s, plan), kPartialBlock, 0, ::renorm::cuda::stream()>>>(x, s, plan, ws, ws + w, ws + 2 * w);
+  RENORM_CUDA_LAUNCH_CHECK();
+}
+}  // namespace
+
+void moments(const float* x, NormShape s, float* mean, float* var) {
+  if (s.numel() == 0) return;
+  const ChunkPlan plan = plan_chunks(s);
+  const int64_t w = s.n * plan.per_n * s.c;
+  Workspace ws(3 * w);
+  launch_welford(x, s, plan, ws.p);
+  moments_finalize<<<grid_for(s.n * s.c), kThreads, 0, ::renorm::cuda::stream()>>>(s, plan, ws.p, ws.p + w, ws.p + 2 * w, mean, var);
+  RENORM_CUDA_LAUNCH_CHECK();
+}
+
+void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd,
+                          float* save_r, float* save_d, float* clip_counts) {
+  if (s.numel() == 0) return;
+  const ChunkPlan plan = plan_chunks(s);
+  const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
+  Workspace ws(3 * w + 2 * nc);
+  float* a = ws.p + 3 * w;
+  float* b = a + nc;
+  launch_welford(x, s, plan, ws.p);
+  renorm_finalize<<<1, 1024, 0, ::renorm::cuda::stream()>>>(s, plan, ws.p, ws.p + w, ws.p + 2 * w, gamma, beta, run_mean,
+                                                             run_std, p, save_mean, save_invstd, save_r, save_d, a, b,
+                                                             clip_counts);
+  RENORM_CUDA_LAUNCH_CHECK();
+  launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
+}
+
+void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
+                     const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
+                     float* dbeta) {
+  if (s.numel() == 0) return;
+  const ChunkPlan plan = plan_chunks(s);
+  const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
+  Workspace ws(2 * w + 3 * nc);
+  float* cp = ws.p + 2 * w;
+  backward_partial<<<partial_grid(s, plan), kPartialBlock, 0, ::renorm::cuda::stream()>>>(x, dy, s, plan, save_mean,
+                                                                                         save_invstd, ws.p, ws.p + w);
+  RENORM_CUDA_LAUNCH_CHECK();
+  backward_finalize<<<grid_for(s.c), kThreads, 0, ::renorm::cuda::stream()>>>(
+      s, plan, ws.p, ws.p + w, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc, cp + 2 * nc, dgamma, dbeta);
+  RENORM_CUDA_LAUNCH_CHECK();
+  launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
+}
+
+void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
+                      const float* run_mean, const float* run_std, float* y) {
+  if (rows * c == 0) return;
+  Workspace ws(2 * c);
+  inference_coeffs<<<grid_for(c), kThreads, 0, ::renorm::cuda::stream()>>>(c, gamma, beta, run_mean, run_std, ws.p, ws.p + c);
+  RENORM_CUDA_LAUNCH_CHECK();
+  launch_apply<1>(x, nullptr, NormShape{1, rows, c}, ws.p, nullptr, ws.p + c, y);
+}
+
+}  // namespace renorm::kernels::cuda

@@ -1,0 +1,105 @@
+// Microbatch moments and Batch Renorm (Ioffe 2017, Algorithm 1), forward, backward and inference.
+//
+// Layout. x: [B,H,W,C] (or [B,C]) NHWC, viewed as (N,M,H,W,C) with N = B/M microbatches; microbatch n
+// is the contiguous examples [n·M, (n+1)·M), i.e. R = M·H·W contiguous rows of C channels. Statistics
+// are per (n,c) over the R rows: NormShape{n = N, rows = R, c = C}. Batchnorm is the same code with
+// rmax = 1, dmax = 0; M = B gives plain batch statistics.
+//
+// Numerics. Biased variance. CPU: two passes per (n,c) in double (sum, then Σ(x-μ)²) over fixed row
+// chunks combined in a fixed order, so results do not depend on the thread count. CUDA: Welford per
+// thread in float, merged across threads and chunks with Chan's formula (welford_merge below).
+//
+// Per (n,c), training: σ_n = sqrt(var_n + ε); r_n = clip(σ_n/σ, 1/rmax, rmax);
+// d_n = clip((μ_n-μ)/σ, -dmax, dmax); y = γ·((x-μ_n)/σ_n·r_n + d_n) + β, applied as y = a·x + b.
+// Moving averages, once per step, with the values from before the step:
+// μ += α·(mean_n μ_n - μ), σ += α·(mean_n σ_n - σ). Inference: y = γ·(x-μ)/σ + β.
+// Backward, r_n and d_n constant: with x̃ = (x-μ_n)/σ_n, S1 = Σ dy, S2 = Σ dy·x̃ over microbatch n,
+// dx = (r_n·γ/σ_n)·(dy - S1/R - x̃·S2/R), dγ = Σ_n (r_n·S2 + d_n·S1), dβ = Σ_n S1.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace renorm::kernels {
+
+struct NormShape {
+  int64_t n;     // microbatches N
+  int64_t rows;  // rows per microbatch R = M·H·W
+  int64_t c;     // channels C
+  RENORM_HD int64_t numel() const { return n * rows * c; }
+};
+
+struct RenormParams {
+  float eps = 1e-3f;
+  float alpha = 0.01f;  // moving-average rate
+  float rmax = 1.f;
+  float dmax = 0.f;
+  bool update_running = true;  // move running mean/std toward this step's statistics
+  bool fixed_rd = false;       // read r, d from save_r/save_d instead of computing them (gradient checks)
+};
+
+// ---- shared per-element formulas (CPU and CUDA call these) ----
+
+RENORM_HD float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// r and d of one (n,c) from the microbatch's μ_n, σ_n and the moving μ, σ. Bit 0 of the result: r was
+// clipped; bit 1: d was clipped.
+RENORM_HD int renorm_rd(float mean_b, float sigma_b, float run_mean, float run_std, float rmax, float dmax, float* r,
+                        float* d) {
+  const float r_raw = sigma_b / run_std, d_raw = (mean_b - run_mean) / run_std;
+  *r = clampf(r_raw, 1.f / rmax, rmax);
+  *d = clampf(d_raw, -dmax, dmax);
+  return (*r != r_raw ? 1 : 0) | (*d != d_raw ? 2 : 0);
+}
+
+// y = γ·((x-μ)·invstd·r + d) + β as y = a·x + b.
+RENORM_HD void renorm_affine(float gamma, float beta, float mean, float invstd, float r, float d, float* a, float* b) {
+  *a = gamma * invstd * r;
+  *b = gamma * d + beta - *a * mean;
+}
+
+// dx = k·(dy - S1/R - x̃·S2/R), k = r·γ·invstd, x̃ = (x-μ)·invstd, as dx = p·dy + q·x + s.
+RENORM_HD void renorm_dx_coeffs(float gamma, float mean, float invstd, float r, float s1, float s2, float rows,
+                                float* p, float* q, float* s) {
+  const float k = r * gamma * invstd;
+  *p = k;
+  *q = -k * invstd * s2 / rows;
+  *s = -k * s1 / rows + k * invstd * mean * s2 / rows;
+}
+
+// Chan et al.'s merge of two Welford states (count, mean, M2) into the first.
+RENORM_HD void welford_merge(float& count, float& mean, float& m2, float count_b, float mean_b, float m2_b) {
+  const float total = count + count_b;
+  if (count_b == 0.f) return;
+  const float delta = mean_b - mean, wb = count_b / total;
+  mean += delta * wb;
+  m2 += m2_b + delta * delta * count * wb;
+  count = total;
+}
+
+// ---- kernels: cpu:: and cuda:: share these signatures. Buffers (N,C) are row-major n-major. ----
+#define RENORM_DECLARE_RENORM                                                                          \
+  /* mean, var: (N,C) */                                                                               \
+  void moments(const float* x, NormShape s, float* mean, float* var);                                  \
+  /* x, y: (N,R,C); gamma, beta, run_mean, run_std: (C); save_*: (N,C); clip_counts: 2 floats (r, d   \
+     clipped, summed over (n,c)). run_mean/run_std are updated in place when p.update_running. */      \
+  void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta,       \
+                            float* run_mean, float* run_std, RenormParams p, float* y, float* save_mean, \
+                            float* save_invstd, float* save_r, float* save_d, float* clip_counts);        \
+  /* dx: (N,R,C); dgamma, dbeta: (C), overwritten */                                                   \
+  void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma,               \
+                       const float* save_mean, const float* save_invstd, const float* save_r,          \
+                       const float* save_d, float* dx, float* dgamma, float* dbeta);                   \
+  /* x, y: (rows, C), any number of rows */                                                            \
+  void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta, \
+                        const float* run_mean, const float* run_std, float* y);
+
+namespace cpu {
+RENORM_DECLARE_RENORM
+}
+namespace cuda {
+RENORM_DECLARE_RENORM
+}
+
+}  // namespace renorm::kernels

@@ -1,0 +1,93 @@
+#include "layers/batch_renorm_op.h"
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "kernels/dispatch.h"
+
+namespace renorm {
+
+kernels::NormShape norm_shape(const Tensor& x, int64_t microbatch, const char* op) {
+  if (!x.defined() || x.rank() < 2)
+    throw ShapeError(std::string(op) + ": input must be [B,...,C] of rank 2 to 5, got " + x.str());
+  const int64_t b = x.dim(0), c = x.dim(-1);
+  if (b == 0 || c == 0) throw ShapeError(std::string(op) + ": empty input " + x.shape().str());
+  const int64_t m = microbatch == 0 ? b : microbatch;
+  if (m < 0) throw ConfigError(std::string(op) + ": microbatch must be >= 1, got " + std::to_string(m));
+  if (b % m != 0)
+    throw ConfigError(std::string(op) + ": microbatch " + std::to_string(m) + " does not divide the batch size " +
+                      std::to_string(b) + " of input " + x.shape().str());
+  return kernels::NormShape{b / m, m * (x.numel() / b / c), c};
+}
+
+namespace {
+void check_param(const char* op, const char* what, const Tensor& x, const Tensor& t, int64_t c) {
+  check_same_device(op, x, t);
+  check_shape(op, what, t, Shape{c});
+}
+}  // namespace
+
+Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                          const Tensor& running_std, const RenormOptions& o, RenormSaved* saved_out) {
+  static constexpr const char* op = "batch_renorm";
+  const kernels::NormShape s = norm_shape(x, o.microbatch, op);
+  check_param(op, "gamma", x, gamma, s.c);
+  check_param(op, "beta", x, beta, s.c);
+  check_param(op, "running_mean", x, running_mean, s.c);
+  check_param(op, "running_std", x, running_std, s.c);
+  const Device dev = x.device();
+  RenormSaved sv;
+  sv.mean = Tensor::empty(Shape{s.n, s.c}, dev);
+  sv.invstd = Tensor::empty(Shape{s.n, s.c}, dev);
+  sv.clip_counts = Tensor::empty(Shape{2}, dev);
+  kernels::RenormParams p;
+  p.eps = o.eps;
+  p.alpha = o.alpha;
+  p.rmax = o.rmax;
+  p.dmax = o.dmax;
+  p.update_running = o.update_running;
+  p.fixed_rd = o.fixed_r.defined();
+  if (p.fixed_rd) {
+    check_param(op, "fixed_r", x, o.fixed_r.reshape(Shape{-1}), s.n * s.c);
+    check_param(op, "fixed_d", x, o.fixed_d.reshape(Shape{-1}), s.n * s.c);
+    sv.r = o.fixed_r.detach().clone();
+    sv.d = o.fixed_d.detach().clone();
+  } else {
+    sv.r = Tensor::empty(Shape{s.n, s.c}, dev);
+    sv.d = Tensor::empty(Shape{s.n, s.c}, dev);
+  }
+  Tensor y = Tensor::empty(x.shape(), dev);
+  RENORM_DISPATCH(dev, renorm_forward_train, x.data(), s, gamma.data(), beta.data(), running_mean.data(),
+                  running_std.data(), p, y.data(), sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
+                  sv.clip_counts.data());
+  if (saved_out) *saved_out = sv;
+  return record(op, y, {x, gamma, beta}, [x = x.detach(), gamma = gamma.detach(), sv, s](const Tensor& g) {
+    Tensor dx = Tensor::empty(x.shape(), x.device());
+    Tensor dgamma = Tensor::empty(Shape{s.c}, x.device()), dbeta = Tensor::empty(Shape{s.c}, x.device());
+    RENORM_DISPATCH(x.device(), renorm_backward, x.data(), g.data(), s, gamma.data(), sv.mean.data(),
+                    sv.invstd.data(), sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
+    return std::vector<Tensor>{dx, dgamma, dbeta};
+  });
+}
+
+Tensor batch_renorm_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                              const Tensor& running_std) {
+  static constexpr const char* op = "batch_renorm_inference";
+  const kernels::NormShape s = norm_shape(x, 0, op);
+  check_param(op, "gamma", x, gamma, s.c);
+  check_param(op, "beta", x, beta, s.c);
+  check_param(op, "running_mean", x, running_mean, s.c);
+  check_param(op, "running_std", x, running_std, s.c);
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  RENORM_DISPATCH(x.device(), renorm_inference, x.data(), s.rows, s.c, gamma.data(), beta.data(), running_mean.data(),
+                  running_std.data(), y.data());
+  return y;
+}
+
+void microbatch_moments(const Tensor& x, int64_t microbatch, Tensor* mean, Tensor* var) {
+  const kernels::NormShape s = norm_shape(x, microbatch, "microbatch_moments");
+  *mean = Tensor::empty(Shape{s.n, s.c}, x.device());
+  *var = Tensor::empty(Shape{s.n, s.c}, x.device());
+  RENORM_DISPATCH(x.device(), moments, x.data(), s, mean->data(), var->data());
+}
+
+}  // namespace renorm
