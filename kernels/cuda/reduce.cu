@@ -38,13 +38,12 @@ __global__ void sum_final(const double* partial, int g, float* out) {
 
 void sum(const float* x, int64_t n, float* out) {
   const unsigned g = grid_for(n);
-  const size_t bytes = g * sizeof(double);
-  auto* partial = static_cast<double*>(device_allocate(Device::CUDA, bytes));
+  Scratch scratch(g * sizeof(double));
+  double* partial = scratch.as<double>();
   sum_partial<<<g, kThreads, 0, ::renorm::cuda::stream()>>>(x, n, partial);
   RENORM_CUDA_LAUNCH_CHECK();
   sum_final<<<1, kThreads, 0, ::renorm::cuda::stream()>>>(partial, static_cast<int>(g), out);
   RENORM_CUDA_LAUNCH_CHECK();
-  device_release(Device::CUDA, partial, bytes);  // stream-ordered reuse: safe on the single stream
 }
 
 }  // namespace renorm::kernels::cuda

@@ -37,14 +37,6 @@ ChunkPlan plan_chunks(NormShape s) {
   return {(s.rows + rows - 1) / rows, rows};
 }
 
-struct Workspace {  // device scratch, returned to the cache (stream-ordered) when the op is done
-  float* p = nullptr;
-  size_t bytes = 0;
-  explicit Workspace(size_t floats) : bytes(floats * sizeof(float)) {
-    p = static_cast<float*>(device_allocate(Device::CUDA, bytes));
-  }
-  ~Workspace() { device_release(Device::CUDA, p, bytes); }
-};
 
 // Stage 1, forward: Welford partials (count, mean, m2), each (N·per_n, C).
 __global__ void welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount,
@@ -251,9 +243,10 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
   if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
   const int64_t w = s.n * plan.per_n * s.c;
-  Workspace ws(3 * w);
-  launch_welford(x, s, plan, ws.p);
-  moments_finalize<<<grid_for(s.n * s.c), kThreads, 0, ::renorm::cuda::stream()>>>(s, plan, ws.p, ws.p + w, ws.p + 2 * w, mean, var);
+  Scratch scratch(3 * w * sizeof(float));
+  float* ws = scratch.as<float>();
+  launch_welford(x, s, plan, ws);
+  moments_finalize<<<grid_for(s.n * s.c), kThreads, 0, ::renorm::cuda::stream()>>>(s, plan, ws, ws + w, ws + 2 * w, mean, var);
   RENORM_CUDA_LAUNCH_CHECK();
 }
 
@@ -263,11 +256,12 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
   const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
-  Workspace ws(3 * w + 2 * nc);
-  float* a = ws.p + 3 * w;
+  Scratch scratch((3 * w + 2 * nc) * sizeof(float));
+  float* ws = scratch.as<float>();
+  float* a = ws + 3 * w;
   float* b = a + nc;
-  launch_welford(x, s, plan, ws.p);
-  renorm_finalize<<<1, 1024, 0, ::renorm::cuda::stream()>>>(s, plan, ws.p, ws.p + w, ws.p + 2 * w, gamma, beta, run_mean,
+  launch_welford(x, s, plan, ws);
+  renorm_finalize<<<1, 1024, 0, ::renorm::cuda::stream()>>>(s, plan, ws, ws + w, ws + 2 * w, gamma, beta, run_mean,
                                                              run_std, p, save_mean, save_invstd, save_r, save_d, a, b,
                                                              clip_counts);
   RENORM_CUDA_LAUNCH_CHECK();
@@ -280,13 +274,14 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
   if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
   const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
-  Workspace ws(2 * w + 3 * nc);
-  float* cp = ws.p + 2 * w;
+  Scratch scratch((2 * w + 3 * nc) * sizeof(float));
+  float* ws = scratch.as<float>();
+  float* cp = ws + 2 * w;
   backward_partial<<<partial_grid(s, plan), kPartialBlock, 0, ::renorm::cuda::stream()>>>(x, dy, s, plan, save_mean,
-                                                                                         save_invstd, ws.p, ws.p + w);
+                                                                                         save_invstd, ws, ws + w);
   RENORM_CUDA_LAUNCH_CHECK();
   backward_finalize<<<grid_for(s.c), kThreads, 0, ::renorm::cuda::stream()>>>(
-      s, plan, ws.p, ws.p + w, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc, cp + 2 * nc, dgamma, dbeta);
+      s, plan, ws, ws + w, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc, cp + 2 * nc, dgamma, dbeta);
   RENORM_CUDA_LAUNCH_CHECK();
   launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
 }
@@ -294,10 +289,11 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
 void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
                       const float* run_mean, const float* run_std, float* y) {
   if (rows * c == 0) return;
-  Workspace ws(2 * c);
-  inference_coeffs<<<grid_for(c), kThreads, 0, ::renorm::cuda::stream()>>>(c, gamma, beta, run_mean, run_std, ws.p, ws.p + c);
+  Scratch scratch(2 * c * sizeof(float));
+  float* ws = scratch.as<float>();
+  inference_coeffs<<<grid_for(c), kThreads, 0, ::renorm::cuda::stream()>>>(c, gamma, beta, run_mean, run_std, ws, ws + c);
   RENORM_CUDA_LAUNCH_CHECK();
-  launch_apply<1>(x, nullptr, NormShape{1, rows, c}, ws.p, nullptr, ws.p + c, y);
+  launch_apply<1>(x, nullptr, NormShape{1, rows, c}, ws, nullptr, ws + c, y);
 }
 
 }  // namespace renorm::kernels::cuda

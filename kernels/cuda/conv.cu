@@ -1,0 +1,101 @@
+// cuDNN convolution, NHWC tensors and KRSC filters. One plan per shape (descriptors, algorithms,
+// workspace sizes), found once with cuDNN's heuristics and cached; workspaces come from the caching
+// allocator. Math mode CUDNN_FMA_MATH: plain float32, so results match the CPU to float rounding.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include "core/allocator.h"
+#include "kernels/conv.h"
+#include "kernels/cuda/launch.cuh"
+
+namespace renorm::kernels::cuda {
+
+namespace {
+struct Plan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+};
+
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+
+template <class Perf>
+auto first_working(const Perf* perf, int n, const char* what) {
+  for (int i = 0; i < n; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i].algo;
+  throw CudnnError(std::string("cuDNN found no working ") + what + " algorithm for this convolution shape");
+}
+
+Plan make_plan(const ConvShape& cs) {
+  Plan p;
+  const cudnnHandle_t h = ::renorm::cuda::cudnn();
+  RENORM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
+  RENORM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
+  RENORM_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w));
+  RENORM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
+  RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(cs.b), int(cs.c), int(cs.h), int(cs.w)));
+  RENORM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, int(cs.k), int(cs.c), int(cs.r), int(cs.s)));
+  RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
+                                                     1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH));
+  RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(cs.b), int(cs.k), int(cs.oh()), int(cs.ow())));
+  constexpr int kMax = 16;
+  int n = 0;
+  cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, kMax, &n, fwd));
+  p.fwd = first_working(fwd, n, "forward");
+  cudnnConvolutionBwdDataAlgoPerf_t bd[kMax];
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, kMax, &n, bd));
+  p.bwd_data = first_working(bd, n, "backward-data");
+  cudnnConvolutionBwdFilterAlgoPerf_t bf[kMax];
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, kMax, &n, bf));
+  p.bwd_filter = first_working(bf, n, "backward-filter");
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, p.fwd, &p.fwd_ws));
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, p.bwd_data, &p.bwd_data_ws));
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, p.bwd_filter, &p.bwd_filter_ws));
+  return p;
+}
+
+const Plan& plan_for(const ConvShape& cs) {
+  static std::mutex mutex;
+  static auto* plans = new std::map<Key, Plan>();  // never destroyed: descriptors live for the process
+  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w};
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = plans->find(key);
+  if (it == plans->end()) it = plans->emplace(key, make_plan(cs)).first;
+  return it->second;
+}
+
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs) {
+  const Plan& p = plan_for(cs);
+  Scratch ws(p.fwd_ws);
+  const float one = 1.f, zero = 0.f;
+  RENORM_CUDNN_CHECK(cudnnConvolutionForward(::renorm::cuda::cudnn(), &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, ws.bytes,
+                                             &zero, p.y, y));
+}
+
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs) {
+  const Plan& p = plan_for(cs);
+  Scratch ws(p.bwd_data_ws);
+  const float one = 1.f, zero = 0.f;
+  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardData(::renorm::cuda::cudnn(), &one, p.w, w, p.y, dy, p.conv, p.bwd_data, ws.p,
+                                                  ws.bytes, &zero, p.x, dx));
+}
+
+void conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& cs) {
+  const Plan& p = plan_for(cs);
+  Scratch ws(p.bwd_filter_ws);
+  const float one = 1.f, zero = 0.f;
+  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardFilter(::renorm::cuda::cudnn(), &one, p.x, x, p.y, dy, p.conv, p.bwd_filter,
+                                                    ws.p, ws.bytes, &zero, p.w, dw));
+}
+
+}  // namespace renorm::kernels::cuda

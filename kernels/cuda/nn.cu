@@ -1,0 +1,145 @@
+// CUDA bias, max pooling, dropout and softmax cross-entropy. Elementwise grid-stride loops; bias_grad
+// is a coalesced column reduction (partials per row chunk, then a fixed-order sum: deterministic);
+// softmax cross-entropy is one thread per example (K = 10 classes here).
+#include <cmath>
+
+#include "kernels/cuda/launch.cuh"
+#include "kernels/nn.h"
+
+namespace renorm::kernels::cuda {
+
+namespace {
+constexpr int64_t kBiasChunk = 256;
+
+__global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t c) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * c; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] += bias[i % c];
+}
+
+// grid (chunks, ceil(c/32)), block (32, 8): partial[chunk, c] = Σ dy over the chunk's rows.
+__global__ void bias_partial(const float* dy, int64_t rows, int64_t c, float* partial) {
+  const int64_t j = int64_t(blockIdx.y) * 32 + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
+  float s = 0.f;
+  if (j < c)
+    for (int64_t r = r0 + threadIdx.y; r < min(rows, r0 + kBiasChunk); r += 8) s += dy[r * c + j];
+  __shared__ float sh[8][32];
+  sh[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0 && j < c) {
+    for (int k = 1; k < 8; ++k) s += sh[k][threadIdx.x];
+    partial[int64_t(blockIdx.x) * c + j] = s;
+  }
+}
+
+__global__ void bias_final(const float* partial, int64_t chunks, int64_t c, float* db) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
+    float s = 0.f;
+    for (int64_t k = 0; k < chunks; ++k) s += partial[k * c + j];
+    db[j] = s;
+  }
+}
+
+__global__ void maxpool_fwd_kernel(const float* x, PoolShape ps, float* y, float* argmax) {
+  const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
+  for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
+    float best = -INFINITY;
+    int best_k = 0;
+    for (int64_t u = 0; u < ps.k; ++u)
+      for (int64_t v = 0; v < ps.k; ++v) {
+        const float val = x[((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c + c];
+        if (val > best) {
+          best = val;
+          best_k = int(u * ps.k + v);
+        }
+      }
+    y[o] = best;
+    argmax[o] = float(best_k);
+  }
+}
+
+__global__ void maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
+  const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
+  for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
+    const int64_t kk = int64_t(argmax[o]), u = kk / ps.k, v = kk % ps.k;
+    // Overlapping windows (stride < k) can route two outputs to one input: add atomically.
+    atomicAdd(dx + ((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c + c, dy[o]);
+  }
+}
+
+__global__ void dropout_kernel(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+  const float scale = 1.f / (1.f - p);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = dropout_keep(seed, layer, step, i, p) ? x[i] * scale : 0.f;
+}
+
+__global__ void xent_fwd_kernel(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
+                                float* correct) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b; i += int64_t(gridDim.x) * blockDim.x) {
+    const float* z = logits + i * k;
+    float* p = probs + i * k;
+    int64_t arg = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (z[j] > z[arg]) arg = j;
+    const float zmax = z[arg];
+    double total = 0.0;
+    for (int64_t j = 0; j < k; ++j) total += exp(double(z[j] - zmax));
+    const int64_t label = int64_t(labels[i]);
+    for (int64_t j = 0; j < k; ++j) p[j] = float(exp(double(z[j] - zmax)) / total);
+    const bool valid = label >= 0 && label < k && labels[i] == float(label);
+    loss[i] = valid ? float(log(total) - double(z[label] - zmax)) : NAN;
+    correct[i] = arg == label ? 1.f : 0.f;
+  }
+}
+
+__global__ void xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
+  const float scale = g[0] / float(b);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b * k; i += int64_t(gridDim.x) * blockDim.x)
+    dl[i] = (probs[i] - (int64_t(labels[i / k]) == i % k ? 1.f : 0.f)) * scale;
+}
+}  // namespace
+
+#define RENORM_LAUNCH(kernel, n, ...)                                                          \
+  do {                                                                                         \
+    if ((n) > 0) {                                                                             \
+      kernel<<<grid_for(n), kThreads, 0, ::renorm::cuda::stream()>>>(__VA_ARGS__);             \
+      RENORM_CUDA_LAUNCH_CHECK();                                                              \
+    }                                                                                          \
+  } while (0)
+
+void add_bias(float* y, const float* bias, int64_t rows, int64_t c) { RENORM_LAUNCH(add_bias_kernel, rows * c, y, bias, rows, c); }
+
+void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
+  if (c == 0) return;
+  const int64_t chunks = std::max<int64_t>(1, (rows + kBiasChunk - 1) / kBiasChunk);
+  Scratch part(chunks * c * sizeof(float));
+  bias_partial<<<dim3(unsigned(chunks), unsigned((c + 31) / 32)), dim3(32, 8), 0, ::renorm::cuda::stream()>>>(
+      dy, rows, c, part.as<float>());
+  RENORM_CUDA_LAUNCH_CHECK();
+  RENORM_LAUNCH(bias_final, c, part.as<float>(), chunks, c, db);
+}
+
+void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
+  RENORM_LAUNCH(maxpool_fwd_kernel, ps.b * ps.oh() * ps.ow() * ps.c, x, ps, y, argmax);
+}
+
+void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
+  RENORM_CUDA_CHECK(cudaMemsetAsync(dx, 0, ps.b * ps.h * ps.w * ps.c * sizeof(float), ::renorm::cuda::stream()));
+  RENORM_LAUNCH(maxpool_bwd_kernel, ps.b * ps.oh() * ps.ow() * ps.c, dy, argmax, ps, dx);
+}
+
+void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+  RENORM_LAUNCH(dropout_kernel, n, x, y, n, p, seed, layer, step);
+}
+
+void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
+                          float* correct) {
+  RENORM_LAUNCH(xent_fwd_kernel, b, logits, labels, b, k, loss, probs, correct);
+}
+
+void softmax_xent_backward(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
+  RENORM_LAUNCH(xent_bwd_kernel, b * k, probs, labels, g, b, k, dl);
+}
+
+}  // namespace renorm::kernels::cuda

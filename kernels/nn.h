@@ -1,0 +1,53 @@
+// Small NN kernels: bias, max pooling, dropout, softmax cross-entropy. Same signatures on cpu:: and
+// cuda::; per-element formulas shared below.
+#pragma once
+#include <cstdint>
+
+#include "core/hd.h"
+#include "core/philox.h"
+
+namespace renorm::kernels {
+
+struct PoolShape {
+  int64_t b, h, w, c;  // input NHWC
+  int64_t k, stride;   // square window, no padding
+  RENORM_HD int64_t oh() const { return (h - k) / stride + 1; }
+  RENORM_HD int64_t ow() const { return (w - k) / stride + 1; }
+};
+
+// Dropout's keep decision for element i of the step `step` of layer `layer` under `seed`: a pure
+// function of those four, so CPU and CUDA masks are identical and backward recomputes the mask
+// instead of storing it.
+RENORM_HD bool dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, int64_t i, float p) {
+  const Philox4 r = philox4x32_10(static_cast<uint32_t>(i), static_cast<uint32_t>(static_cast<uint64_t>(i) >> 32), layer,
+                                  step ^ 0x9E3779B9u, seed);
+  return philox_to_unit(r.v[0]) > p;
+}
+
+#define RENORM_DECLARE_NN                                                                             \
+  /* y[r,c] += bias[c] for rows r */                                                                  \
+  void add_bias(float* y, const float* bias, int64_t rows, int64_t c);                                \
+  /* db[c] = Σ_r dy[r,c] (overwritten) */                                                             \
+  void bias_grad(const float* dy, int64_t rows, int64_t c, float* db);                                \
+  /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
+  void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax);                 \
+  void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx);        \
+  /* inverted dropout: y = keep ? x/(1-p) : 0 (also the backward, with dy for x) */                   \
+  void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer,     \
+                     uint32_t step);                                                                  \
+  /* logits [B,K], labels [B] (class index as float); loss[b] = -log softmax(logits)[b, label];      \
+     probs [B,K]; correct[b] = 1 when argmax == label */                                              \
+  void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, \
+                            float* probs, float* correct);                                            \
+  /* dlogits = (probs - onehot(labels)) · g[0] / B, g a device scalar (no host sync) */               \
+  void softmax_xent_backward(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, \
+                             float* dlogits);
+
+namespace cpu {
+RENORM_DECLARE_NN
+}
+namespace cuda {
+RENORM_DECLARE_NN
+}
+
+}  // namespace renorm::kernels

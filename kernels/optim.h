@@ -1,0 +1,46 @@
+// Fused optimizer updates: one pass over (param, grad, state) per parameter tensor, the per-element
+// rule shared by CPU and CUDA. Hyperparameters arrive as plain arguments (no host-device sync).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace renorm::kernels {
+
+struct SgdParams {
+  float lr, momentum, weight_decay;
+  bool nesterov;
+};
+
+struct AdamParams {
+  float lr, beta1, beta2, eps, weight_decay;  // weight decay added to the gradient (L2), as in Adam
+  float bias1, bias2;                         // 1 - beta1^t, 1 - beta2^t
+};
+
+// PyTorch's SGD: g += wd·p; v = μ·v + g; p -= lr·(nesterov ? g + μ·v : v).
+RENORM_HD void sgd_update(float& p, float g, float& v, const SgdParams& h) {
+  g += h.weight_decay * p;
+  v = h.momentum * v + g;
+  p -= h.lr * (h.nesterov ? g + h.momentum * v : v);
+}
+
+RENORM_HD void adam_update(float& p, float g, float& m, float& v, const AdamParams& h) {
+  g += h.weight_decay * p;
+  m = h.beta1 * m + (1.f - h.beta1) * g;
+  v = h.beta2 * v + (1.f - h.beta2) * g * g;
+  p -= h.lr * (m / h.bias1) / (sqrtf(v / h.bias2) + h.eps);
+}
+
+#define RENORM_DECLARE_OPTIM                                                            \
+  void sgd_step(float* p, const float* g, float* v, int64_t n, const SgdParams& h);    \
+  void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamParams& h);
+
+namespace cpu {
+RENORM_DECLARE_OPTIM
+}
+namespace cuda {
+RENORM_DECLARE_OPTIM
+}
+
+}  // namespace renorm::kernels

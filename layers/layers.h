@@ -1,0 +1,96 @@
+// The layer modules: Conv2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Sequential. Each holds its
+// parameters as tensors on its device (the tensor owns the placement) and forwards to layers/nn_ops.h.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "layers/init.h"
+#include "layers/module.h"
+
+namespace renorm {
+
+struct ConvOptions {
+  int64_t stride = 1, pad = 0;
+  bool bias = true;
+  Init init = Init::HeNormal;
+  uint64_t seed = 0;
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, ConvOptions options = {},
+         Device device = Device::CPU);
+  Tensor forward(const Tensor& x) override;
+  void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
+  Tensor weight;  // [K,R,S,C]
+  Tensor bias;    // [K] or undefined
+ private:
+  ConvOptions options_;
+};
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, bool bias = true, Init init = Init::GlorotUniform, uint64_t seed = 0,
+         Device device = Device::CPU);
+  Tensor forward(const Tensor& x) override;
+  void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
+  Tensor weight;  // [out,in]
+  Tensor bias;    // [out] or undefined
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(int64_t kernel = 2, int64_t stride = 2) : kernel_(kernel), stride_(stride) {}
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  int64_t kernel_, stride_;
+};
+
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;  // [B, ...] -> [B, prod(...)]
+};
+
+// Inverted dropout; identity in eval mode. The mask of a training forward is keyed by (seed, layer id,
+// step), the step advancing on each training forward (set_step restores it on resume).
+class Dropout : public Module {
+ public:
+  Dropout(float p, uint32_t layer_id, uint64_t seed = 0);
+  Tensor forward(const Tensor& x) override;
+  int64_t step() const { return step_; }
+  void set_step(int64_t step) { step_ = step; }
+  float p() const { return p_; }
+
+ private:
+  float p_;
+  uint32_t layer_;
+  uint64_t seed_;
+  int64_t step_ = 0;
+};
+
+class Sequential : public Module {
+ public:
+  Sequential& add(std::shared_ptr<Module> m);
+  template <class M, class... Args>
+  M& emplace(Args&&... args) {
+    auto m = std::make_shared<M>(std::forward<Args>(args)...);
+    add(m);
+    return *m;
+  }
+  Tensor forward(const Tensor& x) override;
+  void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const override;
+  void train(bool on = true) override;
+  const std::vector<std::shared_ptr<Module>>& children() const { return children_; }
+
+ private:
+  std::vector<std::shared_ptr<Module>> children_;
+};
+
+}  // namespace renorm

@@ -1,0 +1,97 @@
+#include "layers/optim.h"
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "kernels/dispatch.h"
+#include "kernels/optim.h"
+
+namespace renorm {
+
+Optimizer::Optimizer(NamedTensors params, float lr) : params_(std::move(params)), lr_(lr) {
+  if (!(lr >= 0.f)) throw ConfigError("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+}
+
+void Optimizer::make_state(std::vector<std::string> slots) {
+  slots_ = std::move(slots);
+  for (auto& [name, p] : params_) {
+    std::vector<Tensor> s;
+    for (size_t i = 0; i < slots_.size(); ++i) s.push_back(Tensor::zeros(p.shape(), p.device()));
+    state_.push_back(std::move(s));
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& [name, p] : params_) p.zero_grad();
+}
+
+NamedTensors Optimizer::named_state() const {
+  NamedTensors out;
+  for (size_t i = 0; i < params_.size(); ++i)
+    for (size_t k = 0; k < slots_.size(); ++k) out.emplace_back(params_[i].first + "." + slots_[k], state_[i][k]);
+  return out;
+}
+
+Sgd::Sgd(NamedTensors params, float lr, SgdOptions o) : Optimizer(std::move(params), lr), o_(o) {
+  if (!(o.momentum >= 0.f && o.momentum < 1.f)) throw ConfigError("sgd: momentum must be in [0, 1)");
+  if (!(o.weight_decay >= 0.f)) throw ConfigError("sgd: weight decay must be >= 0");
+  make_state({"momentum"});
+}
+
+void Sgd::step() {
+  NoGradGuard no_grad;
+  const kernels::SgdParams h{lr_, o_.momentum, o_.weight_decay, o_.nesterov};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i].second;
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    RENORM_DISPATCH(p.device(), sgd_step, p.data(), g.data(), state_[i][0].data(), p.numel(), h);
+  }
+  ++steps_;
+}
+
+Adam::Adam(NamedTensors params, float lr, AdamOptions o) : Optimizer(std::move(params), lr), o_(o) {
+  if (!(o.beta1 >= 0.f && o.beta1 < 1.f && o.beta2 >= 0.f && o.beta2 < 1.f))
+    throw ConfigError("adam: beta1 and beta2 must be in [0, 1)");
+  if (!(o.eps > 0.f)) throw ConfigError("adam: eps must be > 0");
+  make_state({"m", "v"});
+}
+
+void Adam::step() {
+  NoGradGuard no_grad;
+  ++steps_;
+  const float b1 = 1.f - std::pow(o_.beta1, float(steps_)), b2 = 1.f - std::pow(o_.beta2, float(steps_));
+  const kernels::AdamParams h{lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, b1, b2};
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor& p = params_[i].second;
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    RENORM_DISPATCH(p.device(), adam_step, p.data(), g.data(), state_[i][0].data(), state_[i][1].data(), p.numel(), h);
+  }
+}
+
+float LrSchedule::at(int64_t step) const {
+  if (warmup_steps > 0 && step < warmup_steps) return base * float(step + 1) / float(warmup_steps);
+  switch (kind) {
+    case Kind::Constant:
+      return base;
+    case Kind::Step:
+      return base * std::pow(gamma, float(step / std::max<int64_t>(step_size, 1)));
+    case Kind::Cosine: {
+      const double span = double(std::max<int64_t>(total_steps - warmup_steps, 1));
+      const double t = std::min(1.0, double(step - warmup_steps) / span);
+      return min_lr + (base - min_lr) * float(0.5 * (1.0 + std::cos(M_PI * t)));
+    }
+  }
+  return base;
+}
+
+LrSchedule::Kind LrSchedule::parse(const std::string& name) {
+  if (name == "constant") return Kind::Constant;
+  if (name == "step") return Kind::Step;
+  if (name == "cosine") return Kind::Cosine;
+  throw ConfigError("--lr-schedule: '" + name + "' is not one of constant, step, cosine");
+}
+
+}  // namespace renorm

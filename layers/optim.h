@@ -1,0 +1,77 @@
+// Optimizers (SGD with momentum / Nesterov / weight decay, Adam) and learning-rate schedules. A step is
+// one fused kernel per parameter tensor (kernels/optim.h) with the hyperparameters passed by value: no
+// per-element host work and no host-device sync. State tensors are exposed by name for checkpoints.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layers/module.h"
+
+namespace renorm {
+
+class Optimizer {
+ public:
+  explicit Optimizer(NamedTensors params, float lr);
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;  // uses each parameter's .grad (parameters without a gradient are skipped)
+  void zero_grad();
+  void set_lr(float lr) { lr_ = lr; }
+  float lr() const { return lr_; }
+  int64_t steps() const { return steps_; }
+  void set_steps(int64_t s) { steps_ = s; }
+  // The state, named "<param>.<slot>", for checkpoints.
+  NamedTensors named_state() const;
+
+ protected:
+  NamedTensors params_;
+  std::vector<std::vector<Tensor>> state_;  // per parameter, per slot (zeros like the parameter)
+  std::vector<std::string> slots_;
+  float lr_;
+  int64_t steps_ = 0;
+  void make_state(std::vector<std::string> slots);
+};
+
+struct SgdOptions {
+  float momentum = 0.9f, weight_decay = 0.f;
+  bool nesterov = false;
+};
+
+class Sgd : public Optimizer {
+ public:
+  Sgd(NamedTensors params, float lr, SgdOptions options = {});
+  void step() override;
+
+ private:
+  SgdOptions o_;
+};
+
+struct AdamOptions {
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.f;
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(NamedTensors params, float lr, AdamOptions options = {});
+  void step() override;
+
+ private:
+  AdamOptions o_;
+};
+
+// Learning rate at a step: a linear warmup from 0 over warmup_steps, then constant, step decay
+// (× gamma every step_size steps) or cosine decay to min_lr at total_steps.
+struct LrSchedule {
+  enum class Kind { Constant, Step, Cosine };
+  Kind kind = Kind::Constant;
+  float base = 0.01f;
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 1;  // cosine
+  int64_t step_size = 1;    // step
+  float gamma = 0.1f;       // step
+  float min_lr = 0.f;       // cosine
+  float at(int64_t step) const;
+  static Kind parse(const std::string& name);  // "constant", "step", "cosine"
+};
+
+}  // namespace renorm

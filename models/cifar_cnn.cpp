@@ -1,0 +1,80 @@
+#include "models/cifar_cnn.h"
+
+#include "core/error.h"
+
+namespace renorm {
+
+NormKind parse_norm(const std::string& name) {
+  if (name == "none") return NormKind::None;
+  if (name == "bn") return NormKind::BatchNorm;
+  if (name == "brn") return NormKind::BatchRenorm;
+  throw ConfigError("--norm: '" + name + "' is not one of none, bn, brn");
+}
+
+const char* norm_name(NormKind k) {
+  switch (k) {
+    case NormKind::None: return "none";
+    case NormKind::BatchNorm: return "bn";
+    case NormKind::BatchRenorm: return "brn";
+  }
+  return "?";
+}
+
+CifarCnn::CifarCnn(const CnnConfig& cfg, Device device) {
+  if (cfg.height < 8 || cfg.width < 8 || cfg.channels < 1 || cfg.classes < 2)
+    throw ConfigError("CifarCnn: input must be at least 8x8 with >= 1 channel and >= 2 classes");
+  const int64_t widths[3] = {32, 64, 128};
+  int64_t in = cfg.channels, h = cfg.height, w = cfg.width;
+  uint64_t seed = cfg.seed * 1000;
+  for (int block = 0; block < 3; ++block) {
+    for (int j = 0; j < 2; ++j) {
+      ConvOptions co;
+      co.pad = 1;
+      co.seed = ++seed;
+      body_.emplace<Conv2d>(in, widths[block], 3, co, device);
+      body_.emplace<ReLU>();
+      in = widths[block];
+      if (cfg.norm == NormKind::BatchNorm) norms_.push_back(&body_.emplace<BatchNorm>(in, cfg.norm_config, device));
+      if (cfg.norm == NormKind::BatchRenorm) norms_.push_back(&body_.emplace<BatchRenorm>(in, cfg.norm_config, device));
+    }
+    body_.emplace<MaxPool2d>(2, 2);
+    h /= 2;
+    w /= 2;
+    dropouts_.push_back(&body_.emplace<Dropout>(cfg.dropout[block], static_cast<uint32_t>(block), cfg.seed));
+  }
+  body_.emplace<Flatten>();
+  body_.emplace<Linear>(in * h * w, cfg.classes, true, Init::GlorotUniform, ++seed, device);
+}
+
+Tensor CifarCnn::forward(const Tensor& x) { return body_.forward(x); }
+
+void CifarCnn::collect_parameters(const std::string& prefix, NamedTensors& out) const {
+  body_.collect_parameters(prefix, out);
+}
+
+void CifarCnn::collect_buffers(const std::string& prefix, NamedTensors& out) const {
+  body_.collect_buffers(prefix, out);
+}
+
+void CifarCnn::train(bool on) {
+  Module::train(on);
+  body_.train(on);
+}
+
+void CifarCnn::set_step(int64_t step) {
+  for (BatchRenorm* n : norms_) n->set_step(step);
+  for (Dropout* d : dropouts_) d->set_step(step);
+}
+
+ClipFractions CifarCnn::clip_fractions() const {
+  ClipFractions total;
+  if (norms_.empty()) return total;
+  for (const BatchRenorm* n : norms_) {
+    const ClipFractions f = n->last_clip_fractions();
+    total.r += f.r / float(norms_.size());
+    total.d += f.d / float(norms_.size());
+  }
+  return total;
+}
+
+}  // namespace renorm

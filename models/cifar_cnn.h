@@ -1,0 +1,49 @@
+// The CIFAR CNN of the paper reproduction: three blocks of [conv3x3-relu-norm, conv3x3-relu-norm,
+// maxpool2, dropout .2/.3/.4] with 32/64/128 channels, then dense(10). Input [B,H,W,C]: 32x32x3
+// (CIFAR-10) or 28x28x1 (Fashion-MNIST); any H, W >= 8.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/batch_renorm.h"
+#include "layers/layers.h"
+
+namespace renorm {
+
+enum class NormKind { None, BatchNorm, BatchRenorm };
+NormKind parse_norm(const std::string& name);  // "none", "bn", "brn"
+const char* norm_name(NormKind k);
+
+struct CnnConfig {
+  int64_t height = 32, width = 32, channels = 3, classes = 10;
+  NormKind norm = NormKind::BatchRenorm;
+  BatchRenormConfig norm_config;  // microbatch, eps, alpha, clipping schedule
+  float dropout[3] = {0.2f, 0.3f, 0.4f};
+  uint64_t seed = 1;
+};
+
+class CifarCnn : public Module {
+ public:
+  CifarCnn(const CnnConfig& config, Device device);
+  Tensor forward(const Tensor& x) override;  // logits [B, classes]
+  void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const override;
+  void train(bool on = true) override;
+
+  // The training step, for the clipping schedule and the dropout streams (restored on resume).
+  void set_step(int64_t step);
+  const std::vector<BatchRenorm*>& norms() const { return norms_; }
+  const std::vector<Dropout*>& dropouts() const { return dropouts_; }
+  // Mean over the norm layers of the fraction of r and d clipped in the last step (host sync: logging).
+  ClipFractions clip_fractions() const;
+  // The modules in order, for per-layer timing.
+  const Sequential& body() const { return body_; }
+
+ private:
+  Sequential body_;
+  std::vector<BatchRenorm*> norms_;
+  std::vector<Dropout*> dropouts_;
+};
+
+}  // namespace renorm

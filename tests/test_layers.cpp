@@ -1,0 +1,163 @@
+// Layers on CPU: conv against a direct loop, gradient checks of every layer, dropout, loss values.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "layers/layers.h"
+#include "layers/nn_ops.h"
+#include "support/gradcheck.h"
+#include "support/parity.h"
+
+using namespace renorm;
+using renorm::test::check_gradients;
+using renorm::test::kParityTol;
+
+namespace {
+Tensor rnd(const Shape& s, uint64_t seed) { return Tensor::uniform(s, seed, -1.f, 1.f).requires_grad_(); }
+
+// Direct convolution in double: y[b,i,j,k] = Σ_{r,s,c} x[b, i·st-p+r, j·st-p+s, c] · w[k,r,s,c] + bias[k].
+std::vector<double> direct_conv(const Tensor& xt, const Tensor& wt, const Tensor& bt, int64_t st, int64_t p) {
+  const auto x = xt.to_vector(), w = wt.to_vector(), bias = bt.to_vector();
+  const int64_t B = xt.dim(0), H = xt.dim(1), W = xt.dim(2), C = xt.dim(3), K = wt.dim(0), R = wt.dim(1), S = wt.dim(2);
+  const int64_t OH = (H + 2 * p - R) / st + 1, OW = (W + 2 * p - S) / st + 1;
+  std::vector<double> y(B * OH * OW * K);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < OH; ++i)
+      for (int64_t j = 0; j < OW; ++j)
+        for (int64_t k = 0; k < K; ++k) {
+          double acc = bias[k];
+          for (int64_t r = 0; r < R; ++r)
+            for (int64_t s = 0; s < S; ++s)
+              for (int64_t c = 0; c < C; ++c) {
+                const int64_t hh = i * st - p + r, ww = j * st - p + s;
+                if (hh >= 0 && hh < H && ww >= 0 && ww < W)
+                  acc += double(x[((b * H + hh) * W + ww) * C + c]) * w[((k * R + r) * S + s) * C + c];
+              }
+          y[((b * OH + i) * OW + j) * K + k] = acc;
+        }
+  return y;
+}
+
+double rel_error(const std::vector<float>& got, const std::vector<double>& want) {
+  REQUIRE(got.size() == want.size());
+  double d = 0, n = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    d += (got[i] - want[i]) * (got[i] - want[i]);
+    n += want[i] * want[i];
+  }
+  return std::sqrt(d) / std::max(std::sqrt(n), 1e-30);
+}
+}  // namespace
+
+TEST_CASE("conv2d: equals a direct convolution for several shapes, strides and paddings", "[layers][conv]") {
+  struct C {
+    Shape x;
+    int64_t k, r, stride, pad;
+  };
+  const std::vector<C> cases = {{{2, 7, 6, 3}, 5, 3, 1, 1}, {{3, 8, 8, 4}, 6, 3, 2, 0}, {{2, 9, 7, 5}, 4, 5, 2, 2},
+                                {{4, 5, 5, 8}, 3, 1, 1, 0}, {{1, 6, 6, 2}, 2, 2, 3, 1}, {{80, 16, 16, 32}, 8, 3, 1, 1}};
+  for (const C& c : cases) {
+    DYNAMIC_SECTION("x " << c.x.str() << " k" << c.k << " r" << c.r << " stride " << c.stride << " pad " << c.pad) {
+      const Tensor x = Tensor::uniform(c.x, 1, -1.f, 1.f), w = Tensor::uniform(Shape{c.k, c.r, c.r, c.x[3]}, 2, -1.f, 1.f);
+      const Tensor b = Tensor::uniform(Shape{c.k}, 3, -1.f, 1.f);
+      const Tensor y = conv2d(x, w, b, c.stride, c.pad);
+      CHECK(rel_error(y.to_vector(), direct_conv(x, w, b, c.stride, c.pad)) < kParityTol);
+    }
+  }
+  CHECK_THROWS_AS(conv2d(Tensor::zeros(Shape{1, 4, 4, 3}), Tensor::zeros(Shape{2, 3, 3, 2}), Tensor()), ShapeError);
+  CHECK_THROWS_AS(conv2d(Tensor::zeros(Shape{1, 2, 2, 3}), Tensor::zeros(Shape{2, 5, 5, 3}), Tensor()), ShapeError);
+}
+
+TEST_CASE("gradcheck: conv2d input, filters and bias", "[gradcheck][conv]") {
+  struct C {
+    Shape x;
+    int64_t k, r, stride, pad;
+  };
+  for (const C& c : std::vector<C>{{{2, 5, 4, 3}, 2, 3, 1, 1}, {{1, 6, 6, 2}, 3, 3, 2, 0}, {{2, 3, 3, 4}, 2, 1, 1, 0}}) {
+    const Tensor x = rnd(c.x, 4), w = rnd(Shape{c.k, c.r, c.r, c.x[3]}, 5), b = rnd(Shape{c.k}, 6);
+    const int64_t n = x.numel() + w.numel() + b.numel();
+    CHECK(check_gradients([&](const auto& in) { return conv2d(in[0], in[1], in[2], c.stride, c.pad); }, {x, w, b}) == n);
+  }
+}
+
+TEST_CASE("gradcheck: linear, flatten, max pool, dropout, softmax cross-entropy", "[gradcheck][layers]") {
+  CHECK(check_gradients([](const auto& in) { return linear(in[0], in[1], in[2]); },
+                        {rnd({4, 5}, 1), rnd({3, 5}, 2), rnd({3}, 3)}) == 20 + 15 + 3);
+  Flatten flat;
+  CHECK(check_gradients([&](const auto& in) { return flat.forward(in[0]); }, {rnd({2, 3, 2, 2}, 4)}) == 24);
+  // Max pool: distinct values 0.05 apart, so a step of 0.01 never changes a window's maximum.
+  std::vector<float> v(2 * 6 * 6 * 3);
+  std::iota(v.begin(), v.end(), 0.f);
+  std::shuffle(v.begin(), v.end(), std::mt19937(7));
+  for (float& f : v) f *= 0.05f;
+  const Tensor xp = Tensor::from_vector(v, Shape{2, 6, 6, 3}).requires_grad_();
+  CHECK(check_gradients([](const auto& in) { return max_pool2d(in[0], 2, 2); }, {xp}) == 216);
+  CHECK(check_gradients([](const auto& in) { return max_pool2d(in[0], 3, 2); }, {xp}) == 216);
+  CHECK(check_gradients([](const auto& in) { return dropout(in[0], 0.4f, 9, 1, 3); }, {rnd({50}, 5)}) == 50);
+  const Tensor labels = Tensor::from_vector({2, 0, 1, 2}, Shape{4});
+  CHECK(check_gradients([&](const auto& in) { return softmax_cross_entropy(in[0], labels); }, {rnd({4, 3}, 6)}) == 12);
+}
+
+TEST_CASE("dropout: inverted scaling, mask keyed by seed/layer/step, identity in eval", "[layers]") {
+  const Tensor x = Tensor::full(Shape{100000}, 1.f);
+  const std::vector<float> y = dropout(x, 0.3f, 1, 2, 3).to_vector();
+  int64_t kept = 0;
+  for (float f : y) {
+    REQUIRE((f == 0.f || std::abs(f - 1.f / 0.7f) < 1e-6f));
+    kept += f != 0.f;
+  }
+  CHECK(std::abs(kept / 100000.0 - 0.7) < 0.01);
+  CHECK(dropout(x, 0.3f, 1, 2, 3).to_vector() == y);
+  CHECK(dropout(x, 0.3f, 1, 2, 4).to_vector() != y);
+  CHECK(dropout(x, 0.3f, 1, 5, 3).to_vector() != y);
+  Dropout layer(0.5f, 0, 1);
+  layer.eval();
+  CHECK(layer.forward(x).data() == x.data());
+  CHECK_THROWS_AS(Dropout(1.f, 0), ConfigError);
+}
+
+TEST_CASE("softmax cross-entropy: values, stability, accuracy, bad labels", "[layers]") {
+  const Tensor logits = Tensor::from_vector({1, 2, 3, 1000, 0, -1000}, Shape{2, 3});
+  const Tensor labels = Tensor::from_vector({2, 1}, Shape{2});
+  Tensor correct;
+  const float loss = softmax_cross_entropy(logits, labels, &correct).item();
+  const double l0 = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)) - 3.0, l1 = 1000.0;
+  CHECK(loss == Approx((l0 + l1) / 2).epsilon(1e-6));
+  CHECK(correct.to_vector() == std::vector<float>{1, 0});
+  CHECK(std::isnan(softmax_cross_entropy(logits, Tensor::from_vector({3, 0}, Shape{2})).item()));
+  CHECK_THROWS_AS(softmax_cross_entropy(logits, Tensor::zeros(Shape{3})), ShapeError);
+}
+
+TEST_CASE("modules: named parameters, train/eval propagation", "[layers]") {
+  Sequential net;
+  net.emplace<Conv2d>(3, 4, 3, ConvOptions{1, 1, true, Init::HeNormal, 1});
+  net.emplace<ReLU>();
+  net.emplace<Flatten>();
+  net.emplace<Linear>(4 * 5 * 5, 2);
+  const NamedTensors p = net.named_parameters();
+  REQUIRE(p.size() == 4);
+  CHECK(p[0].first == "0.weight");
+  CHECK(p[3].first == "3.bias");
+  CHECK(net.forward(Tensor::zeros(Shape{2, 5, 5, 3})).shape() == Shape{2, 2});
+  net.eval();
+  CHECK_FALSE(net.children()[0]->training());
+  CHECK_THROWS_AS(Conv2d(0, 4, 3), ConfigError);
+}
+
+TEST_CASE("initializers: He and Glorot scales", "[layers]") {
+  Tensor w = Tensor::empty(Shape{256, 3, 3, 64});
+  initialize(w, Init::HeNormal, 3 * 3 * 64, 0, 1);
+  double ss = 0;
+  for (float f : w.to_vector()) ss += double(f) * f;
+  CHECK(std::sqrt(ss / w.numel()) == Approx(std::sqrt(2.0 / 576)).epsilon(0.02));
+  initialize(w, Init::GlorotUniform, 100, 50, 2);
+  const auto v = w.to_vector();
+  const float bound = std::sqrt(6.f / 150.f);
+  CHECK(*std::max_element(v.begin(), v.end()) <= bound);
+  CHECK(*std::max_element(v.begin(), v.end()) > 0.99f * bound);
+  CHECK_THROWS_AS(parse_init("xavier"), ConfigError);
+}
