@@ -1,6 +1,6 @@
-// Memory for tensor storage. CPU: 64-byte aligned host memory. CUDA: a caching allocator — freed
-// blocks are kept in size buckets and handed out again without cudaMalloc/cudaFree, which would
-// synchronize the device. All renorm work runs on one stream per device, so a block released by one
+// Memory for tensor storage: 64-byte aligned host memory on the CPU, cudaMalloc on CUDA, both behind a
+// caching allocator — freed blocks are kept in size buckets and handed out again (no cudaMalloc/cudaFree,
+// which would synchronize the device; no fresh host pages to fault in every training step). All renorm work runs on one stream per device, so a block released by one
 // op and reused by the next is ordered by the stream itself.
 #pragma once
 #include <cstddef>

@@ -114,62 +114,74 @@ size_t cuda_allocation_size(size_t bytes) {
 }
 
 namespace {
-struct CudaCache {
+// One cache per device kind. CPU blocks are cached too: a training step allocates the same sizes every
+// step, and fresh large host blocks cost page faults each time.
+struct Cache {
   std::mutex mutex;
   std::multimap<size_t, void*> free_blocks;  // exact bucket size -> block
   CudaAllocatorStats stats;
 };
-CudaCache* g_cache = new CudaCache();  // never destroyed: tensors may be freed during static destruction
+// Never destroyed: tensors may be freed during static destruction.
+Cache* g_cache[2] = {new Cache(), new Cache()};
+Cache& cache(Device d) { return *g_cache[d == Device::CUDA ? 1 : 0]; }
+
+void* take_cached(Cache& c, size_t size) {
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto it = c.free_blocks.find(size);
+  if (it == c.free_blocks.end()) return nullptr;
+  void* p = it->second;
+  c.free_blocks.erase(it);
+  c.stats.bytes_cached -= size;
+  c.stats.bytes_in_use += size;
+  ++c.stats.cache_hits;
+  return p;
+}
+
+void note_fresh(Cache& c, size_t size) {
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.stats.bytes_in_use += size;
+  ++c.stats.cuda_mallocs;
+}
 }  // namespace
 
 CudaAllocatorStats cuda_allocator_stats() {
-  std::lock_guard<std::mutex> lock(g_cache->mutex);
-  return g_cache->stats;
+  std::lock_guard<std::mutex> lock(cache(Device::CUDA).mutex);
+  return cache(Device::CUDA).stats;
 }
 
 void cuda_empty_cache() {
 #if RENORM_HAS_CUDA
-  std::lock_guard<std::mutex> lock(g_cache->mutex);
-  if (!g_cache->free_blocks.empty()) RENORM_CUDA_CHECK(cudaDeviceSynchronize());
-  for (auto& [size, p] : g_cache->free_blocks) {
+  Cache& c = cache(Device::CUDA);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.free_blocks.empty()) RENORM_CUDA_CHECK(cudaDeviceSynchronize());
+  for (auto& [size, p] : c.free_blocks) {
     RENORM_CUDA_CHECK(cudaFree(p));
-    g_cache->stats.bytes_cached -= size;
+    c.stats.bytes_cached -= size;
   }
-  g_cache->free_blocks.clear();
+  c.free_blocks.clear();
 #endif
 }
 
 void* device_allocate(Device d, size_t bytes) {
+  const size_t size = cuda_allocation_size(bytes);
+  Cache& c = cache(d);
   if (d == Device::CPU) {
-    const size_t rounded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+    if (void* p = take_cached(c, size)) return p;
+    void* p = std::aligned_alloc(64, size);
     if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    note_fresh(c, size);
     return p;
   }
 #if RENORM_HAS_CUDA
   cuda::stream();  // ensures CUDA is available and the context exists
-  const size_t size = cuda_allocation_size(bytes);
-  {
-    std::lock_guard<std::mutex> lock(g_cache->mutex);
-    auto it = g_cache->free_blocks.find(size);
-    if (it != g_cache->free_blocks.end()) {
-      void* p = it->second;
-      g_cache->free_blocks.erase(it);
-      g_cache->stats.bytes_cached -= size;
-      g_cache->stats.bytes_in_use += size;
-      ++g_cache->stats.cache_hits;
-      return p;
-    }
-  }
+  if (void* p = take_cached(c, size)) return p;
   void* p = nullptr;
   if (cudaMalloc(&p, size) != cudaSuccess) {
     cudaGetLastError();
     cuda_empty_cache();  // give cached blocks back and retry once
     RENORM_CUDA_CHECK(cudaMalloc(&p, size));
   }
-  std::lock_guard<std::mutex> lock(g_cache->mutex);
-  g_cache->stats.bytes_in_use += size;
-  ++g_cache->stats.cuda_mallocs;
+  note_fresh(c, size);
   return p;
 #else
   throw DeviceError("CUDA storage requested but " + cuda_unavailable_reason());
@@ -178,15 +190,12 @@ void* device_allocate(Device d, size_t bytes) {
 
 void device_release(Device d, void* p, size_t bytes) {
   if (!p) return;
-  if (d == Device::CPU) {
-    std::free(p);
-    return;
-  }
   const size_t size = cuda_allocation_size(bytes);
-  std::lock_guard<std::mutex> lock(g_cache->mutex);
-  g_cache->free_blocks.emplace(size, p);
-  g_cache->stats.bytes_in_use -= size;
-  g_cache->stats.bytes_cached += size;
+  Cache& c = cache(d);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.free_blocks.emplace(size, p);
+  c.stats.bytes_in_use -= size;
+  c.stats.bytes_cached += size;
 }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
