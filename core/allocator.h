@@ -31,3 +31,15 @@ namespace renorm {
 // whose destination is host memory waits for it (that is the one host-device sync: reporting).
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 }  // namespace renorm
+
+namespace renorm {
+// Host staging buffers for uploads: page-locked (cudaHostAlloc) when CUDA is available, so copies from
+// them run asynchronously; plain aligned memory otherwise.
+void* pinned_allocate(size_t bytes);
+void pinned_release(void* p);
+// Queues a host-to-device copy on the renorm stream without waiting for it and returns a token; wait on
+// the token (upload_wait) before writing into the host buffer again. On a CPU destination it copies at
+// once and returns 0.
+uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes);
+void upload_wait(uint64_t token);
+}  // namespace renorm

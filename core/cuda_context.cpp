@@ -215,4 +215,70 @@ void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size
 #endif
 }
 
+void* pinned_allocate(size_t bytes) {
+#if RENORM_HAS_CUDA
+  if (cuda_available()) {
+    void* p = nullptr;
+    RENORM_CUDA_CHECK(cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault));
+    return p;
+  }
+#endif
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " staging bytes");
+  return p;
+}
+
+void pinned_release(void* p) {
+  if (!p) return;
+#if RENORM_HAS_CUDA
+  if (cuda_available()) {
+    cudaFreeHost(p);
+    return;
+  }
+#endif
+  std::free(p);
+}
+
+#if RENORM_HAS_CUDA
+namespace {
+std::mutex g_upload_mutex;
+std::map<uint64_t, cudaEvent_t>* g_uploads = new std::map<uint64_t, cudaEvent_t>();
+uint64_t g_next_token = 1;
+}  // namespace
+#endif
+
+uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes) {
+  if (dst_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return 0;
+  }
+#if RENORM_HAS_CUDA
+  cudaEvent_t ev;
+  RENORM_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  RENORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda::stream()));
+  RENORM_CUDA_CHECK(cudaEventRecord(ev, cuda::stream()));
+  std::lock_guard<std::mutex> lock(g_upload_mutex);
+  (*g_uploads)[g_next_token] = ev;
+  return g_next_token++;
+#else
+  throw DeviceError("upload to CUDA memory but " + cuda_unavailable_reason());
+#endif
+}
+
+void upload_wait(uint64_t token) {
+  if (token == 0) return;
+#if RENORM_HAS_CUDA
+  cudaEvent_t ev;
+  {
+    std::lock_guard<std::mutex> lock(g_upload_mutex);
+    auto it = g_uploads->find(token);
+    if (it == g_uploads->end()) return;
+    ev = it->second;
+    g_uploads->erase(it);
+  }
+  RENORM_CUDA_CHECK(cudaEventSynchronize(ev));
+  RENORM_CUDA_CHECK(cudaEventDestroy(ev));
+#endif
+}
+
 }  // namespace renorm

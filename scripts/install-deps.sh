@@ -4,7 +4,7 @@
 # when /usr/local/cuda has it, the build uses it; without it, the CPU backend is built alone.
 set -euo pipefail
 packages=(cmake g++ make pkg-config catch2 libopenblas-dev libcli11-dev zlib1g-dev libbenchmark-dev
-          python3 python3-matplotlib)
+          python3 python3-matplotlib dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

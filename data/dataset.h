@@ -1,0 +1,35 @@
+// Image classification datasets in memory, NHWC uint8, and their readers. Errors name the file (and the
+// record, for a bad label).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace renorm {
+
+struct Dataset {
+  int64_t height = 0, width = 0, channels = 0;
+  std::vector<uint8_t> pixels;  // [N,H,W,C]
+  std::vector<uint8_t> labels;  // [N]
+  std::vector<std::string> class_names;
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t image_bytes() const { return height * width * channels; }
+  int num_classes() const { return static_cast<int>(class_names.size()); }
+};
+
+// One CIFAR-10 binary file: any whole number of 3073-byte records (label, 1024 R, 1024 G, 1024 B).
+Dataset load_cifar10_file(const std::string& path);
+// data_batch_1..5.bin (train) or test_batch.bin, and batches.meta.txt when present, from dir.
+Dataset load_cifar10(const std::string& dir, bool train);
+// Fashion-MNIST IDX files (gzip): {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz in dir.
+Dataset load_fashion_mnist(const std::string& dir, bool train);
+// "cifar10" or "fashion-mnist".
+Dataset load_dataset(const std::string& name, const std::string& dir, bool train);
+
+// Per-channel mean and standard deviation of the pixels scaled to [0,1] (from the training set).
+struct Normalization {
+  std::vector<float> mean, stddev;
+  static Normalization of(const Dataset& d);
+};
+
+}  // namespace renorm
