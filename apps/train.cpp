@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     if constexpr (std::is_same_v<T, bool>) app.add_flag(flag, field, help);
     else app.add_option(flag, field, help)->capture_default_str();
   });
-  app.add_option("--out", cfg.out_dir, "output folder (created)");
+  app.add_option("--out", cfg.out_dir, "output folder, created (default: runs/<dataset>-<norm>-m<M>-s<seed>)");
   app.add_option("--resume", cfg.resume_dir, "continue the run in this folder (its config.json and checkpoint); "
                                              "other training flags are ignored, --out defaults to it");
   app.add_option("--stop-after", cfg.stop_after, "stop after this step as if interrupted (for testing --resume)");
@@ -28,10 +28,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
   CLI11_PARSE(app, argc, argv);
   cfg.progress = !no_progress;
-  if (cfg.resume_dir.empty() && cfg.out_dir.empty()) {
-    std::fprintf(stderr, "renorm-train: --out: not given (or --resume DIR)\n");
-    return 2;
-  }
+  if (cfg.resume_dir.empty() && cfg.out_dir.empty())
+    cfg.out_dir = "runs/" + cfg.dataset + "-" + cfg.norm + "-m" + std::to_string(cfg.microbatch ? cfg.microbatch : cfg.batch) +
+                  "-s" + std::to_string(cfg.seed);
   try {
     const renorm::TrainResult r = renorm::train(cfg);
     std::printf("renorm-train: done, %lld steps in %.1f s, validation accuracy %.4f\n", (long long)r.steps, r.seconds,

@@ -247,6 +247,7 @@ TrainResult train(TrainConfig c) {
   int64_t since = 0;
   double row_time = now_s();
   Eval last;
+  double bar_loss = NAN, bar_acc = NAN;  // last reported values, for the progress bar
   for (; step < total; ++step) {
     const Batch b = train_loader.next();
     opt->set_lr(lrs.at(step));
@@ -278,9 +279,13 @@ TrainResult train(TrainConfig c) {
                                fmt(n0 ? n0->dmax() : 0.0) + "," + fmt(cf.r) + "," + fmt(cf.d) + "," + fmt(opt->lr()) + "," +
                                fmt(t, 8) + "," + fmt(ips);
       metrics.add(step + 1, line);
+      bar_loss = tl;
+      bar_acc = ta;
       if (eval_now) {
         Metadata meta{{"step", std::to_string(step + 1)}, {"elapsed_s", fmt(t, 10)},
-                      {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"}};
+                      {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"},
+                      // Data order, augmentation and dropout are counter-based: (seed, step) is their whole state.
+                      {"seed", std::to_string(c.seed)}, {"data_position", std::to_string(train_loader.position())}};
         save_safetensors(ckpt_path, state(), meta);
       }
       const double eta = (t - row_time) / double(since) * double(total - step - 1);
@@ -298,6 +303,13 @@ TrainResult train(TrainConfig c) {
       hit_acc.fill_(0.f);
       since = 0;
       row_time = t;
+    }
+    if (tty && since > 0 && (step + 1) % std::max<int64_t>(1, c.log_every / 10) == 0) {  // host clock only: no sync
+      const double t = now_s(), rate = double(since * c.batch) / std::max(t - row_time, 1e-9);
+      std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %.4f acc %.3f        ",
+                  std::string(30 * (step + 1) / total, '#').c_str(), (long long)(step + 1), (long long)total, rate,
+                  double(total - step - 1) * c.batch / std::max(rate, 1e-9), bar_loss, bar_acc);
+      std::fflush(stdout);
     }
     if (c.stop_after > 0 && step + 1 == c.stop_after) return {step + 1, last.loss, last.acc, now_s()};
   }
