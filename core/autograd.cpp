@@ -1,5 +1,6 @@
 #include "core/autograd.h"
 
+#include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -43,7 +44,10 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
 }
 }  // namespace
 
+static std::vector<BackwardTiming>* g_timing = nullptr;
+
 bool grad_enabled() { return g_grad_enabled; }
+void set_backward_timing(std::vector<BackwardTiming>* sink) { g_timing = sink; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
@@ -82,7 +86,16 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
     pending.erase(p);
     if (!node->backward)
       throw Error("backward through op '" + node->name + "' whose graph was already freed by an earlier backward");
+    std::chrono::steady_clock::time_point t0;
+    if (g_timing) {
+      synchronize(g.device());
+      t0 = std::chrono::steady_clock::now();
+    }
     const std::vector<Tensor> grads = node->backward(g);
+    if (g_timing) {
+      synchronize(g.device());
+      g_timing->push_back({node->name, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()});
+    }
     if (grads.size() != node->inputs.size())
       throw Error("backward of '" + node->name + "' returned " + std::to_string(grads.size()) + " gradients for " +
                   std::to_string(node->inputs.size()) + " inputs");

@@ -39,6 +39,14 @@ class NoGradGuard {
 // `backward` must not capture `out` itself (capture out.detach() instead) so no cycle forms.
 Tensor record(const char* name, Tensor out, std::initializer_list<Tensor> inputs, BackwardFn backward);
 
+// Benchmarks only: while a sink is set, backward synchronizes the device around every node and appends
+// (op name, milliseconds) in execution order. Never set in training: the syncs cost time.
+struct BackwardTiming {
+  std::string op;
+  double ms;
+};
+void set_backward_timing(std::vector<BackwardTiming>* sink);
+
 // Backpropagates grad_output (same shape as root) through root's graph.
 void run_backward(const Tensor& root, const Tensor& grad_output);
 

@@ -1,0 +1,26 @@
+// CUDA-side helpers of the benchmarks (benchmarks/cuda_bench.cu when built with CUDA; otherwise the
+// stubs in benchmarks/cuda_bench_stub.cpp throw). Timing: cudaEvents around each repeat, warm-up first,
+// the L2 flushed (a write of twice its size) before every repeat, the median reported.
+#pragma once
+#include <functional>
+
+namespace renorm::bench {
+
+double cuda_time_ms(const std::function<void()>& f, int repeats);
+// Device-to-device copy of 1 GiB, bytes read + written per second, in GB/s (the achievable ceiling).
+double cuda_copy_gbs();
+
+// cuDNN batch normalization (NHWC, CUDNN_BATCHNORM_SPATIAL_PERSISTENT) on x [b,h,w,c], the comparison
+// for renorm at M = B. Buffers are the caller's device pointers.
+struct CudnnBatchNorm {
+  CudnnBatchNorm(int b, int h, int w, int c);
+  ~CudnnBatchNorm();
+  void forward_training(const float* x, float* y, const float* gamma, const float* beta, float* run_mean,
+                        float* run_var, float* save_mean, float* save_invvar);
+  void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
+                const float* save_mean, const float* save_invvar);
+  struct Impl;
+  Impl* impl;
+};
+
+}  // namespace renorm::bench

@@ -1,0 +1,78 @@
+// The reproduction runner on a tiny configuration (a few steps on generated data): every run's files,
+// runs.csv, and the plot script's exit status and figures.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "core/error.h"
+#include "train/reproduce.h"
+#include "support/synthetic_data.h"
+
+using namespace renorm;
+namespace fs = std::filesystem;
+
+TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[reproduce]") {
+  const std::string data = test::make_synthetic_cifar("plan", 4, 4);
+  ReproduceConfig c;
+  c.data_dir = data;
+  const ReproduceConfig q = resolve(c);
+  CHECK(q.steps == 300);
+  CHECK(q.alpha == 0.05f);
+  CHECK(q.microbatch == 4);
+  CHECK(plan(q).size() == 10);  // (3 microbatch + 2 non-iid configurations) x 2 seeds
+  c.figure1 = true;
+  c.experiment = "microbatch";
+  CHECK(plan(resolve(c)).size() == 8);
+  c.preset = "full";
+  CHECK(resolve(c).steps == 30000);
+  CHECK(resolve(c).alpha == 0.01f);
+  // The paper's schedule at its own length; the warmup floor of 3/alpha for short runs.
+  const ClipSchedule paper = reproduction_schedule(160000, 0.01f);
+  CHECK(paper.warmup_steps == 5000);
+  CHECK(paper.rmax_steps == 40000);
+  CHECK(paper.dmax_steps == 25000);
+  const ClipSchedule quick = reproduction_schedule(300, 0.05f);
+  CHECK(quick.warmup_steps == 60);
+  CHECK(quick.rmax_steps == 60 + 54);
+  CHECK(quick.dmax_steps == 60 + 31);
+  c.experiment = "figure9";
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--experiment"));
+  c.experiment = "all";
+  c.microbatch = 5;
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--microbatch 5"));
+  c.microbatch = 0;
+  c.data_dir = "/nonexistent";
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--data-dir /nonexistent"));
+}
+
+TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figures", "[reproduce][slow]") {
+  const std::string data = test::make_synthetic_cifar("repro", 16, 32), out = data + "/rep";
+  ReproduceConfig c;
+  c.data_dir = data;
+  c.out_dir = out;
+  c.steps = 4;
+  c.eval_every = 2;
+  c.batch = 16;
+  c.device = "cpu";
+  c.plot = false;
+  c = resolve(c);
+  REQUIRE(reproduce(c) == 0);
+  std::ifstream index(out + "/runs.csv");
+  int lines = 0;
+  for (std::string line; std::getline(index, line);) ++lines;
+  CHECK(lines == 1 + 10);
+  for (const RunSpec& r : plan(c))
+    for (const char* f : {"config.json", "metrics.csv", "model.safetensors"}) CHECK(fs::exists(r.dir + "/" + f));
+  CHECK(reproduce(c) == 0);  // finished runs are skipped, not redone
+  const std::string py = python_with_matplotlib();
+  if (py.empty()) {
+    std::cout << "SKIPPED: no python3 with matplotlib for the plot script" << std::endl;
+    return;
+  }
+  CHECK(std::system((py + " " + plot_script_path() + " " + out).c_str()) == 0);
+  for (const char* f : {"microbatch.png", "microbatch.svg", "noniid.png", "noniid.svg"}) CHECK(fs::exists(out + "/" + f));
+  CHECK(std::system((py + " " + plot_script_path() + " /nonexistent 2>/dev/null").c_str()) != 0);
+}

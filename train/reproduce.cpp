@@ -1,0 +1,182 @@
+#include "train/reproduce.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/error.h"
+#include "train/checkpoint.h"
+
+#ifndef RENORM_SOURCE_DIR
+#define RENORM_SOURCE_DIR "."
+#endif
+
+namespace renorm {
+
+namespace fs = std::filesystem;
+
+ClipSchedule reproduction_schedule(int64_t total, float alpha) {
+  ClipSchedule s = ClipSchedule::paper(total);
+  const int64_t floor_warmup = static_cast<int64_t>(std::ceil(3.0 / alpha));
+  if (s.warmup_steps < floor_warmup) {
+    s.warmup_steps = std::min(floor_warmup, total);
+    const double rest = double(total - s.warmup_steps);
+    s.rmax_steps = s.warmup_steps + std::llround(rest * 35.0 / 155.0);
+    s.dmax_steps = s.warmup_steps + std::llround(rest * 20.0 / 155.0);
+  }
+  return s;
+}
+
+ReproduceConfig resolve(ReproduceConfig c) {
+  if (c.experiment != "microbatch" && c.experiment != "noniid" && c.experiment != "all")
+    throw ConfigError("--experiment: '" + c.experiment + "' is not one of microbatch, noniid, all");
+  const bool quick = c.preset == "quick";
+  if (!quick && c.preset != "full") throw ConfigError("--preset: '" + c.preset + "' is not one of quick, full");
+  auto pick = [](auto& v, auto unset, auto value) {
+    if (v == unset) v = value;
+  };
+  pick(c.batch, int64_t(0), int64_t(128));
+  pick(c.microbatch, int64_t(0), int64_t(4));
+  pick(c.steps, int64_t(0), int64_t(quick ? 300 : 30000));
+  pick(c.seeds, int64_t(0), int64_t(quick ? 2 : 3));
+  pick(c.eval_every, int64_t(0), int64_t(quick ? 25 : 500));
+  pick(c.alpha, 0.f, quick ? 0.05f : 0.01f);
+  pick(c.train_limit, int64_t(-1), int64_t(0));
+  if (c.batch <= 0 || c.microbatch <= 0 || c.batch % c.microbatch != 0)
+    throw ConfigError("--microbatch " + std::to_string(c.microbatch) + " must be >= 1 and divide --batch " +
+                      std::to_string(c.batch));
+  if (c.steps < 0 || c.seeds < 0 || c.eval_every < 0) throw ConfigError("--steps, --seeds and --eval-every must be > 0");
+  if (!(c.alpha > 0 && c.alpha <= 1)) throw ConfigError("--alpha must be in (0, 1]");
+  if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
+  if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
+  return c;
+}
+
+std::vector<RunSpec> plan(const ReproduceConfig& c) {
+  const std::string m = std::to_string(c.microbatch), b = std::to_string(c.batch);
+  struct Conf {
+    const char *experiment, *norm, *sampler;
+    bool micro;
+    std::string label;
+  };
+  std::vector<Conf> confs;
+  if (c.experiment != "noniid") {
+    confs.push_back({"microbatch", "bn", "iid", false, "Batchnorm, minibatch " + b});
+    confs.push_back({"microbatch", "bn", "iid", true, "Batchnorm, microbatch " + m});
+    confs.push_back({"microbatch", "brn", "iid", true, "Batch Renorm, microbatch " + m});
+    if (c.figure1) confs.push_back({"microbatch", "brn", "iid", false, "Batch Renorm, minibatch " + b});
+  }
+  if (c.experiment != "microbatch") {
+    confs.push_back({"noniid", "bn", "noniid", true, "Batchnorm, non-i.i.d., microbatch " + m});
+    confs.push_back({"noniid", "brn", "noniid", true, "Batch Renorm, non-i.i.d., microbatch " + m});
+  }
+  std::vector<RunSpec> runs;
+  for (const Conf& k : confs)
+    for (int64_t s = 1; s <= c.seeds; ++s) {
+      RunSpec r;
+      r.experiment = k.experiment;
+      r.label = k.label;
+      r.norm = k.norm;
+      r.sampler = k.sampler;
+      r.microbatch = k.micro ? c.microbatch : c.batch;
+      r.seed = uint64_t(s);
+      r.dir = c.out_dir + "/" + k.experiment + "/" + k.norm + "-m" + std::to_string(r.microbatch) + "-" + k.sampler +
+              "-s" + std::to_string(s);
+      runs.push_back(r);
+    }
+  return runs;
+}
+
+TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
+  TrainConfig t;
+  t.dataset = "cifar10";
+  t.data_dir = c.data_dir;
+  t.out_dir = r.dir;
+  t.norm = r.norm;
+  t.batch = c.batch;
+  t.microbatch = r.microbatch;
+  t.steps = c.steps;
+  t.eval_every = c.eval_every;
+  t.log_every = c.eval_every;
+  t.sampler = r.sampler;
+  t.seed = r.seed;
+  t.device = c.device;
+  t.threads = c.threads;
+  t.alpha = c.alpha;
+  t.augment = c.preset == "full";
+  t.train_limit = c.train_limit;
+  const ClipSchedule s = reproduction_schedule(c.steps, c.alpha);
+  t.clip_warmup = s.warmup_steps;
+  t.rmax_steps = s.rmax_steps;
+  t.dmax_steps = s.dmax_steps;
+  t.progress = false;
+  return t;
+}
+
+std::string plot_script_path() {
+  if (const char* env = std::getenv("RENORM_PLOT_SCRIPT")) return env;
+  return std::string(RENORM_SOURCE_DIR) + "/scripts/plot_curves.py";
+}
+
+std::string python_with_matplotlib() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("RENORM_PYTHON")) candidates.push_back(env);
+  candidates.push_back("python3");
+  candidates.push_back("/usr/bin/python3");  // Debian's, where python3-matplotlib installs
+  for (const std::string& py : candidates)
+    if (std::system((py + " -c 'import matplotlib' >/dev/null 2>&1").c_str()) == 0) return py;
+  return "";
+}
+
+int reproduce(const ReproduceConfig& c) {
+  const std::vector<RunSpec> runs = plan(c);
+  fs::create_directories(c.out_dir);
+  std::string index = "experiment,label,norm,microbatch,sampler,seed,dir\n";
+  for (const RunSpec& r : runs)
+    index += r.experiment + ",\"" + r.label + "\"," + r.norm + "," + std::to_string(r.microbatch) + "," + r.sampler + "," +
+             std::to_string(r.seed) + "," + fs::relative(r.dir, c.out_dir).string() + "\n";
+  write_file_atomic(c.out_dir + "/runs.csv", index);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunSpec& r = runs[i];
+    if (fs::exists(r.dir + "/model.safetensors")) {
+      std::printf("[%zu/%zu] %s, seed %llu: already done (%s)\n", i + 1, runs.size(), r.label.c_str(),
+                  (unsigned long long)r.seed, r.dir.c_str());
+      continue;
+    }
+    std::printf("[%zu/%zu] %s, seed %llu\n", i + 1, runs.size(), r.label.c_str(), (unsigned long long)r.seed);
+    std::fflush(stdout);
+    TrainConfig t = train_config(c, r);
+    if (fs::exists(r.dir + "/checkpoint.safetensors")) {  // an interrupted run: continue it exactly
+      t = TrainConfig{};
+      t.resume_dir = r.dir;
+      t.progress = false;
+    }
+    const TrainResult res = train(t);
+    std::printf("    validation accuracy %.4f after %lld steps\n", res.final_val_acc, (long long)res.steps);
+  }
+  const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
+  std::printf("renorm-reproduce: %zu runs in %.1f minutes; results in %s\n", runs.size(), minutes, c.out_dir.c_str());
+  const std::string script = plot_script_path(), python = python_with_matplotlib();
+  const std::string cmd = (python.empty() ? "python3" : python) + " " + script + " " + c.out_dir;
+  if (!c.plot) {
+    std::printf("renorm-reproduce: to render the figures: %s\n", cmd.c_str());
+    return 0;
+  }
+  if (python.empty()) {
+    std::printf("renorm-reproduce: no python3 with matplotlib found; to render the figures install "
+                "python3-matplotlib and run: %s\n", cmd.c_str());
+    return 0;
+  }
+  std::fflush(stdout);
+  const int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    std::fprintf(stderr, "renorm-reproduce: plotting failed (%s exited with %d)\n", cmd.c_str(), rc);
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace renorm

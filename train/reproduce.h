@@ -1,0 +1,57 @@
+// The paper reproduction: sets of training runs written into one folder, then plotted.
+//   microbatch (paper Figure 2): batchnorm over the whole minibatch (baseline), batchnorm over
+//     microbatches of M, Batch Renorm over microbatches of M; optionally Batch Renorm over the whole
+//     minibatch (Figure 1).
+//   noniid (paper Figure 3): batchnorm vs Batch Renorm over microbatches of M, trained with the
+//     non-i.i.d. sampler, validated on i.i.d. test data.
+// Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,seed,dir) and one renorm-train
+// folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layers/batch_renorm.h"
+#include "train/trainer.h"
+
+namespace renorm {
+
+struct ReproduceConfig {
+  std::string experiment = "all";  // microbatch | noniid | all
+  std::string preset = "quick";    // quick | full
+  std::string data_dir, out_dir = "reproduction", device = "auto";
+  // 0 / -1: the preset's value
+  int64_t batch = 0, microbatch = 0, steps = 0, seeds = 0, eval_every = 0, train_limit = -1;
+  float alpha = 0;
+  bool figure1 = false;  // also Batch Renorm over the whole minibatch
+  bool plot = true;
+  int threads = 0;
+};
+
+struct RunSpec {
+  std::string experiment, label, norm, sampler, dir;
+  int64_t microbatch = 0;
+  uint64_t seed = 1;
+};
+
+// The preset's values for every setting left unset; throws ConfigError naming a bad flag.
+ReproduceConfig resolve(ReproduceConfig c);
+std::vector<RunSpec> plan(const ReproduceConfig& c);
+TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r);
+
+// The paper's clipping schedule (warmup 5k, rmax at 40k, dmax at 25k of 160k) scaled to `total` steps,
+// with the warmup extended to at least 3/alpha steps (three time constants of the moving averages: the
+// paper's 5k steps are fifty) and the ramps scaled over the rest of the run.
+ClipSchedule reproduction_schedule(int64_t total, float alpha);
+
+// Runs every planned run that has not finished yet (a finished run has model.safetensors), writes
+// runs.csv, and renders the figures when python3 with matplotlib is present. Returns 0 on success.
+int reproduce(const ReproduceConfig& c);
+
+// A python3 that imports matplotlib: $RENORM_PYTHON, python3 on the PATH, or /usr/bin/python3; "" if none.
+std::string python_with_matplotlib();
+
+// Where scripts/plot_curves.py is: $RENORM_PLOT_SCRIPT, else the source tree's.
+std::string plot_script_path();
+
+}  // namespace renorm
