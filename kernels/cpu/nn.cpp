@@ -34,22 +34,26 @@ void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argma
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < ps.b; ++b)
     for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j)
+      for (int64_t j = 0; j < ow; ++j) {
+        const int64_t o = ((b * oh + i) * ow + j) * ps.c;
+        float* best = y + o;
+        float* arg = argmax + o;
         for (int64_t c = 0; c < ps.c; ++c) {
-          float best = -INFINITY;
-          int best_k = 0;
-          for (int64_t u = 0; u < ps.k; ++u)
-            for (int64_t v = 0; v < ps.k; ++v) {
-              const float val = x[((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c + c];
-              if (val > best) {  // first maximum wins, as on CUDA
-                best = val;
-                best_k = static_cast<int>(u * ps.k + v);
-              }
-            }
-          const int64_t o = ((b * oh + i) * ow + j) * ps.c + c;
-          y[o] = best;
-          argmax[o] = static_cast<float>(best_k);
+          best[c] = -INFINITY;
+          arg[c] = 0.f;
         }
+        // Window in the same order as CUDA, channels innermost (contiguous in NHWC); the first maximum wins.
+        for (int64_t u = 0; u < ps.k; ++u)
+          for (int64_t v = 0; v < ps.k; ++v) {
+            const float* row = x + ((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c;
+            const float kk = static_cast<float>(u * ps.k + v);
+            for (int64_t c = 0; c < ps.c; ++c)
+              if (row[c] > best[c]) {
+                best[c] = row[c];
+                arg[c] = kk;
+              }
+          }
+      }
 }
 
 void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
