@@ -1,6 +1,7 @@
 // Small NN kernels: bias, max pooling, dropout, softmax cross-entropy. Same signatures on cpu:: and
 // cuda::; per-element formulas shared below.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "core/hd.h"
@@ -22,6 +23,22 @@ RENORM_HD bool dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, int64_
   const Philox4 r = philox4x32_10(static_cast<uint32_t>(i), static_cast<uint32_t>(static_cast<uint64_t>(i) >> 32), layer,
                                   step ^ 0x9E3779B9u, seed);
   return philox_to_unit(r.v[0]) > p;
+}
+
+// One example of softmax cross-entropy: probs p[k], loss -log p[label] (NaN for a label outside [0,k)),
+// correct = argmax == label. Max-shifted, accumulated in double.
+RENORM_HD void softmax_xent_row(const float* z, float label_f, int64_t k, float* p, float* loss, float* correct) {
+  int64_t arg = 0;
+  for (int64_t j = 1; j < k; ++j)
+    if (z[j] > z[arg]) arg = j;
+  const float zmax = z[arg];
+  double total = 0.0;
+  for (int64_t j = 0; j < k; ++j) total += exp(double(z[j] - zmax));
+  const int64_t label = int64_t(label_f);
+  for (int64_t j = 0; j < k; ++j) p[j] = float(exp(double(z[j] - zmax)) / total);
+  const bool valid = label >= 0 && label < k && label_f == float(label);
+  *loss = valid ? float(log(total) - double(z[label] - zmax)) : NAN;
+  *correct = arg == label ? 1.f : 0.f;
 }
 
 #define RENORM_DECLARE_NN                                                                             \

@@ -79,21 +79,7 @@ void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
                           float* correct) {
 #pragma omp parallel for schedule(static) if (b * k >= (1 << 14))
-  for (int64_t i = 0; i < b; ++i) {
-    const float* z = logits + i * k;
-    float* p = probs + i * k;
-    int64_t arg = 0;
-    for (int64_t j = 1; j < k; ++j)
-      if (z[j] > z[arg]) arg = j;
-    const float zmax = z[arg];
-    double total = 0.0;
-    for (int64_t j = 0; j < k; ++j) total += std::exp(static_cast<double>(z[j] - zmax));
-    const int64_t label = static_cast<int64_t>(labels[i]);
-    for (int64_t j = 0; j < k; ++j) p[j] = static_cast<float>(std::exp(static_cast<double>(z[j] - zmax)) / total);
-    const bool valid = label >= 0 && label < k && labels[i] == static_cast<float>(label);
-    loss[i] = valid ? static_cast<float>(std::log(total) - (z[label] - zmax)) : NAN;
-    correct[i] = arg == label ? 1.f : 0.f;
-  }
+  for (int64_t i = 0; i < b; ++i) softmax_xent_row(logits + i * k, labels[i], k, probs + i * k, loss + i, correct + i);
 }
 
 void softmax_xent_backward(const float* probs, const float* labels, const float* g, int64_t b, int64_t k,

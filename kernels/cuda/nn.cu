@@ -76,21 +76,8 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t n, float p, uin
 
 __global__ void xent_fwd_kernel(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
                                 float* correct) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b; i += int64_t(gridDim.x) * blockDim.x) {
-    const float* z = logits + i * k;
-    float* p = probs + i * k;
-    int64_t arg = 0;
-    for (int64_t j = 1; j < k; ++j)
-      if (z[j] > z[arg]) arg = j;
-    const float zmax = z[arg];
-    double total = 0.0;
-    for (int64_t j = 0; j < k; ++j) total += exp(double(z[j] - zmax));
-    const int64_t label = int64_t(labels[i]);
-    for (int64_t j = 0; j < k; ++j) p[j] = float(exp(double(z[j] - zmax)) / total);
-    const bool valid = label >= 0 && label < k && labels[i] == float(label);
-    loss[i] = valid ? float(log(total) - double(z[label] - zmax)) : NAN;
-    correct[i] = arg == label ? 1.f : 0.f;
-  }
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b; i += int64_t(gridDim.x) * blockDim.x)
+    softmax_xent_row(logits + i * k, labels[i], k, probs + i * k, loss + i, correct + i);
 }
 
 __global__ void xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
