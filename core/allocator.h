@@ -23,6 +23,12 @@ CudaAllocatorStats cuda_allocator_stats();
 void cuda_empty_cache();
 // The bucket a request of `bytes` is rounded up to (exposed for tests).
 size_t cuda_allocation_size(size_t bytes);
+// Exact-size mode, for tests: every block is exactly the size asked for (no bucket rounding, on the CPU
+// and on CUDA), so AddressSanitizer sees an overrun that the rounding would hide. Off by default; on
+// when RENORM_ALLOCATOR_EXACT=1 is in the environment or after set_exact_allocation(true). Switch it
+// only while no block is cached.
+void set_exact_allocation(bool on);
+bool exact_allocation();
 
 }  // namespace renorm
 

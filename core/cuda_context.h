@@ -22,6 +22,16 @@ cudaStream_t stream();
 cublasHandle_t cublas();
 cudnnHandle_t cudnn();
 int multiprocessor_count();
+// The current device's properties, read once.
+const cudaDeviceProp& properties();
+
+// Checks a launch of `func` (a __global__ function, named `kernel` in messages) before it is queued:
+// grid and block against the device's limits, the block against the threads the kernel's registers
+// and launch bounds allow and its static + dynamic shared memory against the per-block limit
+// (cudaFuncGetAttributes, read once per kernel). Throws LaunchError naming the kernel and the limit.
+void check_launch(const char* kernel, const void* func, dim3 grid, dim3 block, size_t shared_bytes);
+// "name" from a __PRETTY_FUNCTION__ of the form "... [with auto K = name]" (the launch helper's).
+std::string kernel_name_from_signature(const char* pretty);
 
 }  // namespace renorm::cuda
 

@@ -10,6 +10,9 @@ enum class Device { CPU, CUDA };
 
 const char* device_name(Device d);
 bool cuda_compiled();
+// True when the CUDA backend is the CUDA emulator (emu/: the kernels' own source run on the host, for
+// tests), not a GPU. cuBLAS and cuDNN are not emulated.
+bool cuda_emulated();
 bool cuda_available();
 // Why cuda_available() is false ("" when it is true): for test skips and logs.
 std::string cuda_unavailable_reason();

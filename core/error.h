@@ -34,5 +34,10 @@ struct CublasError : CudaError {
 struct CudnnError : CudaError {
   using CudaError::CudaError;
 };
+// A kernel launch whose configuration exceeds the device's limits or the kernel's own (registers,
+// launch bounds, shared memory); the message names the kernel, the configuration and the limit.
+struct LaunchError : CudaError {
+  using CudaError::CudaError;
+};
 
 }  // namespace renorm

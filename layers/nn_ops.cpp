@@ -1,5 +1,6 @@
 #include "layers/nn_ops.h"
 
+#include "core/allocator.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "kernels/conv.h"
@@ -75,6 +76,18 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     if (has_bias) db = bias_grad_of(g, out);
     return std::vector<Tensor>{dx, dw, db};
   });
+}
+
+Tensor bias_add(const Tensor& x, const Tensor& bias) {
+  static constexpr const char* op = "bias_add";
+  if (x.rank() < 1) throw ShapeError(std::string(op) + ": input " + x.shape().str() + " has no channel dimension");
+  const int64_t c = x.dim(x.rank() - 1);
+  check_same_device(op, x, bias);
+  check_shape(op, "bias", bias, Shape{c});
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  copy_bytes(y.data(), y.device(), x.data(), x.device(), size_t(x.numel()) * sizeof(float));
+  if (y.numel() > 0) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), y.numel() / c, c);
+  return record(op, y, {x, bias}, [c](const Tensor& g) { return std::vector<Tensor>{g, bias_grad_of(g, c)}; });
 }
 
 Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {

@@ -10,6 +10,8 @@ namespace renorm {
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride = 1, int64_t pad = 0);
 // x: [B,in]; w: [out,in]; bias: [out] or undefined; y = x·wᵀ + bias: [B,out].
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
+// y = x + bias over the last dimension: x [..., C], bias [C] (the bias step of conv2d and linear).
+Tensor bias_add(const Tensor& x, const Tensor& bias);
 // x: [B,H,W,C] -> [B,OH,OW,C], square window k, the given stride, no padding; the first maximum of a
 // window gets the gradient.
 Tensor max_pool2d(const Tensor& x, int64_t k = 2, int64_t stride = 2);

@@ -16,6 +16,7 @@ struct OpCase {
   const char* name;
   std::vector<Shape> inputs;
   std::function<Tensor(const std::vector<Tensor>&)> run;
+  bool vendor = false;  // calls cuBLAS (not emulated: a real GPU only)
 };
 
 const std::vector<OpCase>& cases() {
@@ -25,7 +26,7 @@ const std::vector<OpCase>& cases() {
       {"scale", {{3, 7, 11}}, [](const auto& x) { return scale(x[0], 0.37f); }},
       {"sum", {{100003}}, [](const auto& x) { return sum(x[0]); }},
       {"mean", {{64, 33}}, [](const auto& x) { return mean(x[0]); }},
-      {"matmul", {{67, 129}, {129, 45}}, [](const auto& x) { return matmul(x[0], x[1]); }},
+      {"matmul", {{67, 129}, {129, 45}}, [](const auto& x) { return matmul(x[0], x[1]); }, true},
       {"relu", {{4, 8, 8, 3}}, [](const auto& x) { return relu(x[0]); }},
   };
   return table;
@@ -41,11 +42,10 @@ std::vector<Tensor> run_on(const OpCase& c, Device d, uint64_t seed, Tensor* out
   for (Tensor& t : in) grads.push_back(t.grad());
   return grads;
 }
-}  // namespace
 
-TEST_CASE("parity: core ops forward and backward, CPU vs CUDA", "[parity][cuda]") {
-  RENORM_REQUIRE_CUDA_OR_SKIP();
+void check_rows(bool vendor) {
   for (const OpCase& c : cases()) {
+    if (c.vendor != vendor) continue;
     SECTION(c.name) {
       Tensor y_cpu, y_gpu;
       const auto g_cpu = run_on(c, Device::CPU, 1234, &y_cpu);
@@ -55,6 +55,17 @@ TEST_CASE("parity: core ops forward and backward, CPU vs CUDA", "[parity][cuda]"
         require_close(g_cpu[i], g_gpu[i], std::string(c.name) + " grad of input " + std::to_string(i));
     }
   }
+}
+}  // namespace
+
+TEST_CASE("parity: core ops forward and backward, CPU vs CUDA", "[parity][cuda]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  check_rows(false);
+}
+
+TEST_CASE("parity: matmul (cuBLAS) forward and backward, CPU vs CUDA", "[parity][cuda][vendor]") {
+  RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP();
+  check_rows(true);
 }
 
 TEST_CASE("parity: seeded random init is identical on CPU and CUDA", "[parity][cuda][random]") {

@@ -84,7 +84,7 @@ TEST_CASE("gradcheck: conv2d input, filters and bias", "[gradcheck][conv]") {
   }
 }
 
-TEST_CASE("gradcheck: linear, flatten, max pool, dropout, softmax cross-entropy", "[gradcheck][layers]") {
+TEST_CASE("gradcheck: linear, flatten, bias add, max pool, dropout, softmax cross-entropy", "[gradcheck][layers]") {
   CHECK(check_gradients([](const auto& in) { return linear(in[0], in[1], in[2]); },
                         {rnd({4, 5}, 1), rnd({3, 5}, 2), rnd({3}, 3)}) == 20 + 15 + 3);
   Flatten flat;
@@ -95,6 +95,7 @@ TEST_CASE("gradcheck: linear, flatten, max pool, dropout, softmax cross-entropy"
   std::shuffle(v.begin(), v.end(), std::mt19937(7));
   for (float& f : v) f *= 0.05f;
   const Tensor xp = Tensor::from_vector(v, Shape{2, 6, 6, 3}).requires_grad_();
+  CHECK(check_gradients([](const auto& in) { return bias_add(in[0], in[1]); }, {rnd({4, 3, 5}, 6), rnd({5}, 7)}) == 65);
   CHECK(check_gradients([](const auto& in) { return max_pool2d(in[0], 2, 2); }, {xp}) == 216);
   CHECK(check_gradients([](const auto& in) { return max_pool2d(in[0], 3, 2); }, {xp}) == 216);
   CHECK(check_gradients([](const auto& in) { return dropout(in[0], 0.4f, 9, 1, 3); }, {rnd({50}, 5)}) == 50);

@@ -18,17 +18,20 @@ struct LayerCase {
   std::string name;
   std::vector<Shape> inputs;
   std::function<Tensor(const std::vector<Tensor>&)> run;
+  bool vendor = false;  // calls cuDNN or cuBLAS (not emulated: a real GPU only)
 };
 
 const std::vector<LayerCase>& layer_cases() {
   static const Tensor labels_cpu = Tensor::from_vector({3, 0, 9, 4, 4, 1, 7}, Shape{7});
   static const std::vector<LayerCase> table = {
-      {"conv3x3 pad1", {{4, 9, 7, 3}, {5, 3, 3, 3}, {5}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 1); }},
-      {"conv3x3 stride2", {{2, 11, 11, 16}, {32, 3, 3, 16}, {32}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 2, 0); }},
-      {"conv5x5 pad2", {{3, 8, 8, 7}, {6, 5, 5, 7}, {6}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 2); }},
-      {"conv1x1", {{2, 4, 4, 32}, {64, 1, 1, 32}, {64}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 0); }},
-      {"cnn conv 32x32x32->64", {{8, 16, 16, 32}, {64, 3, 3, 32}, {64}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 1); }},
-      {"linear", {{33, 2048}, {10, 2048}, {10}}, [](const auto& x) { return linear(x[0], x[1], x[2]); }},
+      {"conv3x3 pad1", {{4, 9, 7, 3}, {5, 3, 3, 3}, {5}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 1); }, true},
+      {"conv3x3 stride2", {{2, 11, 11, 16}, {32, 3, 3, 16}, {32}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 2, 0); }, true},
+      {"conv5x5 pad2", {{3, 8, 8, 7}, {6, 5, 5, 7}, {6}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 2); }, true},
+      {"conv1x1", {{2, 4, 4, 32}, {64, 1, 1, 32}, {64}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 0); }, true},
+      {"cnn conv 32x32x32->64", {{8, 16, 16, 32}, {64, 3, 3, 32}, {64}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 1); }, true},
+      {"linear", {{33, 2048}, {10, 2048}, {10}}, [](const auto& x) { return linear(x[0], x[1], x[2]); }, true},
+      {"bias add", {{6, 5, 3, 33}, {33}}, [](const auto& x) { return bias_add(x[0], x[1]); }},
+      {"bias add, many rows", {{3000, 7}, {7}}, [](const auto& x) { return bias_add(x[0], x[1]); }},
       {"maxpool 2x2", {{4, 8, 8, 33}}, [](const auto& x) { return max_pool2d(x[0], 2, 2); }},
       {"maxpool 3x3 stride 2", {{2, 9, 9, 5}}, [](const auto& x) { return max_pool2d(x[0], 3, 2); }},
       {"dropout", {{4, 8, 8, 32}}, [](const auto& x) { return dropout(x[0], 0.3f, 11, 2, 5); }},
@@ -47,11 +50,10 @@ std::vector<Tensor> run_on(const LayerCase& c, Device d, Tensor* out) {
   for (Tensor& t : in) grads.push_back(t.grad());
   return grads;
 }
-}  // namespace
 
-TEST_CASE("parity: every layer forward and backward, CPU vs CUDA", "[parity][cuda][layers]") {
-  RENORM_REQUIRE_CUDA_OR_SKIP();
+void check_rows(bool vendor) {
   for (const LayerCase& c : layer_cases()) {
+    if (c.vendor != vendor) continue;
     DYNAMIC_SECTION(c.name) {
       Tensor a, b;
       const auto ga = run_on(c, Device::CPU, &a), gb = run_on(c, Device::CUDA, &b);
@@ -59,6 +61,18 @@ TEST_CASE("parity: every layer forward and backward, CPU vs CUDA", "[parity][cud
       for (size_t i = 0; i < ga.size(); ++i) require_close(ga[i], gb[i], c.name + " grad " + std::to_string(i));
     }
   }
+}
+}  // namespace
+
+TEST_CASE("parity: every layer forward and backward, CPU vs CUDA", "[parity][cuda][layers]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  check_rows(false);
+}
+
+TEST_CASE("parity: conv and linear (cuDNN, cuBLAS) forward and backward, CPU vs CUDA",
+          "[parity][cuda][layers][vendor]") {
+  RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP();
+  check_rows(true);
 }
 
 TEST_CASE("parity: dropout masks are identical on CPU and CUDA", "[parity][cuda][layers]") {
@@ -86,8 +100,8 @@ TEST_CASE("parity: SGD and Adam fused steps", "[parity][cuda][optim]") {
   }
 }
 
-TEST_CASE("parity: a whole CNN training step per norm kind", "[parity][cuda][cnn]") {
-  RENORM_REQUIRE_CUDA_OR_SKIP();
+TEST_CASE("parity: a whole CNN training step per norm kind", "[parity][cuda][cnn][vendor]") {
+  RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP();
   for (NormKind kind : {NormKind::None, NormKind::BatchNorm, NormKind::BatchRenorm}) {
     DYNAMIC_SECTION(norm_name(kind)) {
       Tensor loss[2], grad0[2], out_mean[2];

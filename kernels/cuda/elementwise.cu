@@ -7,15 +7,13 @@ namespace renorm::kernels::cuda {
 
 namespace {
 template <class F>
-__global__ void map_kernel(int64_t n, F f) {
+__global__ void __launch_bounds__(kThreads) map_kernel(int64_t n, F f) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) f(i);
 }
 
 template <class F>
 void launch_map(int64_t n, F f) {
-  if (n == 0) return;
-  map_kernel<<<grid_for(n), kThreads, 0, ::renorm::cuda::stream()>>>(n, f);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch_n<map_kernel<F>>(n, n, f);
 }
 }  // namespace
 

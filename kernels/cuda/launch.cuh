@@ -1,6 +1,15 @@
-// Small launch helpers shared by the .cu files.
+// The one way a renorm kernel is launched, and small helpers shared by the .cu files.
+//
+//   launch<kernel>(grid, block, shared_bytes, args...);
+//
+// checks the configuration against the device and the kernel (core/cuda_launch.cpp: LaunchError naming
+// the kernel), queues the kernel on the renorm stream and checks the launch. Built against the CUDA
+// emulator (RENORM_CUDA_EMULATION, tests only) the same call runs the kernel's own source on the host
+// (emu/). Every kernel carries __launch_bounds__ equal to the largest block it is launched with; the
+// build-time resource test checks them (scripts/check_kernel_resources.py).
 #pragma once
 #include <cstdint>
+#include <tuple>
 
 #include "core/allocator.h"
 #include "core/cuda_context.h"
@@ -9,11 +18,51 @@ namespace renorm::kernels::cuda {
 
 constexpr int kThreads = 256;
 
+// The kernel's name for messages and the launch log, worked out once per kernel.
+template <auto Kernel>
+const char* kernel_name() {
+  static const std::string name = ::renorm::cuda::kernel_name_from_signature(__PRETTY_FUNCTION__);
+  return name.c_str();
+}
+
+template <auto Kernel, class... Args>
+void launch(dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
+  const char* name = kernel_name<Kernel>();
+  ::renorm::cuda::check_launch(name, reinterpret_cast<const void*>(Kernel), grid, block, shared_bytes);
+#if RENORM_CUDA_EMULATION
+  const std::tuple<Args...> params(args...);
+  ::renorm_emu::launch(
+      name, grid, block, shared_bytes, ::renorm::cuda::stream(),
+      [](const void* p) { std::apply(Kernel, *static_cast<const std::tuple<Args...>*>(p)); }, &params);
+#else
+  Kernel<<<grid, block, shared_bytes, ::renorm::cuda::stream()>>>(args...);
+#endif
+  RENORM_CUDA_LAUNCH_CHECK();
+}
+
+// A grid-stride kernel over n elements: kThreads per block, grid_for(n) blocks, nothing when n == 0.
+template <auto Kernel, class... Args>
+void launch_n(int64_t n, Args... args);
+
+// Dynamic shared memory of the running block, as an array of T (extern __shared__ on a GPU).
+#if RENORM_CUDA_EMULATION
+#define RENORM_DYNAMIC_SHARED(T, name) T* name = ::renorm_emu::dynamic_shared<T>()
+#else
+#define RENORM_DYNAMIC_SHARED(T, name)                                 \
+  extern __shared__ __align__(16) unsigned char renorm_dynamic_shared_[]; \
+  T* name = reinterpret_cast<T*>(renorm_dynamic_shared_)
+#endif
+
 // Grid for a grid-stride loop over n elements: enough blocks to fill the device, no more.
 inline unsigned grid_for(int64_t n, int threads = kThreads) {
   const int64_t want = (n + threads - 1) / threads;
   const int64_t cap = int64_t(::renorm::cuda::multiprocessor_count()) * 8;
   return static_cast<unsigned>(want < 1 ? 1 : (want < cap ? want : cap));
+}
+
+template <auto Kernel, class... Args>
+void launch_n(int64_t n, Args... args) {
+  if (n > 0) launch<Kernel>(grid_for(n), kThreads, 0, args...);
 }
 
 // Device scratch memory for one op, from the caching allocator; returned when the op's launches are

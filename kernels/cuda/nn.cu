@@ -11,27 +11,29 @@ namespace renorm::kernels::cuda {
 namespace {
 constexpr int64_t kBiasChunk = 256;
 
-__global__ void add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t c) {
+__global__ void __launch_bounds__(kThreads) add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t c) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * c; i += int64_t(gridDim.x) * blockDim.x)
     y[i] += bias[i % c];
 }
 
+constexpr int kBiasLanes = 32, kBiasRowLanes = 8;
+
 // grid (chunks, ceil(c/32)), block (32, 8): partial[chunk, c] = Σ dy over the chunk's rows.
-__global__ void bias_partial(const float* dy, int64_t rows, int64_t c, float* partial) {
-  const int64_t j = int64_t(blockIdx.y) * 32 + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
+__global__ void __launch_bounds__(kBiasLanes * kBiasRowLanes) bias_partial(const float* dy, int64_t rows, int64_t c, float* partial) {
+  const int64_t j = int64_t(blockIdx.y) * kBiasLanes + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
   float s = 0.f;
   if (j < c)
-    for (int64_t r = r0 + threadIdx.y; r < min(rows, r0 + kBiasChunk); r += 8) s += dy[r * c + j];
-  __shared__ float sh[8][32];
+    for (int64_t r = r0 + threadIdx.y; r < min(rows, r0 + kBiasChunk); r += kBiasRowLanes) s += dy[r * c + j];
+  __shared__ float sh[kBiasRowLanes][kBiasLanes];
   sh[threadIdx.y][threadIdx.x] = s;
   __syncthreads();
   if (threadIdx.y == 0 && j < c) {
-    for (int k = 1; k < 8; ++k) s += sh[k][threadIdx.x];
+    for (int k = 1; k < kBiasRowLanes; ++k) s += sh[k][threadIdx.x];
     partial[int64_t(blockIdx.x) * c + j] = s;
   }
 }
 
-__global__ void bias_final(const float* partial, int64_t chunks, int64_t c, float* db) {
+__global__ void __launch_bounds__(kThreads) bias_final(const float* partial, int64_t chunks, int64_t c, float* db) {
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
     float s = 0.f;
     for (int64_t k = 0; k < chunks; ++k) s += partial[k * c + j];
@@ -39,7 +41,7 @@ __global__ void bias_final(const float* partial, int64_t chunks, int64_t c, floa
   }
 }
 
-__global__ void maxpool_fwd_kernel(const float* x, PoolShape ps, float* y, float* argmax) {
+__global__ void __launch_bounds__(kThreads) maxpool_fwd_kernel(const float* x, PoolShape ps, float* y, float* argmax) {
   const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
@@ -58,7 +60,7 @@ __global__ void maxpool_fwd_kernel(const float* x, PoolShape ps, float* y, float
   }
 }
 
-__global__ void maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
+__global__ void __launch_bounds__(kThreads) maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
   const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
@@ -68,65 +70,56 @@ __global__ void maxpool_bwd_kernel(const float* dy, const float* argmax, PoolSha
   }
 }
 
-__global__ void dropout_kernel(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+__global__ void __launch_bounds__(kThreads) dropout_kernel(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
   const float scale = 1.f / (1.f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     y[i] = dropout_keep(seed, layer, step, i, p) ? x[i] * scale : 0.f;
 }
 
-__global__ void xent_fwd_kernel(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
+__global__ void __launch_bounds__(kThreads) xent_fwd_kernel(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
                                 float* correct) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b; i += int64_t(gridDim.x) * blockDim.x)
     softmax_xent_row(logits + i * k, labels[i], k, probs + i * k, loss + i, correct + i);
 }
 
-__global__ void xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
+__global__ void __launch_bounds__(kThreads) xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
   const float scale = g[0] / float(b);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b * k; i += int64_t(gridDim.x) * blockDim.x)
     dl[i] = (probs[i] - (int64_t(labels[i / k]) == i % k ? 1.f : 0.f)) * scale;
 }
 }  // namespace
 
-#define RENORM_LAUNCH(kernel, n, ...)                                                          \
-  do {                                                                                         \
-    if ((n) > 0) {                                                                             \
-      kernel<<<grid_for(n), kThreads, 0, ::renorm::cuda::stream()>>>(__VA_ARGS__);             \
-      RENORM_CUDA_LAUNCH_CHECK();                                                              \
-    }                                                                                          \
-  } while (0)
-
-void add_bias(float* y, const float* bias, int64_t rows, int64_t c) { RENORM_LAUNCH(add_bias_kernel, rows * c, y, bias, rows, c); }
+void add_bias(float* y, const float* bias, int64_t rows, int64_t c) { launch_n<add_bias_kernel>(rows * c, y, bias, rows, c); }
 
 void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
   if (c == 0) return;
   const int64_t chunks = std::max<int64_t>(1, (rows + kBiasChunk - 1) / kBiasChunk);
   Scratch part(chunks * c * sizeof(float));
-  bias_partial<<<dim3(unsigned(chunks), unsigned((c + 31) / 32)), dim3(32, 8), 0, ::renorm::cuda::stream()>>>(
-      dy, rows, c, part.as<float>());
-  RENORM_CUDA_LAUNCH_CHECK();
-  RENORM_LAUNCH(bias_final, c, part.as<float>(), chunks, c, db);
+  launch<bias_partial>(dim3(unsigned(chunks), unsigned((c + kBiasLanes - 1) / kBiasLanes)), dim3(kBiasLanes, kBiasRowLanes),
+                       0, dy, rows, c, part.as<float>());
+  launch_n<bias_final>(c, part.as<float>(), chunks, c, db);
 }
 
 void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
-  RENORM_LAUNCH(maxpool_fwd_kernel, ps.b * ps.oh() * ps.ow() * ps.c, x, ps, y, argmax);
+  launch_n<maxpool_fwd_kernel>(ps.b * ps.oh() * ps.ow() * ps.c, x, ps, y, argmax);
 }
 
 void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
   RENORM_CUDA_CHECK(cudaMemsetAsync(dx, 0, ps.b * ps.h * ps.w * ps.c * sizeof(float), ::renorm::cuda::stream()));
-  RENORM_LAUNCH(maxpool_bwd_kernel, ps.b * ps.oh() * ps.ow() * ps.c, dy, argmax, ps, dx);
+  launch_n<maxpool_bwd_kernel>(ps.b * ps.oh() * ps.ow() * ps.c, dy, argmax, ps, dx);
 }
 
 void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
-  RENORM_LAUNCH(dropout_kernel, n, x, y, n, p, seed, layer, step);
+  launch_n<dropout_kernel>(n, x, y, n, p, seed, layer, step);
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
                           float* correct) {
-  RENORM_LAUNCH(xent_fwd_kernel, b, logits, labels, b, k, loss, probs, correct);
+  launch_n<xent_fwd_kernel>(b, logits, labels, b, k, loss, probs, correct);
 }
 
 void softmax_xent_backward(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
-  RENORM_LAUNCH(xent_bwd_kernel, b * k, probs, labels, g, b, k, dl);
+  launch_n<xent_bwd_kernel>(b * k, probs, labels, g, b, k, dl);
 }
 
 }  // namespace renorm::kernels::cuda

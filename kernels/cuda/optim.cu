@@ -6,26 +6,22 @@
 namespace renorm::kernels::cuda {
 
 namespace {
-__global__ void sgd_kernel(float* p, const float* g, float* v, int64_t n, SgdParams h) {
+__global__ void __launch_bounds__(kThreads) sgd_kernel(float* p, const float* g, float* v, int64_t n, SgdParams h) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     sgd_update(p[i], g[i], v[i], h);
 }
-__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamParams h) {
+__global__ void __launch_bounds__(kThreads) adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamParams h) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     adam_update(p[i], g[i], m[i], v[i], h);
 }
 }  // namespace
 
 void sgd_step(float* p, const float* g, float* v, int64_t n, const SgdParams& h) {
-  if (n == 0) return;
-  sgd_kernel<<<grid_for(n), kThreads, 0, ::renorm::cuda::stream()>>>(p, g, v, n, h);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch_n<sgd_kernel>(n, p, g, v, n, h);
 }
 
 void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamParams& h) {
-  if (n == 0) return;
-  adam_kernel<<<grid_for(n), kThreads, 0, ::renorm::cuda::stream()>>>(p, g, m, v, n, h);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch_n<adam_kernel>(n, p, g, m, v, n, h);
 }
 
 }  // namespace renorm::kernels::cuda

@@ -21,14 +21,14 @@ __device__ double block_sum(double v) {
   return v;
 }
 
-__global__ void sum_partial(const float* x, int64_t n, double* partial) {
+__global__ void __launch_bounds__(kThreads) sum_partial(const float* x, int64_t n, double* partial) {
   double s = 0.0;
   for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) s += x[i];
   s = block_sum<kThreads>(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
 }
 
-__global__ void sum_final(const double* partial, int g, float* out) {
+__global__ void __launch_bounds__(kThreads) sum_final(const double* partial, int g, float* out) {
   double s = 0.0;
   for (int i = threadIdx.x; i < g; i += kThreads) s += partial[i];
   s = block_sum<kThreads>(s);
@@ -40,10 +40,8 @@ void sum(const float* x, int64_t n, float* out) {
   const unsigned g = grid_for(n);
   Scratch scratch(g * sizeof(double));
   double* partial = scratch.as<double>();
-  sum_partial<<<g, kThreads, 0, ::renorm::cuda::stream()>>>(x, n, partial);
-  RENORM_CUDA_LAUNCH_CHECK();
-  sum_final<<<1, kThreads, 0, ::renorm::cuda::stream()>>>(partial, static_cast<int>(g), out);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch<sum_partial>(g, kThreads, 0, x, n, partial);
+  launch<sum_final>(1, kThreads, 0, partial, static_cast<int>(g), out);
 }
 
 }  // namespace renorm::kernels::cuda

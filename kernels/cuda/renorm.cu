@@ -39,7 +39,7 @@ ChunkPlan plan_chunks(NormShape s) {
 
 
 // Stage 1, forward: Welford partials (count, mean, m2), each (N·per_n, C).
-__global__ void welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount,
+__global__ void __launch_bounds__(kLanes * kRowLanes) welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount,
                                 float* pmean, float* pm2) {
   const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
   const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
@@ -82,14 +82,14 @@ __device__ void merged_moments(NormShape s, ChunkPlan plan, const float* pcount,
   *var = m2 / cnt;
 }
 
-__global__ void moments_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
+__global__ void __launch_bounds__(kThreads) moments_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
                                  const float* pm2, float* mean, float* var) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < s.n * s.c; i += int64_t(gridDim.x) * blockDim.x)
     merged_moments(s, plan, pcount, pmean, pm2, i / s.c, i % s.c, mean + i, var + i);
 }
 
-// Stage 2, forward: one block; thread per channel (strided).
-__global__ void renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
+// Stage 2, forward: one block of kThreads; thread per channel (strided).
+__global__ void __launch_bounds__(kThreads) renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
                                 const float* pm2, const float* gamma, const float* beta, float* run_mean,
                                 float* run_std, RenormParams p, float* save_mean, float* save_invstd, float* save_r,
                                 float* save_d, float* a, float* b, float* clip_counts) {
@@ -131,27 +131,30 @@ __global__ void renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount
 }
 
 // Stage 3: out = p·in0 + q·in1 + s per (n,c); TERMS = 1 (y = a·x + b) or 2 (dx = p·dy + q·x + s).
+template <int VEC>
+__device__ __forceinline__ void load(const float* __restrict__ p, int64_t v, float (&x)[VEC]) {
+  if constexpr (VEC == 4) {
+    const float4 t = __ldg(reinterpret_cast<const float4*>(p) + v);
+    x[0] = t.x, x[1] = t.y, x[2] = t.z, x[3] = t.w;
+  } else {
+    x[0] = __ldg(p + v);
+  }
+}
+
 template <int TERMS, int VEC>
-__global__ void affine_apply(const float* __restrict__ in0, const float* __restrict__ in1, NormShape s,
-                             const float* __restrict__ p, const float* __restrict__ q, const float* __restrict__ sh,
-                             float* __restrict__ out) {
+__global__ void __launch_bounds__(kThreads)
+    affine_apply(const float* __restrict__ in0, const float* __restrict__ in1, NormShape s, const float* __restrict__ p,
+                 const float* __restrict__ q, const float* __restrict__ sh, float* __restrict__ out) {
   const int64_t total = s.numel() / VEC, per_n = s.rows * s.c;
   for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total; v += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = v * VEC, n = i / per_n, nc = n * s.c + i % s.c;
-    float a[VEC], x0[VEC], x1[VEC], r[VEC];
-    if constexpr (VEC == 4) {
-      *reinterpret_cast<float4*>(x0) = __ldg(reinterpret_cast<const float4*>(in0) + v);
-      if constexpr (TERMS == 2) *reinterpret_cast<float4*>(x1) = __ldg(reinterpret_cast<const float4*>(in1) + v);
-    } else {
-      x0[0] = __ldg(in0 + i);
-      if constexpr (TERMS == 2) x1[0] = __ldg(in1 + i);
-    }
+    float x0[VEC], x1[VEC], r[VEC];
+    load<VEC>(in0, v, x0);
+    if constexpr (TERMS == 2) load<VEC>(in1, v, x1);
 #pragma unroll
-    for (int j = 0; j < VEC; ++j) {
-      a[j] = p[nc + j];
-      r[j] = TERMS == 2 ? a[j] * x0[j] + q[nc + j] * x1[j] + sh[nc + j] : a[j] * x0[j] + sh[nc + j];
-    }
-    if constexpr (VEC == 4) reinterpret_cast<float4*>(out)[v] = *reinterpret_cast<float4*>(r);
+    for (int j = 0; j < VEC; ++j)
+      r[j] = TERMS == 2 ? p[nc + j] * x0[j] + q[nc + j] * x1[j] + sh[nc + j] : p[nc + j] * x0[j] + sh[nc + j];
+    if constexpr (VEC == 4) reinterpret_cast<float4*>(out)[v] = make_float4(r[0], r[1], r[2], r[3]);
     else out[i] = r[0];
   }
 }
@@ -162,13 +165,12 @@ void launch_apply(const float* in0, const float* in1, NormShape s, const float* 
   if (s.numel() == 0) return;
   const bool vec = s.c % 4 == 0 && reinterpret_cast<uintptr_t>(in0) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(in1 ? in1 : in0) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
-  if (vec) affine_apply<TERMS, 4><<<grid_for(s.numel() / 4), kThreads, 0, ::renorm::cuda::stream()>>>(in0, in1, s, p, q, sh, out);
-  else affine_apply<TERMS, 1><<<grid_for(s.numel()), kThreads, 0, ::renorm::cuda::stream()>>>(in0, in1, s, p, q, sh, out);
-  RENORM_CUDA_LAUNCH_CHECK();
+  if (vec) launch_n<affine_apply<TERMS, 4>>(s.numel() / 4, in0, in1, s, p, q, sh, out);
+  else launch_n<affine_apply<TERMS, 1>>(s.numel(), in0, in1, s, p, q, sh, out);
 }
 
 // Stage 1, backward: S1 = Σ dy, S2 = Σ dy·x̃ partials, each (N·per_n, C).
-__global__ void backward_partial(const float* __restrict__ x, const float* __restrict__ dy, NormShape s,
+__global__ void __launch_bounds__(kLanes * kRowLanes) backward_partial(const float* __restrict__ x, const float* __restrict__ dy, NormShape s,
                                  ChunkPlan plan, const float* save_mean, const float* save_invstd, float* ps1,
                                  float* ps2) {
   const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
@@ -199,7 +201,7 @@ __global__ void backward_partial(const float* __restrict__ x, const float* __res
   }
 }
 
-__global__ void backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
+__global__ void __launch_bounds__(kThreads) backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
                                   const float* save_mean, const float* save_invstd, const float* save_r,
                                   const float* save_d, float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
   for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x) {
@@ -220,7 +222,7 @@ __global__ void backward_finalize(NormShape s, ChunkPlan plan, const float* ps1,
   }
 }
 
-__global__ void inference_coeffs(int64_t c, const float* gamma, const float* beta, const float* run_mean,
+__global__ void __launch_bounds__(kThreads) inference_coeffs(int64_t c, const float* gamma, const float* beta, const float* run_mean,
                                  const float* run_std, float* a, float* b) {
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
     renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
@@ -234,8 +236,7 @@ const dim3 kPartialBlock(kLanes, kRowLanes);
 // Stage 1 of the forward: Welford partials in ws (3 arrays of N·per_n·C).
 void launch_welford(const float* x, NormShape s, ChunkPlan plan, float* ws) {
   const int64_t w = s.n * plan.per_n * s.c;
-  welford_partial<<<partial_grid(s, plan), kPartialBlock, 0, ::renorm::cuda::stream()>>>(x, s, plan, ws, ws + w, ws + 2 * w);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch<welford_partial>(partial_grid(s, plan), kPartialBlock, 0, x, s, plan, ws, ws + w, ws + 2 * w);
 }
 }  // namespace
 
@@ -246,8 +247,7 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
   Scratch scratch(3 * w * sizeof(float));
   float* ws = scratch.as<float>();
   launch_welford(x, s, plan, ws);
-  moments_finalize<<<grid_for(s.n * s.c), kThreads, 0, ::renorm::cuda::stream()>>>(s, plan, ws, ws + w, ws + 2 * w, mean, var);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch_n<moments_finalize>(s.n * s.c, s, plan, ws, ws + w, ws + 2 * w, mean, var);
 }
 
 void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
@@ -261,10 +261,8 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   float* a = ws + 3 * w;
   float* b = a + nc;
   launch_welford(x, s, plan, ws);
-  renorm_finalize<<<1, 1024, 0, ::renorm::cuda::stream()>>>(s, plan, ws, ws + w, ws + 2 * w, gamma, beta, run_mean,
-                                                             run_std, p, save_mean, save_invstd, save_r, save_d, a, b,
-                                                             clip_counts);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch<renorm_finalize>(1, kThreads, 0, s, plan, ws, ws + w, ws + 2 * w, gamma, beta, run_mean, run_std, p, save_mean,
+                          save_invstd, save_r, save_d, a, b, clip_counts);
   launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
 }
 
@@ -277,12 +275,9 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
   Scratch scratch((2 * w + 3 * nc) * sizeof(float));
   float* ws = scratch.as<float>();
   float* cp = ws + 2 * w;
-  backward_partial<<<partial_grid(s, plan), kPartialBlock, 0, ::renorm::cuda::stream()>>>(x, dy, s, plan, save_mean,
-                                                                                         save_invstd, ws, ws + w);
-  RENORM_CUDA_LAUNCH_CHECK();
-  backward_finalize<<<grid_for(s.c), kThreads, 0, ::renorm::cuda::stream()>>>(
-      s, plan, ws, ws + w, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc, cp + 2 * nc, dgamma, dbeta);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch<backward_partial>(partial_grid(s, plan), kPartialBlock, 0, x, dy, s, plan, save_mean, save_invstd, ws, ws + w);
+  launch_n<backward_finalize>(s.c, s, plan, ws, ws + w, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc,
+                              cp + 2 * nc, dgamma, dbeta);
   launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
 }
 
@@ -291,8 +286,7 @@ void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamm
   if (rows * c == 0) return;
   Scratch scratch(2 * c * sizeof(float));
   float* ws = scratch.as<float>();
-  inference_coeffs<<<grid_for(c), kThreads, 0, ::renorm::cuda::stream()>>>(c, gamma, beta, run_mean, run_std, ws, ws + c);
-  RENORM_CUDA_LAUNCH_CHECK();
+  launch_n<inference_coeffs>(c, c, gamma, beta, run_mean, run_std, ws, ws + c);
   launch_apply<1>(x, nullptr, NormShape{1, rows, c}, ws, nullptr, ws + c, y);
 }
 

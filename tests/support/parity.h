@@ -1,7 +1,8 @@
 // CPU-vs-CUDA parity (after ggml's test-backend-ops): run on both, check NaN/Inf first, then the
-// normalized error ||cuda - cpu|| / ||cpu|| against one float32 tolerance. Without a usable CUDA device
-// a parity test prints "SKIPPED: no CUDA device: <reason>" and CTest reports it as skipped: it never
-// compares the CPU with itself.
+// normalized error ||cuda - cpu|| / ||cpu|| against one float32 tolerance. The CUDA side is a real GPU
+// (renorm_tests) or the CUDA emulator running the kernels' own source (renorm_tests_emu, emu/). Without
+// either a parity test prints "SKIPPED: no CUDA device: <reason>" and CTest reports it as skipped: it
+// never compares the CPU with itself.
 #pragma once
 #include <catch2/catch.hpp>
 
@@ -20,6 +21,18 @@ constexpr double kParityTol = 2e-5;
 inline bool cuda_ready() {
   if (cuda_available()) return true;
   const std::string msg = "SKIPPED: no CUDA device: " + cuda_unavailable_reason();
+  std::cout << msg << std::endl;
+  WARN(msg);
+  return false;
+}
+
+// For tests of ops that call cuBLAS or cuDNN (matmul, linear, conv), which the CUDA emulator does not
+// emulate: they need a real GPU.
+inline bool vendor_cuda_ready() {
+  if (!cuda_ready()) return false;
+  if (!cuda_emulated()) return true;
+  const std::string msg = "SKIPPED: cuBLAS and cuDNN are not emulated (" + device_description(Device::CUDA) +
+                          "): needs a real GPU";
   std::cout << msg << std::endl;
   WARN(msg);
   return false;
@@ -55,6 +68,9 @@ inline void require_close(const Tensor& expected, const Tensor& actual, const st
 
 }  // namespace renorm::test
 
-// First line of every CUDA test.
+// First line of every CUDA test (a real GPU or the CUDA emulator).
 #define RENORM_REQUIRE_CUDA_OR_SKIP() \
   if (!::renorm::test::cuda_ready()) return
+// First line of a CUDA test that needs cuBLAS or cuDNN (a real GPU).
+#define RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP() \
+  if (!::renorm::test::vendor_cuda_ready()) return

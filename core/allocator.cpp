@@ -1,0 +1,213 @@
+// The caching allocator (CPU and CUDA), host-device copies and pinned staging buffers.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "core/allocator.h"
+#include "core/device.h"
+#include "core/error.h"
+
+#if RENORM_HAS_CUDA
+#include "core/cuda_context.h"
+#endif
+
+namespace renorm {
+
+namespace {
+std::atomic<int> g_exact{-1};  // -1: not decided yet (read RENORM_ALLOCATOR_EXACT on first use)
+}  // namespace
+
+void set_exact_allocation(bool on) { g_exact = on ? 1 : 0; }
+
+bool exact_allocation() {
+  int v = g_exact.load();
+  if (v < 0) {
+    const char* e = std::getenv("RENORM_ALLOCATOR_EXACT");
+    v = e && std::string(e) == "1" ? 1 : 0;
+    g_exact = v;
+  }
+  return v == 1;
+}
+
+size_t cuda_allocation_size(size_t bytes) {
+  // Small blocks round to 512 bytes, large ones to 2 MiB, so the cache is reused across similar sizes.
+  const size_t small = 512, large = size_t(2) << 20;
+  if (bytes == 0) bytes = 1;
+  if (exact_allocation()) return bytes;
+  if (bytes < (size_t(1) << 20)) return (bytes + small - 1) / small * small;
+  return (bytes + large - 1) / large * large;
+}
+
+namespace {
+// One cache per device kind. CPU blocks are cached too: a training step allocates the same sizes every
+// step, and fresh large host blocks cost page faults each time.
+struct Cache {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;  // exact bucket size -> block
+  CudaAllocatorStats stats;
+};
+// Never destroyed: tensors may be freed during static destruction.
+Cache* g_cache[2] = {new Cache(), new Cache()};
+Cache& cache(Device d) { return *g_cache[d == Device::CUDA ? 1 : 0]; }
+
+void* take_cached(Cache& c, size_t size) {
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto it = c.free_blocks.find(size);
+  if (it == c.free_blocks.end()) return nullptr;
+  void* p = it->second;
+  c.free_blocks.erase(it);
+  c.stats.bytes_cached -= size;
+  c.stats.bytes_in_use += size;
+  ++c.stats.cache_hits;
+  return p;
+}
+
+void note_fresh(Cache& c, size_t size) {
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.stats.bytes_in_use += size;
+  ++c.stats.cuda_mallocs;
+}
+}  // namespace
+
+CudaAllocatorStats cuda_allocator_stats() {
+  std::lock_guard<std::mutex> lock(cache(Device::CUDA).mutex);
+  return cache(Device::CUDA).stats;
+}
+
+void cuda_empty_cache() {
+#if RENORM_HAS_CUDA
+  Cache& c = cache(Device::CUDA);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  if (!c.free_blocks.empty()) RENORM_CUDA_CHECK(cudaDeviceSynchronize());
+  for (auto& [size, p] : c.free_blocks) {
+    RENORM_CUDA_CHECK(cudaFree(p));
+    c.stats.bytes_cached -= size;
+  }
+  c.free_blocks.clear();
+#endif
+}
+
+void* device_allocate(Device d, size_t bytes) {
+  const size_t size = cuda_allocation_size(bytes);
+  Cache& c = cache(d);
+  if (d == Device::CPU) {
+    if (void* p = take_cached(c, size)) return p;
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, size) != 0) p = nullptr;
+    if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    note_fresh(c, size);
+    return p;
+  }
+#if RENORM_HAS_CUDA
+  cuda::stream();  // ensures CUDA is available and the context exists
+  if (void* p = take_cached(c, size)) return p;
+  void* p = nullptr;
+  if (cudaMalloc(&p, size) != cudaSuccess) {
+    cudaGetLastError();
+    cuda_empty_cache();  // give cached blocks back and retry once
+    RENORM_CUDA_CHECK(cudaMalloc(&p, size));
+  }
+  note_fresh(c, size);
+  return p;
+#else
+  throw DeviceError("CUDA storage requested but " + cuda_unavailable_reason());
+#endif
+}
+
+void device_release(Device d, void* p, size_t bytes) {
+  if (!p) return;
+  const size_t size = cuda_allocation_size(bytes);
+  Cache& c = cache(d);
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.free_blocks.emplace(size, p);
+  c.stats.bytes_in_use -= size;
+  c.stats.bytes_cached += size;
+}
+
+void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_dev == Device::CPU && src_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if RENORM_HAS_CUDA
+  const cudaMemcpyKind kind = src_dev == Device::CPU   ? cudaMemcpyHostToDevice
+                              : dst_dev == Device::CPU ? cudaMemcpyDeviceToHost
+                                                       : cudaMemcpyDeviceToDevice;
+  RENORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cuda::stream()));
+  if (kind != cudaMemcpyDeviceToDevice) RENORM_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+#else
+  throw DeviceError("copy involving CUDA memory but " + cuda_unavailable_reason());
+#endif
+}
+
+void* pinned_allocate(size_t bytes) {
+#if RENORM_HAS_CUDA
+  if (cuda_available()) {
+    void* p = nullptr;
+    RENORM_CUDA_CHECK(cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault));
+    return p;
+  }
+#endif
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+  if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " staging bytes");
+  return p;
+}
+
+void pinned_release(void* p) {
+  if (!p) return;
+#if RENORM_HAS_CUDA
+  if (cuda_available()) {
+    cudaFreeHost(p);
+    return;
+  }
+#endif
+  std::free(p);
+}
+
+#if RENORM_HAS_CUDA
+namespace {
+std::mutex g_upload_mutex;
+std::map<uint64_t, cudaEvent_t>* g_uploads = new std::map<uint64_t, cudaEvent_t>();
+uint64_t g_next_token = 1;
+}  // namespace
+#endif
+
+uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes) {
+  if (dst_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return 0;
+  }
+#if RENORM_HAS_CUDA
+  cudaEvent_t ev;
+  RENORM_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+  RENORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda::stream()));
+  RENORM_CUDA_CHECK(cudaEventRecord(ev, cuda::stream()));
+  std::lock_guard<std::mutex> lock(g_upload_mutex);
+  (*g_uploads)[g_next_token] = ev;
+  return g_next_token++;
+#else
+  throw DeviceError("upload to CUDA memory but " + cuda_unavailable_reason());
+#endif
+}
+
+void upload_wait(uint64_t token) {
+  if (token == 0) return;
+#if RENORM_HAS_CUDA
+  cudaEvent_t ev;
+  {
+    std::lock_guard<std::mutex> lock(g_upload_mutex);
+    auto it = g_uploads->find(token);
+    if (it == g_uploads->end()) return;
+    ev = it->second;
+    g_uploads->erase(it);
+  }
+  RENORM_CUDA_CHECK(cudaEventSynchronize(ev));
+  RENORM_CUDA_CHECK(cudaEventDestroy(ev));
+#endif
+}
+
+}  // namespace renorm

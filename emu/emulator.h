@@ -1,0 +1,21 @@
+// Internals shared by the emulator's runtime (emu/runtime.cpp) and its scheduler (emu/scheduler.cpp).
+#pragma once
+#include <string>
+
+#include "cuda_runtime.h"
+
+namespace renorm_emu {
+
+// The emulated device: H100 limits, the multiprocessor count from RENORM_EMU_SMS (default 132).
+struct DeviceConfig {
+  cudaDeviceProp prop;
+  bool reverse_order;  // RENORM_EMU_ORDER=reverse: threads of a block run last-to-first
+  std::string error;   // why the configuration is unusable ("" when it is fine)
+};
+const DeviceConfig& device_config();
+
+// Records an error for cudaGetLastError, with a detail that cudaGetErrorString appends.
+cudaError_t fail(cudaError_t e, const std::string& detail);
+bool valid_stream(cudaStream_t s);
+
+}  // namespace renorm_emu

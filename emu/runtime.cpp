@@ -1,0 +1,345 @@
+// The emulator's host-side CUDA runtime: errors, the emulated device and its properties, memory
+// (tracked, so that a copy or memset naming host memory as device memory, or the reverse, is an
+// error), streams and events. All work is done when it is queued, so every stream is in order.
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "emulator.h"
+
+struct CUstream_st {
+  unsigned flags;
+};
+struct CUevent_st {
+  unsigned flags;
+  bool recorded;
+  double ms;
+};
+
+namespace renorm_emu {
+namespace {
+thread_local cudaError_t t_last = cudaSuccess;
+thread_local cudaError_t t_detail_code = cudaSuccess;
+thread_local std::string t_detail;   // detail of the most recent error on this thread (code t_detail_code)
+thread_local std::string t_message;  // storage for cudaGetErrorString
+
+struct Registry {
+  std::mutex mutex;
+  std::map<uintptr_t, size_t> device;  // base -> bytes
+  std::set<void*> pinned;
+  std::set<cudaStream_t> streams;
+  std::set<cudaEvent_t> events;
+};
+Registry& registry() {
+  static Registry* r = new Registry();  // never destroyed: memory may be freed during exit
+  return *r;
+}
+
+DeviceConfig make_config() {
+  DeviceConfig c{};
+  cudaDeviceProp& p = c.prop;
+  p.totalGlobalMem = size_t(80) << 30;
+  p.sharedMemPerBlock = 48 * 1024;
+  p.sharedMemPerBlockOptin = 227 * 1024;
+  p.regsPerBlock = 65536;
+  p.warpSize = 32;
+  p.maxThreadsPerBlock = 1024;
+  p.maxThreadsDim[0] = p.maxThreadsDim[1] = 1024;
+  p.maxThreadsDim[2] = 64;
+  p.maxGridSize[0] = 2147483647;
+  p.maxGridSize[1] = p.maxGridSize[2] = 65535;
+  p.major = 9;
+  p.minor = 0;
+  p.multiProcessorCount = 132;
+  if (const char* e = std::getenv("RENORM_EMU_SMS"); e && *e) {
+    char* end = nullptr;
+    const long v = std::strtol(e, &end, 10);
+    if (*end || v < 1 || v > 1024) c.error = std::string("RENORM_EMU_SMS='") + e + "' is not an integer in [1, 1024]";
+    else p.multiProcessorCount = int(v);
+  }
+  const char* order = std::getenv("RENORM_EMU_ORDER");
+  c.reverse_order = order && std::string(order) == "reverse";
+  if (order && *order && !c.reverse_order && std::string(order) != "forward")
+    c.error = std::string("RENORM_EMU_ORDER='") + order + "' is not forward or reverse";
+  std::snprintf(p.name, sizeof p.name, "renorm CUDA emulator (%d SMs, H100 limits, %s thread order)",
+                p.multiProcessorCount, c.reverse_order ? "reverse" : "forward");
+  return c;
+}
+
+cudaError_t ok() { return cudaSuccess; }
+
+// Whether [p, p+bytes) lies inside one emulated device allocation.
+bool in_device(const void* p, size_t bytes) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = r.device.upper_bound(a);
+  if (it == r.device.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second && a + bytes >= a;
+}
+
+bool device_ready(cudaError_t* e) {
+  const DeviceConfig& c = device_config();
+  *e = c.error.empty() ? cudaSuccess : fail(cudaErrorNoDevice, c.error);
+  return c.error.empty();
+}
+
+// Checks both ends of a copy against its kind: HostToDevice needs a device destination and a host
+// source, and so on; cudaMemcpyDefault accepts either.
+cudaError_t check_copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* call) {
+  if (kind == cudaMemcpyDefault) return ok();
+  const bool want_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+  const bool want_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+  if (in_device(dst, bytes) != want_dst)
+    return fail(cudaErrorInvalidValue, std::string(call) + ": destination is " + (want_dst ? "not " : "") +
+                                           "emulated device memory (" + std::to_string(bytes) + " bytes)");
+  if (in_device(src, bytes) != want_src)
+    return fail(cudaErrorInvalidValue, std::string(call) + ": source is " + (want_src ? "not " : "") +
+                                           "emulated device memory (" + std::to_string(bytes) + " bytes)");
+  return ok();
+}
+}  // namespace
+
+const DeviceConfig& device_config() {
+  static const DeviceConfig c = make_config();
+  return c;
+}
+
+cudaError_t fail(cudaError_t e, const std::string& detail) {
+  t_last = t_detail_code = e;
+  t_detail = detail;
+  return e;
+}
+
+bool valid_stream(cudaStream_t s) {
+  if (!s) return true;
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return r.streams.count(s) != 0;
+}
+
+bool is_device_pointer(const void* p) { return in_device(p, 1); }
+
+}  // namespace renorm_emu
+
+using namespace renorm_emu;
+
+const char* cudaGetErrorName(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDeviceFunction: return "cudaErrorInvalidDeviceFunction";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+  }
+  return "cudaErrorUnknown";
+}
+
+const char* cudaGetErrorString(cudaError_t e) {
+  t_message = e == cudaSuccess ? "no error" : std::string("emulated ") + cudaGetErrorName(e);
+  if (e != cudaSuccess && e == t_detail_code && !t_detail.empty()) t_message += ": " + t_detail;
+  return t_message.c_str();
+}
+
+// The detail stays readable through cudaGetErrorString after the code is cleared.
+cudaError_t cudaGetLastError() { return std::exchange(t_last, cudaSuccess); }
+cudaError_t cudaPeekAtLastError() { return t_last; }
+
+cudaError_t cudaGetDeviceCount(int* n) {
+  cudaError_t e;
+  *n = device_ready(&e) ? 1 : 0;
+  return e;
+}
+cudaError_t cudaGetDevice(int* dev) {
+  *dev = 0;
+  return ok();
+}
+cudaError_t cudaSetDevice(int dev) {
+  return dev == 0 ? ok() : fail(cudaErrorInvalidDevice, "the emulator has one device, 0; asked for " + std::to_string(dev));
+}
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
+  if (dev != 0) return fail(cudaErrorInvalidDevice, "no device " + std::to_string(dev));
+  *prop = device_config().prop;
+  return ok();
+}
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
+  if (dev != 0) return fail(cudaErrorInvalidDevice, "no device " + std::to_string(dev));
+  const cudaDeviceProp& p = device_config().prop;
+  switch (attr) {
+    case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;
+    case cudaDevAttrMaxBlockDimX: *value = p.maxThreadsDim[0]; break;
+    case cudaDevAttrMaxBlockDimY: *value = p.maxThreadsDim[1]; break;
+    case cudaDevAttrMaxBlockDimZ: *value = p.maxThreadsDim[2]; break;
+    case cudaDevAttrMaxGridDimX: *value = p.maxGridSize[0]; break;
+    case cudaDevAttrMaxGridDimY: *value = p.maxGridSize[1]; break;
+    case cudaDevAttrMaxGridDimZ: *value = p.maxGridSize[2]; break;
+    case cudaDevAttrMaxSharedMemoryPerBlock: *value = int(p.sharedMemPerBlock); break;
+    case cudaDevAttrWarpSize: *value = p.warpSize; break;
+    case cudaDevAttrMaxRegistersPerBlock: *value = p.regsPerBlock; break;
+    case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = int(p.sharedMemPerBlockOptin); break;
+    default: return fail(cudaErrorInvalidValue, "device attribute " + std::to_string(int(attr)) + " is not emulated");
+  }
+  return ok();
+}
+cudaError_t cudaDeviceSynchronize() { return ok(); }
+
+// The emulator cannot see a kernel's registers, static shared memory or launch bounds (those exist only
+// in the compiled device code, which scripts/check_kernel_resources.py reads): it reports the device's
+// limits and no register use.
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
+  if (!func) return fail(cudaErrorInvalidDeviceFunction, "cudaFuncGetAttributes: null function");
+  *attr = cudaFuncAttributes{};
+  attr->maxThreadsPerBlock = device_config().prop.maxThreadsPerBlock;
+  attr->maxDynamicSharedSizeBytes = int(device_config().prop.sharedMemPerBlock);
+  return ok();
+}
+
+// Device memory: exactly the bytes asked for (256-byte aligned, as cudaMalloc), so AddressSanitizer
+// sees any access past the end of an allocation.
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  cudaError_t e;
+  if (!device_ready(&e)) return e;
+  *p = nullptr;
+  if (posix_memalign(p, 256, bytes ? bytes : 1) != 0)
+    return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.device[reinterpret_cast<uintptr_t>(*p)] = bytes ? bytes : 1;
+  return ok();
+}
+cudaError_t cudaFree(void* p) {
+  if (!p) return ok();
+  Registry& r = registry();
+  {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.device.erase(reinterpret_cast<uintptr_t>(p)))
+      return fail(cudaErrorInvalidValue, "cudaFree of a pointer that cudaMalloc did not return");
+  }
+  std::free(p);
+  return ok();
+}
+cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {
+  *p = nullptr;
+  if (posix_memalign(p, 64, bytes ? bytes : 1) != 0)
+    return fail(cudaErrorMemoryAllocation, "cudaHostAlloc of " + std::to_string(bytes) + " bytes");
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.pinned.insert(*p);
+  return ok();
+}
+cudaError_t cudaMallocHost(void** p, size_t bytes) { return cudaHostAlloc(p, bytes, cudaHostAllocDefault); }
+cudaError_t cudaFreeHost(void* p) {
+  if (!p) return ok();
+  Registry& r = registry();
+  {
+    std::lock_guard<std::mutex> lock(r.mutex);
+    if (!r.pinned.erase(p)) return fail(cudaErrorInvalidValue, "cudaFreeHost of a pointer that cudaHostAlloc did not return");
+  }
+  std::free(p);
+  return ok();
+}
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
+  *total = device_config().prop.totalGlobalMem;
+  *free = *total;
+  return ok();
+}
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
+}
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
+  if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: unknown stream");
+  if (bytes == 0) return ok();
+  if (const cudaError_t e = check_copy(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
+  std::memmove(dst, src, bytes);
+  return ok();
+}
+cudaError_t cudaMemset(void* p, int value, size_t bytes) { return cudaMemsetAsync(p, value, bytes, nullptr); }
+cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t s) {
+  if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaMemsetAsync: unknown stream");
+  if (bytes == 0) return ok();
+  if (!in_device(p, bytes))
+    return fail(cudaErrorInvalidValue, "cudaMemsetAsync: " + std::to_string(bytes) + " bytes are not emulated device memory");
+  std::memset(p, value, bytes);
+  return ok();
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, cudaStreamDefault); }
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
+  cudaError_t e;
+  if (!device_ready(&e)) return e;
+  *s = new CUstream_st{flags};
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.streams.insert(*s);
+  return ok();
+}
+cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.streams.erase(s)) return fail(cudaErrorInvalidResourceHandle, "cudaStreamDestroy: unknown stream");
+  delete s;
+  return ok();
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  return valid_stream(s) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
+}
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
+  if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaStreamWaitEvent: unknown stream");
+  return cudaEventQuery(e) == cudaErrorInvalidResourceHandle ? cudaErrorInvalidResourceHandle : ok();
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
+  *e = new CUevent_st{flags, false, 0.0};
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.events.insert(*e);
+  return ok();
+}
+namespace {
+bool valid_event(cudaEvent_t e) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return r.events.count(e) != 0;
+}
+}  // namespace
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!r.events.erase(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventDestroy: unknown event");
+  delete e;
+  return ok();
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+  if (!valid_event(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event");
+  if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown stream");
+  e->recorded = true;
+  e->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return ok();
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  return valid_event(e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
+}
+cudaError_t cudaEventQuery(cudaEvent_t e) {
+  return valid_event(e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaEventQuery: unknown event");
+}
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  if (!valid_event(start) || !valid_event(end)) return fail(cudaErrorInvalidResourceHandle, "cudaEventElapsedTime: unknown event");
+  if (!start->recorded || !end->recorded || (start->flags | end->flags) & cudaEventDisableTiming)
+    return fail(cudaErrorInvalidValue, "cudaEventElapsedTime: an event was not recorded or has timing disabled");
+  *ms = float(end->ms - start->ms);
+  return ok();
+}

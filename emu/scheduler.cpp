@@ -1,0 +1,443 @@
+// The emulator's kernel scheduler. Blocks run one after another on the calling thread; the threads of a
+// block are fibers (Boost.Context) switched only inside __syncthreads and the warp collectives. After
+// every round (each runnable thread runs until it waits or ends) the scheduler completes what can be
+// completed: a warp collective once every lane of its mask waits at it, then the block barrier once
+// every thread waits there. A thread that ends while others wait for it, a lane that reads a lane
+// outside the mask or the block, divergent collectives or a deadlock trap the launch with a message
+// naming the kernel, the block and the thread.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <boost/context/fiber.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
+
+#include "emulator.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define RENORM_EMU_ASAN 1
+#else
+#define RENORM_EMU_ASAN 0
+#endif
+
+extern "C" char __start_renorm_emu_shared[] __attribute__((weak));
+extern "C" char __stop_renorm_emu_shared[] __attribute__((weak));
+
+namespace renorm_emu {
+namespace {
+namespace ctx = boost::context;
+
+struct Trap {
+  std::string message;  // empty: unwinding after another thread's trap
+};
+
+// Fiber stacks, reused across blocks and launches: one mapping, a guard page below each stack.
+class StackPool {
+ public:
+  static constexpr size_t kStack = size_t(1) << 17;  // 128 KiB: debug and sanitizer frames are large
+  explicit StackPool(size_t count) : page_(size_t(sysconf(_SC_PAGESIZE))), count_(count) {
+    const size_t slot = kStack + page_;
+    base_ = static_cast<char*>(mmap(nullptr, slot * count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    if (base_ == MAP_FAILED) throw std::bad_alloc();
+    for (size_t i = 0; i < count; ++i) {
+      mprotect(base_ + i * slot, page_, PROT_NONE);
+      free_.push_back(base_ + i * slot + page_);
+    }
+  }
+  char* take() {
+    char* s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+  void give(char* s) { free_.push_back(s); }
+
+ private:
+  size_t page_, count_;
+  char* base_;
+  std::vector<char*> free_;
+};
+
+StackPool& stack_pool() {
+  static StackPool* pool = new StackPool(1024);  // never unmapped: fibers may end during exit
+  return *pool;
+}
+
+struct StackAlloc {
+  char** bottom;
+  ctx::stack_context allocate() {
+    *bottom = stack_pool().take();
+    ctx::stack_context sc;
+    sc.size = StackPool::kStack;
+    sc.sp = *bottom + StackPool::kStack;
+    return sc;
+  }
+  void deallocate(ctx::stack_context& sc) { stack_pool().give(static_cast<char*>(sc.sp) - sc.size); }
+};
+
+enum class Status { Runnable, AtBarrier, AtWarp, Done };
+
+struct Thread {
+  ThreadState state;
+  Status status = Status::Runnable;
+  WarpOp op{};
+  unsigned mask = 0;
+  uint64_t value = 0, result = 0;
+  int arg = 0, width = 32;
+  char* stack = nullptr;
+  ctx::fiber fiber;
+};
+
+const char* op_name(WarpOp op) {
+  switch (op) {
+    case WarpOp::SyncWarp: return "__syncwarp";
+    case WarpOp::ShflIdx: return "__shfl_sync";
+    case WarpOp::ShflUp: return "__shfl_up_sync";
+    case WarpOp::ShflDown: return "__shfl_down_sync";
+    case WarpOp::ShflXor: return "__shfl_xor_sync";
+    case WarpOp::Ballot: return "__ballot_sync";
+    case WarpOp::All: return "__all_sync";
+    case WarpOp::Any: return "__any_sync";
+  }
+  return "?";
+}
+
+std::string hex(unsigned v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+class Block {
+ public:
+  Block(const char* kernel, const BlockState& bs, void (*body)(const void*), const void* closure, bool reverse)
+      : kernel_(kernel), bs_(bs), body_(body), closure_(closure), reverse_(reverse),
+        threads_(size_t(bs.block.x) * bs.block.y * bs.block.z) {}
+
+  // Runs the block to its end; returns the trap message, "" when the block completed.
+  std::string run();
+  void barrier() { suspend(*current_, Status::AtBarrier); }
+  uint64_t collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width);
+  [[noreturn]] void raise(const std::string& what) const { throw Trap{where(*current_) + ": " + what}; }
+
+ private:
+  ctx::fiber entry(size_t i, ctx::fiber&& sink);
+  void resume(Thread& t);
+  void suspend(Thread& t, Status s);
+  bool complete_warps();
+  void execute(size_t first, WarpOp op, unsigned mask);
+  bool complete_barrier();
+  std::string deadlock() const;
+  std::string where(const Thread& t) const;
+
+  const char* kernel_;
+  const BlockState& bs_;
+  void (*body_)(const void*);
+  const void* closure_;
+  bool reverse_;
+  std::vector<Thread> threads_;
+  ctx::fiber sched_;
+  const void* sched_bottom_ = nullptr;
+  size_t sched_size_ = 0;
+  Thread* current_ = nullptr;
+  std::string trap_;
+  bool unwinding_ = false;
+};
+
+Block* g_current = nullptr;
+
+std::string Block::where(const Thread& t) const {
+  std::ostringstream o;
+  o << "kernel " << kernel_ << ", block (" << bs_.idx.x << "," << bs_.idx.y << "," << bs_.idx.z << "), thread ("
+    << t.state.idx.x << "," << t.state.idx.y << "," << t.state.idx.z << ")";
+  return o.str();
+}
+
+// Sanitizer bookkeeping of stack switches (no-ops without AddressSanitizer).
+inline void switch_start(void** fake, const void* bottom, size_t size) {
+#if RENORM_EMU_ASAN
+  __sanitizer_start_switch_fiber(fake, bottom, size);
+#endif
+}
+inline void switch_finish(void* fake, const void** bottom, size_t* size) {
+#if RENORM_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake, bottom, size);
+#endif
+}
+
+ctx::fiber Block::entry(size_t i, ctx::fiber&& sink) {
+  sched_ = std::move(sink);
+  switch_finish(nullptr, &sched_bottom_, &sched_size_);
+  Thread& t = threads_[i];
+  if (!unwinding_) {
+    try {
+      body_(closure_);
+    } catch (const Trap& trap) {
+      if (trap_.empty()) trap_ = trap.message;
+    } catch (const ctx::detail::forced_unwind&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (trap_.empty()) trap_ = where(t) + ": exception: " + e.what();
+    }
+  }
+  t.status = Status::Done;
+  switch_start(nullptr, sched_bottom_, sched_size_);
+  return std::move(sched_);
+}
+
+void Block::resume(Thread& t) {
+  g_thread = &t.state;
+  current_ = &t;
+  void* fake = nullptr;
+  switch_start(&fake, t.stack, StackPool::kStack);
+  t.fiber = std::move(t.fiber).resume();
+  switch_finish(fake, nullptr, nullptr);
+}
+
+void Block::suspend(Thread& t, Status s) {
+  t.status = s;
+  void* fake = nullptr;
+  switch_start(&fake, sched_bottom_, sched_size_);
+  sched_ = std::move(sched_).resume();
+  switch_finish(fake, &sched_bottom_, &sched_size_);
+  if (unwinding_) throw Trap{};
+}
+
+std::string Block::run() {
+  const dim3 b = bs_.block;
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    Thread& t = threads_[i];
+    t.state.idx = uint3{unsigned(i % b.x), unsigned(i / b.x % b.y), unsigned(i / (size_t(b.x) * b.y))};
+    t.state.linear = unsigned(i);
+    t.stack = nullptr;
+    t.fiber = ctx::fiber(std::allocator_arg, StackAlloc{&t.stack},
+                         [this, i](ctx::fiber&& sink) { return entry(i, std::move(sink)); });
+  }
+  g_current = this;
+  const size_t n = threads_.size();
+  for (;;) {
+    for (size_t k = 0; k < n && trap_.empty(); ++k) {
+      Thread& t = threads_[reverse_ ? n - 1 - k : k];
+      if (t.status == Status::Runnable) resume(t);
+    }
+    bool all_done = true;
+    for (const Thread& t : threads_) all_done = all_done && t.status == Status::Done;
+    if (all_done && trap_.empty()) break;
+    if (trap_.empty() && !complete_warps() && trap_.empty() && !complete_barrier() && trap_.empty())
+      trap_ = deadlock();
+    if (!trap_.empty()) {
+      unwinding_ = true;  // every thread still alive unwinds out of its wait
+      for (Thread& t : threads_)
+        if (t.status != Status::Done) resume(t);
+      break;
+    }
+  }
+  g_current = nullptr;
+  return trap_;
+}
+
+uint64_t Block::collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
+  Thread& t = *current_;
+  const unsigned lane = t.state.linear % 32, warp = t.state.linear / 32;
+  const size_t in_warp = std::min<size_t>(32, threads_.size() - size_t(warp) * 32);
+  const unsigned existing = in_warp == 32 ? ~0u : (1u << in_warp) - 1;
+  if (!(mask >> lane & 1u)) raise(std::string(op_name(op)) + ": the calling lane " + std::to_string(lane) + " is not in mask " + hex(mask));
+  if (mask & ~existing)
+    raise(std::string(op_name(op)) + ": mask " + hex(mask) + " names lanes that do not exist (this warp has " +
+          std::to_string(in_warp) + " threads)");
+  if (op >= WarpOp::ShflIdx && op <= WarpOp::ShflXor && (width < 1 || width > 32 || (width & (width - 1))))
+    raise(std::string(op_name(op)) + ": width " + std::to_string(width) + " is not a power of two in [1, 32]");
+  t.op = op;
+  t.mask = mask;
+  t.value = value;
+  t.arg = arg;
+  t.width = width;
+  suspend(t, Status::AtWarp);
+  return t.result;
+}
+
+bool Block::complete_warps() {
+  bool progress = false;
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    const Thread& t = threads_[i];
+    if (t.status != Status::AtWarp) continue;
+    const size_t first = i / 32 * 32;
+    bool ready = true;
+    for (unsigned m = 0; m < 32; ++m) {
+      if (!(t.mask >> m & 1u)) continue;
+      const Thread& u = threads_[first + m];
+      if (u.status == Status::Done) {
+        trap_ = where(u) + ": ended while lane " + std::to_string(i % 32) + " waits for it in " + op_name(t.op) +
+                " (mask " + hex(t.mask) + ")";
+        return false;
+      }
+      if (u.status == Status::AtWarp && (u.op != t.op || u.mask != t.mask)) {
+        trap_ = where(t) + ": waits in " + op_name(t.op) + " (mask " + hex(t.mask) + ") while lane " +
+                std::to_string(m) + " waits in " + op_name(u.op) + " (mask " + hex(u.mask) + ")";
+        return false;
+      }
+      ready = ready && u.status == Status::AtWarp;
+    }
+    if (!ready) continue;
+    execute(first, t.op, t.mask);
+    if (!trap_.empty()) return false;
+    progress = true;
+  }
+  return progress;
+}
+
+// Completes one warp collective: every lane of `mask` (lanes of the warp starting at thread `first`) waits.
+void Block::execute(size_t first, WarpOp op, unsigned mask) {
+  uint64_t ballot = 0;
+  for (unsigned m = 0; m < 32; ++m)
+    if (mask >> m & 1u) ballot |= uint64_t(threads_[first + m].value != 0) << m;
+  for (unsigned m = 0; m < 32; ++m) {
+    if (!(mask >> m & 1u)) continue;
+    Thread& u = threads_[first + m];
+    const int w = u.width, start = int(m) & ~(w - 1);
+    int src = int(m);
+    switch (op) {
+      case WarpOp::SyncWarp: u.result = 0; break;
+      case WarpOp::Ballot: u.result = ballot; break;
+      case WarpOp::All: u.result = ballot == mask; break;
+      case WarpOp::Any: u.result = ballot != 0; break;
+      case WarpOp::ShflIdx: src = start + ((u.arg % w) + w) % w; break;
+      case WarpOp::ShflUp: src = int(m) - u.arg >= start ? int(m) - u.arg : int(m); break;
+      case WarpOp::ShflDown: src = int(m) + u.arg < start + w ? int(m) + u.arg : int(m); break;
+      case WarpOp::ShflXor: src = (int(m) ^ u.arg) < start + w ? int(m) ^ u.arg : int(m); break;
+    }
+    if (op < WarpOp::ShflIdx || op > WarpOp::ShflXor) continue;
+    if (src < 0 || src > 31 || !(mask >> src & 1u)) {
+      trap_ = where(u) + ": " + op_name(op) + " reads lane " + std::to_string(src) + ", which is not in mask " + hex(mask);
+      return;
+    }
+    u.result = threads_[first + size_t(src)].value;
+  }
+  for (unsigned m = 0; m < 32; ++m)
+    if (mask >> m & 1u) threads_[first + m].status = Status::Runnable;
+}
+
+bool Block::complete_barrier() {
+  size_t waiting = 0, at_warp = 0;
+  const Thread* ended = nullptr;
+  for (const Thread& t : threads_) {
+    waiting += t.status == Status::AtBarrier;
+    at_warp += t.status == Status::AtWarp;
+    if (t.status == Status::Done && !ended) ended = &t;
+  }
+  if (waiting == 0 || at_warp > 0) return false;
+  if (ended) {
+    trap_ = where(*ended) + ": ended while " + std::to_string(waiting) + " threads wait at __syncthreads";
+    return false;
+  }
+  for (Thread& t : threads_) t.status = Status::Runnable;
+  return true;
+}
+
+std::string Block::deadlock() const {
+  size_t barrier = 0, warp = 0, done = 0;
+  const Thread* example = nullptr;
+  for (const Thread& t : threads_) {
+    barrier += t.status == Status::AtBarrier;
+    done += t.status == Status::Done;
+    if (t.status == Status::AtWarp && !example) example = &t;
+    warp += t.status == Status::AtWarp;
+  }
+  std::string s = "kernel " + std::string(kernel_) + ": deadlock: " + std::to_string(barrier) +
+                  " threads wait at __syncthreads, " + std::to_string(warp) + " in warp collectives, " +
+                  std::to_string(done) + " have ended";
+  if (example) s += "; e.g. " + where(*example) + " waits in " + op_name(example->op) + " (mask " + hex(example->mask) + ")";
+  return s;
+}
+
+Block& current_block(const char* what) {
+  if (!g_current) throw std::logic_error(std::string(what) + " called outside an emulated kernel");
+  return *g_current;
+}
+
+// Every distinct (kernel, block shape, dynamic shared bytes) of this process, appended to the file named
+// by RENORM_EMU_LAUNCH_LOG: the launches that scripts/check_kernel_resources.py checks against the
+// compiled kernels' registers, shared memory and launch bounds.
+void log_launch(const char* kernel, dim3 block, size_t shared) {
+  static const char* path = std::getenv("RENORM_EMU_LAUNCH_LOG");
+  static std::mutex mutex;
+  static auto* seen = new std::set<std::tuple<std::string, unsigned, unsigned, unsigned, size_t>>();
+  if (!path || !*path) return;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!seen->emplace(kernel, block.x, block.y, block.z, shared).second) return;
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fprintf(f, "%s\t%u\t%u\t%u\t%zu\n", kernel, block.x, block.y, block.z, shared);
+    std::fclose(f);
+  }
+}
+
+std::string check_config(const cudaDeviceProp& p, dim3 grid, dim3 block, size_t shared) {
+  const unsigned g[3] = {grid.x, grid.y, grid.z}, b[3] = {block.x, block.y, block.z};
+  for (int i = 0; i < 3; ++i) {
+    if (g[i] == 0 || g[i] > unsigned(p.maxGridSize[i])) return "grid dimension " + std::to_string(i) + " is " + std::to_string(g[i]);
+    if (b[i] == 0 || b[i] > unsigned(p.maxThreadsDim[i])) return "block dimension " + std::to_string(i) + " is " + std::to_string(b[i]);
+  }
+  if (uint64_t(b[0]) * b[1] * b[2] > uint64_t(p.maxThreadsPerBlock))
+    return std::to_string(uint64_t(b[0]) * b[1] * b[2]) + " threads per block exceed " + std::to_string(p.maxThreadsPerBlock);
+  if (shared > p.sharedMemPerBlock)
+    return std::to_string(shared) + " bytes of dynamic shared memory exceed " + std::to_string(p.sharedMemPerBlock);
+  return "";
+}
+
+std::mutex g_launch_mutex;
+}  // namespace
+
+void syncthreads() { current_block("__syncthreads").barrier(); }
+
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
+  return current_block(op_name(op)).collective(op, mask, value, arg, width);
+}
+
+void trap(const char* what) { current_block("__trap").raise(what); }
+
+void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
+            void (*body)(const void*), const void* closure) {
+  const DeviceConfig& dc = device_config();
+  if (!dc.error.empty()) {
+    fail(cudaErrorNoDevice, dc.error);
+    return;
+  }
+  const std::string bad = check_config(dc.prop, grid, block, dynamic_shared);
+  if (!bad.empty()) {
+    fail(cudaErrorInvalidConfiguration, std::string("kernel ") + kernel + ": " + bad);
+    return;
+  }
+  if (!valid_stream(s)) {
+    fail(cudaErrorInvalidResourceHandle, std::string("kernel ") + kernel + ": unknown stream");
+    return;
+  }
+  log_launch(kernel, block, dynamic_shared);
+  std::lock_guard<std::mutex> lock(g_launch_mutex);
+  // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
+  unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
+  BlockState bs{uint3{0, 0, 0}, block, grid, dyn};
+  g_block = &bs;
+  std::string trapped;
+  const size_t shared_bytes = size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared);
+  for (unsigned z = 0; z < grid.z && trapped.empty(); ++z)
+    for (unsigned y = 0; y < grid.y && trapped.empty(); ++y)
+      for (unsigned x = 0; x < grid.x && trapped.empty(); ++x) {
+        bs.idx = uint3{x, y, z};
+        // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
+        if (shared_bytes) std::memset(__start_renorm_emu_shared, 0xff, shared_bytes);
+        if (dyn) std::memset(dyn, 0xff, dynamic_shared);
+        trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
+      }
+  std::free(dyn);
+  g_block = nullptr;
+  g_thread = nullptr;
+  if (!trapped.empty()) fail(cudaErrorLaunchFailure, trapped);
+}
+
+}  // namespace renorm_emu

@@ -1,0 +1,29 @@
+// The emulated CUDA test binary (renorm_tests_emu, linked against renorm_emu). Besides Catch2's own
+// arguments it takes the emulated device's configuration, which the emulator reads from the environment
+// on first use:  --emu-sms N  (RENORM_EMU_SMS),  --emu-order forward|reverse  (RENORM_EMU_ORDER),
+// --emu-launch-log FILE  (RENORM_EMU_LAUNCH_LOG). The caching allocator runs in exact-size mode.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/allocator.h"
+
+int main(int argc, char** argv) {
+  const std::pair<const char*, const char*> flags[] = {
+      {"--emu-sms", "RENORM_EMU_SMS"}, {"--emu-order", "RENORM_EMU_ORDER"}, {"--emu-launch-log", "RENORM_EMU_LAUNCH_LOG"}};
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    bool taken = false;
+    for (const auto& [flag, env] : flags)
+      if (std::string(argv[i]) == flag && i + 1 < argc) {
+        setenv(env, argv[++i], 1);
+        taken = true;
+      }
+    if (!taken) rest.push_back(argv[i]);
+  }
+  renorm::set_exact_allocation(true);
+  return Catch::Session().run(int(rest.size()), rest.data());
+}
