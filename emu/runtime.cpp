@@ -73,6 +73,29 @@ DeviceConfig make_config() {
 
 cudaError_t ok() { return cudaSuccess; }
 
+// Handles (streams, events) are tracked, so that an unknown or destroyed one is an error, not a crash.
+template <class H>
+H remember(std::set<H> Registry::*set, H h) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  (r.*set).insert(h);
+  return h;
+}
+template <class H>
+bool known(std::set<H> Registry::*set, H h) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  return (r.*set).count(h) != 0;
+}
+template <class H>
+cudaError_t forget(std::set<H> Registry::*set, H h, const char* call) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  if (!(r.*set).erase(h)) return fail(cudaErrorInvalidResourceHandle, std::string(call) + ": unknown handle");
+  delete h;
+  return ok();
+}
+
 // Whether [p, p+bytes) lies inside one emulated device allocation.
 bool in_device(const void* p, size_t bytes) {
   Registry& r = registry();
@@ -117,12 +140,7 @@ cudaError_t fail(cudaError_t e, const std::string& detail) {
   return e;
 }
 
-bool valid_stream(cudaStream_t s) {
-  if (!s) return true;
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  return r.streams.count(s) != 0;
-}
+bool valid_stream(cudaStream_t s) { return !s || known(&Registry::streams, s); }
 
 bool is_device_pointer(const void* p) { return in_device(p, 1); }
 
@@ -280,19 +298,10 @@ cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
   cudaError_t e;
   if (!device_ready(&e)) return e;
-  *s = new CUstream_st{flags};
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.streams.insert(*s);
+  *s = remember(&Registry::streams, new CUstream_st{flags});
   return ok();
 }
-cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  if (!r.streams.erase(s)) return fail(cudaErrorInvalidResourceHandle, "cudaStreamDestroy: unknown stream");
-  delete s;
-  return ok();
-}
+cudaError_t cudaStreamDestroy(cudaStream_t s) { return forget(&Registry::streams, s, "cudaStreamDestroy"); }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   return valid_stream(s) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
 }
@@ -303,26 +312,13 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
 
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
-  *e = new CUevent_st{flags, false, 0.0};
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  r.events.insert(*e);
+  *e = remember(&Registry::events, new CUevent_st{flags, false, 0.0});
   return ok();
 }
 namespace {
-bool valid_event(cudaEvent_t e) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  return r.events.count(e) != 0;
-}
+bool valid_event(cudaEvent_t e) { return known(&Registry::events, e); }
 }  // namespace
-cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
-  if (!r.events.erase(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventDestroy: unknown event");
-  delete e;
-  return ok();
-}
+cudaError_t cudaEventDestroy(cudaEvent_t e) { return forget(&Registry::events, e, "cudaEventDestroy"); }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   if (!valid_event(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event");
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown stream");

@@ -68,22 +68,29 @@ def demangle(names):
     return dict(zip(names, out.splitlines()))
 
 
-def read_resources(cuobjdump, library):
-    """{(arch, mangled): {'regs': int, 'shared': int}} from --dump-resource-usage."""
-    text = run(cuobjdump, "--dump-resource-usage", library)
-    res, arch, elf, fn = {}, None, False, None
+def elf_lines(text):
+    """(architecture, line) for the lines of cuobjdump's output that describe machine code (not PTX)."""
+    arch, elf = None, False
     for line in text.splitlines():
         if line.startswith("Fatbin"):
             elf = "elf" in line
         m = re.match(r"arch = (sm_\d+)", line)
         if m:
             arch = m.group(1)
+        elif elf:
+            yield arch, line
+
+
+def read_resources(cuobjdump, library):
+    """{(arch, mangled): {'regs': int, 'shared': int}} from --dump-resource-usage."""
+    res, fn = {}, None
+    for arch, line in elf_lines(run(cuobjdump, "--dump-resource-usage", library)):
         m = re.match(r"\s*Function (\S+):", line)
         if m:
             fn = m.group(1)
             continue
         m = re.match(r"\s*REG:(\d+) .*SHARED:(\d+)", line)
-        if m and fn and elf:
+        if m and fn:
             res[(arch, fn)] = {"regs": int(m.group(1)), "shared": int(m.group(2))}
             fn = None
     return res
@@ -91,23 +98,15 @@ def read_resources(cuobjdump, library):
 
 def read_bounds(cuobjdump, library):
     """{(arch, mangled): threads} from the EIATTR_MAX_THREADS attribute of each .nv.info.<kernel>."""
-    text = run(cuobjdump, "-elf", library)
-    bounds, arch, elf, section, want = {}, None, False, None, False
-    for line in text.splitlines():
-        if line.startswith("Fatbin"):
-            elf = "elf" in line
-        m = re.match(r"arch = (sm_\d+)", line)
-        if m:
-            arch = m.group(1)
+    bounds, section, want = {}, None, False
+    for arch, line in elf_lines(run(cuobjdump, "-elf", library)):
         if line.startswith(".nv.info."):
             section = line[len(".nv.info."):].strip()
-            continue
-        if line.startswith("."):
+        elif line.startswith("."):
             section = None
-        if section and elf and "EIATTR_MAX_THREADS" in line:
+        elif section and "EIATTR_MAX_THREADS" in line:
             want = True
-            continue
-        if want and section and "Value:" in line:
+        elif want and section and "Value:" in line:
             x, y, z = (int(v, 16) for v in line.split("Value:")[1].split()[:3])
             bounds[(arch, section)] = x * y * z
             want = False

@@ -15,9 +15,10 @@ run_preset() {
   ctest --preset "$1"  # serial: two processes of spinning OpenMP threads on 2 cores slow each other 10x
 }
 run_preset release
-# Say why the CUDA tests were skipped, if they were (CTest shows "Skipped"; the reason is in their output).
+# Say why the CUDA tests on a real device were skipped, if they were (CTest shows "Skipped"; the reason is
+# in their output). The same tests ran through the CUDA emulator ("emulated sm..." in CTest's list).
 if reason=$(build/release/tests/renorm_tests "[cuda]" 2>&1 | grep -m1 "SKIPPED:"); then
-  echo "renorm: CUDA tests skipped -- ${reason#*SKIPPED: }"
+  echo "renorm: CUDA tests on a GPU skipped -- ${reason#*SKIPPED: }; they ran through the CUDA emulator instead"
 fi
 if [ "${1:-}" != "--release" ]; then
   run_preset debug-asan

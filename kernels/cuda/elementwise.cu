@@ -45,8 +45,7 @@ void uniform(float* y, int64_t n, uint64_t seed, float lo, float hi) {
   launch_map(n, [=] __device__(int64_t i) { y[i] = lo + (hi - lo) * philox_uniform(seed, static_cast<uint64_t>(i)); });
 }
 void normal(float* y, int64_t n, uint64_t seed, float mean, float stddev) {
-  launch_map(n,
-             [=] __device__(int64_t i) { y[i] = mean + stddev * philox_normal(seed, static_cast<uint64_t>(i)); });
+  launch_map(n, [=] __device__(int64_t i) { y[i] = mean + stddev * philox_normal(seed, static_cast<uint64_t>(i)); });
 }
 
 }  // namespace renorm::kernels::cuda

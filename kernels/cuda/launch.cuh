@@ -48,7 +48,7 @@ void launch_n(int64_t n, Args... args);
 #if RENORM_CUDA_EMULATION
 #define RENORM_DYNAMIC_SHARED(T, name) T* name = ::renorm_emu::dynamic_shared<T>()
 #else
-#define RENORM_DYNAMIC_SHARED(T, name)                                 \
+#define RENORM_DYNAMIC_SHARED(T, name)                                    \
   extern __shared__ __align__(16) unsigned char renorm_dynamic_shared_[]; \
   T* name = reinterpret_cast<T*>(renorm_dynamic_shared_)
 #endif

@@ -16,10 +16,10 @@ __global__ void __launch_bounds__(kThreads) add_bias_kernel(float* y, const floa
     y[i] += bias[i % c];
 }
 
-constexpr int kBiasLanes = 32, kBiasRowLanes = 8;
+constexpr int kBiasLanes = 32, kBiasRowLanes = 8, kBiasThreads = kBiasLanes * kBiasRowLanes;
 
 // grid (chunks, ceil(c/32)), block (32, 8): partial[chunk, c] = Σ dy over the chunk's rows.
-__global__ void __launch_bounds__(kBiasLanes * kBiasRowLanes) bias_partial(const float* dy, int64_t rows, int64_t c, float* partial) {
+__global__ void __launch_bounds__(kBiasThreads) bias_partial(const float* dy, int64_t rows, int64_t c, float* partial) {
   const int64_t j = int64_t(blockIdx.y) * kBiasLanes + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
   float s = 0.f;
   if (j < c)
@@ -60,7 +60,8 @@ __global__ void __launch_bounds__(kThreads) maxpool_fwd_kernel(const float* x, P
   }
 }
 
-__global__ void __launch_bounds__(kThreads) maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
+__global__ void __launch_bounds__(kThreads)
+    maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
   const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
@@ -70,33 +71,37 @@ __global__ void __launch_bounds__(kThreads) maxpool_bwd_kernel(const float* dy, 
   }
 }
 
-__global__ void __launch_bounds__(kThreads) dropout_kernel(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+__global__ void __launch_bounds__(kThreads)
+    dropout_kernel(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
   const float scale = 1.f / (1.f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     y[i] = dropout_keep(seed, layer, step, i, p) ? x[i] * scale : 0.f;
 }
 
-__global__ void __launch_bounds__(kThreads) xent_fwd_kernel(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
-                                float* correct) {
+__global__ void __launch_bounds__(kThreads) xent_fwd_kernel(const float* logits, const float* labels, int64_t b,
+                                                            int64_t k, float* loss, float* probs, float* correct) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b; i += int64_t(gridDim.x) * blockDim.x)
     softmax_xent_row(logits + i * k, labels[i], k, probs + i * k, loss + i, correct + i);
 }
 
-__global__ void __launch_bounds__(kThreads) xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
+__global__ void __launch_bounds__(kThreads)
+    xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
   const float scale = g[0] / float(b);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b * k; i += int64_t(gridDim.x) * blockDim.x)
     dl[i] = (probs[i] - (int64_t(labels[i / k]) == i % k ? 1.f : 0.f)) * scale;
 }
 }  // namespace
 
-void add_bias(float* y, const float* bias, int64_t rows, int64_t c) { launch_n<add_bias_kernel>(rows * c, y, bias, rows, c); }
+void add_bias(float* y, const float* bias, int64_t rows, int64_t c) {
+  launch_n<add_bias_kernel>(rows * c, y, bias, rows, c);
+}
 
 void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
   if (c == 0) return;
   const int64_t chunks = std::max<int64_t>(1, (rows + kBiasChunk - 1) / kBiasChunk);
   Scratch part(chunks * c * sizeof(float));
-  launch<bias_partial>(dim3(unsigned(chunks), unsigned((c + kBiasLanes - 1) / kBiasLanes)), dim3(kBiasLanes, kBiasRowLanes),
-                       0, dy, rows, c, part.as<float>());
+  launch<bias_partial>(dim3(unsigned(chunks), unsigned((c + kBiasLanes - 1) / kBiasLanes)),
+                       dim3(kBiasLanes, kBiasRowLanes), 0, dy, rows, c, part.as<float>());
   launch_n<bias_final>(c, part.as<float>(), chunks, c, db);
 }
 

@@ -10,7 +10,8 @@ __global__ void __launch_bounds__(kThreads) sgd_kernel(float* p, const float* g,
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     sgd_update(p[i], g[i], v[i], h);
 }
-__global__ void __launch_bounds__(kThreads) adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamParams h) {
+__global__ void __launch_bounds__(kThreads)
+    adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, AdamParams h) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     adam_update(p[i], g[i], m[i], v[i], h);
 }

@@ -20,7 +20,7 @@
 namespace renorm::kernels::cuda {
 
 namespace {
-constexpr int kLanes = 32, kRowLanes = 8;
+constexpr int kLanes = 32, kRowLanes = 8, kPartialThreads = kLanes * kRowLanes;
 
 struct ChunkPlan {
   int64_t per_n;  // chunks per microbatch
@@ -37,10 +37,9 @@ ChunkPlan plan_chunks(NormShape s) {
   return {(s.rows + rows - 1) / rows, rows};
 }
 
-
 // Stage 1, forward: Welford partials (count, mean, m2), each (N·per_n, C).
-__global__ void __launch_bounds__(kLanes * kRowLanes) welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount,
-                                float* pmean, float* pm2) {
+__global__ void __launch_bounds__(kPartialThreads)
+    welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount, float* pmean, float* pm2) {
   const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
   const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
   const int64_t r0 = k * plan.rows, r1 = min(r0 + plan.rows, s.rows);
@@ -71,8 +70,8 @@ __global__ void __launch_bounds__(kLanes * kRowLanes) welford_partial(const floa
   }
 }
 
-__device__ void merged_moments(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
-                               const float* pm2, int64_t n, int64_t c, float* mean, float* var) {
+__device__ void merged_moments(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
+                               int64_t n, int64_t c, float* mean, float* var) {
   float cnt = 0.f, mu = 0.f, m2 = 0.f;
   for (int64_t k = 0; k < plan.per_n; ++k) {
     const int64_t o = (n * plan.per_n + k) * s.c + c;
@@ -82,17 +81,19 @@ __device__ void merged_moments(NormShape s, ChunkPlan plan, const float* pcount,
   *var = m2 / cnt;
 }
 
-__global__ void __launch_bounds__(kThreads) moments_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
-                                 const float* pm2, float* mean, float* var) {
+__global__ void __launch_bounds__(kThreads)
+    moments_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
+                     float* mean, float* var) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < s.n * s.c; i += int64_t(gridDim.x) * blockDim.x)
     merged_moments(s, plan, pcount, pmean, pm2, i / s.c, i % s.c, mean + i, var + i);
 }
 
 // Stage 2, forward: one block of kThreads; thread per channel (strided).
-__global__ void __launch_bounds__(kThreads) renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean,
-                                const float* pm2, const float* gamma, const float* beta, float* run_mean,
-                                float* run_std, RenormParams p, float* save_mean, float* save_invstd, float* save_r,
-                                float* save_d, float* a, float* b, float* clip_counts) {
+__global__ void __launch_bounds__(kThreads)
+    renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
+                    const float* gamma, const float* beta, float* run_mean, float* run_std, RenormParams p,
+                    float* save_mean, float* save_invstd, float* save_r, float* save_d, float* a, float* b,
+                    float* clip_counts) {
   __shared__ int clipped[2];
   if (threadIdx.x == 0) clipped[0] = clipped[1] = 0;
   __syncthreads();
@@ -154,8 +155,10 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < VEC; ++j)
       r[j] = TERMS == 2 ? p[nc + j] * x0[j] + q[nc + j] * x1[j] + sh[nc + j] : p[nc + j] * x0[j] + sh[nc + j];
-    if constexpr (VEC == 4) reinterpret_cast<float4*>(out)[v] = make_float4(r[0], r[1], r[2], r[3]);
-    else out[i] = r[0];
+    if constexpr (VEC == 4)
+      reinterpret_cast<float4*>(out)[v] = make_float4(r[0], r[1], r[2], r[3]);
+    else
+      out[i] = r[0];
   }
 }
 
@@ -165,14 +168,16 @@ void launch_apply(const float* in0, const float* in1, NormShape s, const float* 
   if (s.numel() == 0) return;
   const bool vec = s.c % 4 == 0 && reinterpret_cast<uintptr_t>(in0) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(in1 ? in1 : in0) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
-  if (vec) launch_n<affine_apply<TERMS, 4>>(s.numel() / 4, in0, in1, s, p, q, sh, out);
-  else launch_n<affine_apply<TERMS, 1>>(s.numel(), in0, in1, s, p, q, sh, out);
+  if (vec)
+    launch_n<affine_apply<TERMS, 4>>(s.numel() / 4, in0, in1, s, p, q, sh, out);
+  else
+    launch_n<affine_apply<TERMS, 1>>(s.numel(), in0, in1, s, p, q, sh, out);
 }
 
 // Stage 1, backward: S1 = Σ dy, S2 = Σ dy·x̃ partials, each (N·per_n, C).
-__global__ void __launch_bounds__(kLanes * kRowLanes) backward_partial(const float* __restrict__ x, const float* __restrict__ dy, NormShape s,
-                                 ChunkPlan plan, const float* save_mean, const float* save_invstd, float* ps1,
-                                 float* ps2) {
+__global__ void __launch_bounds__(kPartialThreads)
+    backward_partial(const float* __restrict__ x, const float* __restrict__ dy, NormShape s, ChunkPlan plan,
+                     const float* save_mean, const float* save_invstd, float* ps1, float* ps2) {
   const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
   const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
   const int64_t r0 = k * plan.rows, r1 = min(r0 + plan.rows, s.rows);
@@ -201,9 +206,10 @@ __global__ void __launch_bounds__(kLanes * kRowLanes) backward_partial(const flo
   }
 }
 
-__global__ void __launch_bounds__(kThreads) backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
-                                  const float* save_mean, const float* save_invstd, const float* save_r,
-                                  const float* save_d, float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
+__global__ void __launch_bounds__(kThreads)
+    backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
+                      const float* save_mean, const float* save_invstd, const float* save_r, const float* save_d,
+                      float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
   for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x) {
     float dg = 0.f, db = 0.f;
     for (int64_t n = 0; n < s.n; ++n) {
@@ -213,7 +219,8 @@ __global__ void __launch_bounds__(kThreads) backward_finalize(NormShape s, Chunk
         s2 += ps2[(n * plan.per_n + k) * s.c + c];
       }
       const int64_t i = n * s.c + c;
-      renorm_dx_coeffs(gamma[c], save_mean[i], save_invstd[i], save_r[i], s1, s2, float(s.rows), &cp[i], &cq[i], &cs[i]);
+      renorm_dx_coeffs(gamma[c], save_mean[i], save_invstd[i], save_r[i], s1, s2, float(s.rows), &cp[i], &cq[i],
+                       &cs[i]);
       dg += save_r[i] * s2 + save_d[i] * s1;
       db += s1;
     }
@@ -222,8 +229,9 @@ __global__ void __launch_bounds__(kThreads) backward_finalize(NormShape s, Chunk
   }
 }
 
-__global__ void __launch_bounds__(kThreads) inference_coeffs(int64_t c, const float* gamma, const float* beta, const float* run_mean,
-                                 const float* run_std, float* a, float* b) {
+__global__ void __launch_bounds__(kThreads)
+    inference_coeffs(int64_t c, const float* gamma, const float* beta, const float* run_mean, const float* run_std,
+                     float* a, float* b) {
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
     renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
 }
@@ -251,8 +259,8 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
 }
 
 void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
-                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd,
-                          float* save_r, float* save_d, float* clip_counts) {
+                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd, float* save_r,
+                          float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
   const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;

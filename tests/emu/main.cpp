@@ -2,7 +2,10 @@
 // arguments it takes the emulated device's configuration, which the emulator reads from the environment
 // on first use:  --emu-sms N  (RENORM_EMU_SMS),  --emu-order forward|reverse  (RENORM_EMU_ORDER),
 // --emu-launch-log FILE  (RENORM_EMU_LAUNCH_LOG). The caching allocator runs in exact-size mode.
+// Catch2's signal handlers are off: a kernel that corrupts the heap makes malloc abort, and a handler
+// that allocates would then deadlock on malloc's lock instead of letting the process die at once.
 #define CATCH_CONFIG_RUNNER
+#define CATCH_CONFIG_NO_POSIX_SIGNALS
 #include <catch2/catch.hpp>
 
 #include <cstdlib>

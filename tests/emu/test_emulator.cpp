@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -173,6 +174,12 @@ TEST_CASE("launch: a configuration over the device's limits is a LaunchError nam
                     Catch::Contains("count_threads") && Catch::Contains("2048 threads exceed the device's 1024"));
   CHECK_THROWS_AS(launch<count_threads>(dim3(1, 70000), 32, 0, p), LaunchError);
   CHECK_THROWS_WITH(launch<dynamic_shared_sum>(1, kBlock, 64 * 1024, p, p), Catch::Contains("shared memory exceed 49152"));
+}
+
+TEST_CASE("allocator: exact-size mode hands out exactly the bytes asked for", "[cuda][emulator]") {
+  REQUIRE(exact_allocation());  // renorm_tests_emu turns it on
+  CHECK(cuda_allocation_size(100) == 100);
+  CHECK(cuda_allocation_size(3 << 20) == size_t(3) << 20);
 }
 
 TEST_CASE("emulator: a copy whose kind does not match its pointers is an error", "[cuda][emulator]") {

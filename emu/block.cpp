@@ -5,20 +5,15 @@
 // every thread waits there. A thread that ends while others wait for it, a lane that reads a lane
 // outside the mask or the block, divergent collectives or a deadlock trap the launch with a message
 // naming the kernel, the block and the thread.
+#include "block.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <boost/context/fiber.hpp>
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <mutex>
-#include <set>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
-#include <vector>
-
-#include "emulator.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -27,17 +22,8 @@
 #define RENORM_EMU_ASAN 0
 #endif
 
-extern "C" char __start_renorm_emu_shared[] __attribute__((weak));
-extern "C" char __stop_renorm_emu_shared[] __attribute__((weak));
-
 namespace renorm_emu {
 namespace {
-namespace ctx = boost::context;
-
-struct Trap {
-  std::string message;  // empty: unwinding after another thread's trap
-};
-
 // Fiber stacks, reused across blocks and launches: one mapping, a guard page below each stack.
 class StackPool {
  public:
@@ -81,18 +67,7 @@ struct StackAlloc {
   void deallocate(ctx::stack_context& sc) { stack_pool().give(static_cast<char*>(sc.sp) - sc.size); }
 };
 
-enum class Status { Runnable, AtBarrier, AtWarp, Done };
-
-struct Thread {
-  ThreadState state;
-  Status status = Status::Runnable;
-  WarpOp op{};
-  unsigned mask = 0;
-  uint64_t value = 0, result = 0;
-  int arg = 0, width = 32;
-  char* stack = nullptr;
-  ctx::fiber fiber;
-};
+}  // namespace
 
 const char* op_name(WarpOp op) {
   switch (op) {
@@ -108,49 +83,14 @@ const char* op_name(WarpOp op) {
   return "?";
 }
 
+namespace {
 std::string hex(unsigned v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
   return buf;
 }
 
-class Block {
- public:
-  Block(const char* kernel, const BlockState& bs, void (*body)(const void*), const void* closure, bool reverse)
-      : kernel_(kernel), bs_(bs), body_(body), closure_(closure), reverse_(reverse),
-        threads_(size_t(bs.block.x) * bs.block.y * bs.block.z) {}
-
-  // Runs the block to its end; returns the trap message, "" when the block completed.
-  std::string run();
-  void barrier() { suspend(*current_, Status::AtBarrier); }
-  uint64_t collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width);
-  [[noreturn]] void raise(const std::string& what) const { throw Trap{where(*current_) + ": " + what}; }
-
- private:
-  ctx::fiber entry(size_t i, ctx::fiber&& sink);
-  void resume(Thread& t);
-  void suspend(Thread& t, Status s);
-  bool complete_warps();
-  void execute(size_t first, WarpOp op, unsigned mask);
-  bool complete_barrier();
-  std::string deadlock() const;
-  std::string where(const Thread& t) const;
-
-  const char* kernel_;
-  const BlockState& bs_;
-  void (*body_)(const void*);
-  const void* closure_;
-  bool reverse_;
-  std::vector<Thread> threads_;
-  ctx::fiber sched_;
-  const void* sched_bottom_ = nullptr;
-  size_t sched_size_ = 0;
-  Thread* current_ = nullptr;
-  std::string trap_;
-  bool unwinding_ = false;
-};
-
-Block* g_current = nullptr;
+}  // namespace
 
 std::string Block::where(const Thread& t) const {
   std::ostringstream o;
@@ -219,7 +159,7 @@ std::string Block::run() {
     t.fiber = ctx::fiber(std::allocator_arg, StackAlloc{&t.stack},
                          [this, i](ctx::fiber&& sink) { return entry(i, std::move(sink)); });
   }
-  g_current = this;
+  current_block_ = this;
   const size_t n = threads_.size();
   for (;;) {
     for (size_t k = 0; k < n && trap_.empty(); ++k) {
@@ -238,7 +178,7 @@ std::string Block::run() {
       break;
     }
   }
-  g_current = nullptr;
+  current_block_ = nullptr;
   return trap_;
 }
 
@@ -354,90 +294,6 @@ std::string Block::deadlock() const {
                   std::to_string(done) + " have ended";
   if (example) s += "; e.g. " + where(*example) + " waits in " + op_name(example->op) + " (mask " + hex(example->mask) + ")";
   return s;
-}
-
-Block& current_block(const char* what) {
-  if (!g_current) throw std::logic_error(std::string(what) + " called outside an emulated kernel");
-  return *g_current;
-}
-
-// Every distinct (kernel, block shape, dynamic shared bytes) of this process, appended to the file named
-// by RENORM_EMU_LAUNCH_LOG: the launches that scripts/check_kernel_resources.py checks against the
-// compiled kernels' registers, shared memory and launch bounds.
-void log_launch(const char* kernel, dim3 block, size_t shared) {
-  static const char* path = std::getenv("RENORM_EMU_LAUNCH_LOG");
-  static std::mutex mutex;
-  static auto* seen = new std::set<std::tuple<std::string, unsigned, unsigned, unsigned, size_t>>();
-  if (!path || !*path) return;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!seen->emplace(kernel, block.x, block.y, block.z, shared).second) return;
-  if (FILE* f = std::fopen(path, "a")) {
-    std::fprintf(f, "%s\t%u\t%u\t%u\t%zu\n", kernel, block.x, block.y, block.z, shared);
-    std::fclose(f);
-  }
-}
-
-std::string check_config(const cudaDeviceProp& p, dim3 grid, dim3 block, size_t shared) {
-  const unsigned g[3] = {grid.x, grid.y, grid.z}, b[3] = {block.x, block.y, block.z};
-  for (int i = 0; i < 3; ++i) {
-    if (g[i] == 0 || g[i] > unsigned(p.maxGridSize[i])) return "grid dimension " + std::to_string(i) + " is " + std::to_string(g[i]);
-    if (b[i] == 0 || b[i] > unsigned(p.maxThreadsDim[i])) return "block dimension " + std::to_string(i) + " is " + std::to_string(b[i]);
-  }
-  if (uint64_t(b[0]) * b[1] * b[2] > uint64_t(p.maxThreadsPerBlock))
-    return std::to_string(uint64_t(b[0]) * b[1] * b[2]) + " threads per block exceed " + std::to_string(p.maxThreadsPerBlock);
-  if (shared > p.sharedMemPerBlock)
-    return std::to_string(shared) + " bytes of dynamic shared memory exceed " + std::to_string(p.sharedMemPerBlock);
-  return "";
-}
-
-std::mutex g_launch_mutex;
-}  // namespace
-
-void syncthreads() { current_block("__syncthreads").barrier(); }
-
-uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
-  return current_block(op_name(op)).collective(op, mask, value, arg, width);
-}
-
-void trap(const char* what) { current_block("__trap").raise(what); }
-
-void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
-            void (*body)(const void*), const void* closure) {
-  const DeviceConfig& dc = device_config();
-  if (!dc.error.empty()) {
-    fail(cudaErrorNoDevice, dc.error);
-    return;
-  }
-  const std::string bad = check_config(dc.prop, grid, block, dynamic_shared);
-  if (!bad.empty()) {
-    fail(cudaErrorInvalidConfiguration, std::string("kernel ") + kernel + ": " + bad);
-    return;
-  }
-  if (!valid_stream(s)) {
-    fail(cudaErrorInvalidResourceHandle, std::string("kernel ") + kernel + ": unknown stream");
-    return;
-  }
-  log_launch(kernel, block, dynamic_shared);
-  std::lock_guard<std::mutex> lock(g_launch_mutex);
-  // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
-  unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
-  BlockState bs{uint3{0, 0, 0}, block, grid, dyn};
-  g_block = &bs;
-  std::string trapped;
-  const size_t shared_bytes = size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared);
-  for (unsigned z = 0; z < grid.z && trapped.empty(); ++z)
-    for (unsigned y = 0; y < grid.y && trapped.empty(); ++y)
-      for (unsigned x = 0; x < grid.x && trapped.empty(); ++x) {
-        bs.idx = uint3{x, y, z};
-        // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
-        if (shared_bytes) std::memset(__start_renorm_emu_shared, 0xff, shared_bytes);
-        if (dyn) std::memset(dyn, 0xff, dynamic_shared);
-        trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
-      }
-  std::free(dyn);
-  g_block = nullptr;
-  g_thread = nullptr;
-  if (!trapped.empty()) fail(cudaErrorLaunchFailure, trapped);
 }
 
 }  // namespace renorm_emu

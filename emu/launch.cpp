@@ -1,0 +1,102 @@
+// The emulator's kernel launch: checks the configuration, records it for the resource test, and runs
+// the blocks one after another (emu/block.cpp), with shared memory poisoned before each.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+#include "block.h"
+
+extern "C" char __start_renorm_emu_shared[] __attribute__((weak));
+extern "C" char __stop_renorm_emu_shared[] __attribute__((weak));
+
+namespace renorm_emu {
+namespace {
+Block& current_block(const char* what) {
+  if (!Block::current()) throw std::logic_error(std::string(what) + " called outside an emulated kernel");
+  return *Block::current();
+}
+
+// Every distinct (kernel, block shape, dynamic shared bytes) of this process, appended to the file named
+// by RENORM_EMU_LAUNCH_LOG: the launches that scripts/check_kernel_resources.py checks against the
+// compiled kernels' registers, shared memory and launch bounds.
+void log_launch(const char* kernel, dim3 block, size_t shared) {
+  static const char* path = std::getenv("RENORM_EMU_LAUNCH_LOG");
+  static std::mutex mutex;
+  static auto* seen = new std::set<std::tuple<std::string, unsigned, unsigned, unsigned, size_t>>();
+  if (!path || !*path) return;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!seen->emplace(kernel, block.x, block.y, block.z, shared).second) return;
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fprintf(f, "%s\t%u\t%u\t%u\t%zu\n", kernel, block.x, block.y, block.z, shared);
+    std::fclose(f);
+  }
+}
+
+std::string check_config(const cudaDeviceProp& p, dim3 grid, dim3 block, size_t shared) {
+  const unsigned g[3] = {grid.x, grid.y, grid.z}, b[3] = {block.x, block.y, block.z};
+  for (int i = 0; i < 3; ++i) {
+    if (g[i] == 0 || g[i] > unsigned(p.maxGridSize[i])) return "grid dimension " + std::to_string(i) + " is " + std::to_string(g[i]);
+    if (b[i] == 0 || b[i] > unsigned(p.maxThreadsDim[i])) return "block dimension " + std::to_string(i) + " is " + std::to_string(b[i]);
+  }
+  if (uint64_t(b[0]) * b[1] * b[2] > uint64_t(p.maxThreadsPerBlock))
+    return std::to_string(uint64_t(b[0]) * b[1] * b[2]) + " threads per block exceed " + std::to_string(p.maxThreadsPerBlock);
+  if (shared > p.sharedMemPerBlock)
+    return std::to_string(shared) + " bytes of dynamic shared memory exceed " + std::to_string(p.sharedMemPerBlock);
+  return "";
+}
+
+std::mutex g_launch_mutex;
+}  // namespace
+
+void syncthreads() { current_block("__syncthreads").barrier(); }
+
+uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
+  return current_block(op_name(op)).collective(op, mask, value, arg, width);
+}
+
+void trap(const char* what) { current_block("__trap").raise(what); }
+
+void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
+            void (*body)(const void*), const void* closure) {
+  const DeviceConfig& dc = device_config();
+  if (!dc.error.empty()) {
+    fail(cudaErrorNoDevice, dc.error);
+    return;
+  }
+  const std::string bad = check_config(dc.prop, grid, block, dynamic_shared);
+  if (!bad.empty()) {
+    fail(cudaErrorInvalidConfiguration, std::string("kernel ") + kernel + ": " + bad);
+    return;
+  }
+  if (!valid_stream(s)) {
+    fail(cudaErrorInvalidResourceHandle, std::string("kernel ") + kernel + ": unknown stream");
+    return;
+  }
+  log_launch(kernel, block, dynamic_shared);
+  std::lock_guard<std::mutex> lock(g_launch_mutex);
+  // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
+  unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
+  BlockState bs{uint3{0, 0, 0}, block, grid, dyn};
+  g_block = &bs;
+  std::string trapped;
+  const size_t shared_bytes = size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared);
+  for (unsigned z = 0; z < grid.z && trapped.empty(); ++z)
+    for (unsigned y = 0; y < grid.y && trapped.empty(); ++y)
+      for (unsigned x = 0; x < grid.x && trapped.empty(); ++x) {
+        bs.idx = uint3{x, y, z};
+        // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
+        if (shared_bytes) std::memset(__start_renorm_emu_shared, 0xff, shared_bytes);
+        if (dyn) std::memset(dyn, 0xff, dynamic_shared);
+        trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
+      }
+  std::free(dyn);
+  g_block = nullptr;
+  g_thread = nullptr;
+  if (!trapped.empty()) fail(cudaErrorLaunchFailure, trapped);
+}
+
+}  // namespace renorm_emu
