@@ -1,7 +1,20 @@
-// renorm: the umbrella header. #include <renorm.h> after find_package(Renorm).
+// renorm: the umbrella header, the public API floor by floor. #include <renorm.h> after
+// find_package(Renorm).
 #pragma once
-#include "core/autograd.h"
-#include "core/device.h"
-#include "core/error.h"
-#include "core/ops.h"
-#include "core/tensor.h"
+// runtime: devices, errors, memory
+#include "runtime/allocator.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
+// tensor, autograd and every differentiable op
+#include "tensor/autograd.h"
+#include "tensor/ops.h"
+#include "tensor/tensor.h"
+// modules and the CIFAR CNN
+#include "layers/batch_renorm.h"
+#include "layers/layers.h"
+#include "models/cifar_cnn.h"
+// data and training
+#include "data/loader.h"
+#include "train/checkpoint.h"
+#include "train/optim.h"
+#include "train/trainer.h"

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {

@@ -2,8 +2,8 @@
 #include <vector>
 
 #include "benchmarks/cuda_bench.h"
-#include "core/allocator.h"
-#include "core/cuda_context.h"
+#include "runtime/allocator.h"
+#include "runtime/cuda_context.h"
 
 namespace renorm::bench {
 

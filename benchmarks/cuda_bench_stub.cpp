@@ -1,6 +1,6 @@
 // Without CUDA the benchmarks run on the CPU only; these are never reached (the device is checked first).
 #include "benchmarks/cuda_bench.h"
-#include "core/error.h"
+#include "runtime/error.h"
 
 namespace renorm::bench {
 double cuda_time_ms(const std::function<void()>&, int) { throw DeviceError("benchmarks built without CUDA"); }

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "benchmarks/cuda_bench.h"
-#include "core/allocator.h"
-#include "core/error.h"
-#include "core/tensor.h"
+#include "runtime/allocator.h"
+#include "runtime/error.h"
+#include "tensor/tensor.h"
 #include "kernels/dispatch.h"
 #include "kernels/renorm.h"
 #include "train/checkpoint.h"

@@ -11,10 +11,10 @@
 #include <typeinfo>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "layers/nn_ops.h"
-#include "layers/optim.h"
+#include "tensor/autograd.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
+#include "train/optim.h"
 #include "models/cifar_cnn.h"
 #include "train/checkpoint.h"
 

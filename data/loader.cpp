@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "core/allocator.h"
-#include "core/error.h"
-#include "core/philox.h"
+#include "runtime/allocator.h"
+#include "runtime/error.h"
+#include "runtime/philox.h"
 
 namespace renorm {
 

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/tensor.h"
+#include "tensor/tensor.h"
 #include "data/dataset.h"
 
 namespace renorm {

@@ -6,9 +6,11 @@
 
 namespace renorm_emu {
 
-// The emulated device: H100 limits, the multiprocessor count from RENORM_EMU_SMS (default 132).
+// The emulated devices: H100 limits, the multiprocessor count from RENORM_EMU_SMS (default 132), as many
+// devices as RENORM_EMU_DEVICES says (default 1), all alike; memory is shared by all of them.
 struct DeviceConfig {
   cudaDeviceProp prop;
+  int devices;
   bool reverse_order;  // RENORM_EMU_ORDER=reverse: threads of a block run last-to-first
   std::string error;   // why the configuration is unusable ("" when it is fine)
 };

@@ -27,6 +27,7 @@ thread_local cudaError_t t_last = cudaSuccess;
 thread_local cudaError_t t_detail_code = cudaSuccess;
 thread_local std::string t_detail;   // detail of the most recent error on this thread (code t_detail_code)
 thread_local std::string t_message;  // storage for cudaGetErrorString
+thread_local int t_device = 0;        // the current device of this thread
 
 struct Registry {
   std::mutex mutex;
@@ -38,6 +39,17 @@ struct Registry {
 Registry& registry() {
   static Registry* r = new Registry();  // never destroyed: memory may be freed during exit
   return *r;
+}
+
+// An integer setting in [1, hi] from the environment, `fallback` when unset; a bad value sets *error.
+int env_int(const char* name, int fallback, int hi, std::string* error) {
+  const char* e = std::getenv(name);
+  if (!e || !*e) return fallback;
+  char* end = nullptr;
+  const long v = std::strtol(e, &end, 10);
+  if (!*end && v >= 1 && v <= hi) return int(v);
+  *error = std::string(name) + "='" + e + "' is not an integer in [1, " + std::to_string(hi) + "]";
+  return fallback;
 }
 
 DeviceConfig make_config() {
@@ -55,13 +67,8 @@ DeviceConfig make_config() {
   p.maxGridSize[1] = p.maxGridSize[2] = 65535;
   p.major = 9;
   p.minor = 0;
-  p.multiProcessorCount = 132;
-  if (const char* e = std::getenv("RENORM_EMU_SMS"); e && *e) {
-    char* end = nullptr;
-    const long v = std::strtol(e, &end, 10);
-    if (*end || v < 1 || v > 1024) c.error = std::string("RENORM_EMU_SMS='") + e + "' is not an integer in [1, 1024]";
-    else p.multiProcessorCount = int(v);
-  }
+  p.multiProcessorCount = env_int("RENORM_EMU_SMS", 132, 1024, &c.error);
+  c.devices = env_int("RENORM_EMU_DEVICES", 1, 16, &c.error);
   const char* order = std::getenv("RENORM_EMU_ORDER");
   c.reverse_order = order && std::string(order) == "reverse";
   if (order && *order && !c.reverse_order && std::string(order) != "forward")
@@ -175,25 +182,35 @@ const char* cudaGetErrorString(cudaError_t e) {
 cudaError_t cudaGetLastError() { return std::exchange(t_last, cudaSuccess); }
 cudaError_t cudaPeekAtLastError() { return t_last; }
 
+namespace {
+bool valid_device(int dev) { return dev >= 0 && dev < device_config().devices; }
+cudaError_t no_device(int dev) {
+  return fail(cudaErrorInvalidDevice, "no device " + std::to_string(dev) + " (the emulator has " +
+                                          std::to_string(device_config().devices) + ", RENORM_EMU_DEVICES)");
+}
+}  // namespace
+
 cudaError_t cudaGetDeviceCount(int* n) {
   cudaError_t e;
-  *n = device_ready(&e) ? 1 : 0;
+  *n = device_ready(&e) ? device_config().devices : 0;
   return e;
 }
 cudaError_t cudaGetDevice(int* dev) {
-  *dev = 0;
+  *dev = t_device;
   return ok();
 }
 cudaError_t cudaSetDevice(int dev) {
-  return dev == 0 ? ok() : fail(cudaErrorInvalidDevice, "the emulator has one device, 0; asked for " + std::to_string(dev));
+  if (!valid_device(dev)) return no_device(dev);
+  t_device = dev;
+  return ok();
 }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int dev) {
-  if (dev != 0) return fail(cudaErrorInvalidDevice, "no device " + std::to_string(dev));
+  if (!valid_device(dev)) return no_device(dev);
   *prop = device_config().prop;
   return ok();
 }
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
-  if (dev != 0) return fail(cudaErrorInvalidDevice, "no device " + std::to_string(dev));
+  if (!valid_device(dev)) return no_device(dev);
   const cudaDeviceProp& p = device_config().prop;
   switch (attr) {
     case cudaDevAttrMaxThreadsPerBlock: *value = p.maxThreadsPerBlock; break;

@@ -2,8 +2,8 @@
 // arguments. CUDA is optional at build time; a CUDA tensor cannot exist without it, but the branch
 // still throws a DeviceError rather than falling back silently. Library-internal (uses RENORM_HAS_CUDA).
 #pragma once
-#include "core/device.h"
-#include "core/error.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
 
 #if RENORM_HAS_CUDA
 #define RENORM_DISPATCH(device, fn, ...)                                   \

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "core/hd.h"
+#include "runtime/hd.h"
 
 namespace renorm::kernels {
 

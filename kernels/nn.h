@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/hd.h"
-#include "core/philox.h"
+#include "runtime/hd.h"
+#include "runtime/philox.h"
 
 namespace renorm::kernels {
 

@@ -19,7 +19,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/hd.h"
+#include "runtime/hd.h"
 
 namespace renorm::kernels {
 

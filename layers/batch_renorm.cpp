@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/error.h"
+#include "runtime/error.h"
 
 namespace renorm {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "layers/batch_renorm_op.h"
+#include "tensor/ops/renorm.h"
 #include "layers/module.h"
 
 namespace renorm {

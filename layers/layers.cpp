@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "core/error.h"
-#include "core/ops.h"
-#include "layers/nn_ops.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
+#include "tensor/ops.h"
 
 namespace renorm {
 

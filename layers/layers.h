@@ -1,5 +1,5 @@
 // The layer modules: Conv2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Sequential. Each holds its
-// parameters as tensors on its device (the tensor owns the placement) and forwards to layers/nn_ops.h.
+// parameters as tensors on its device (the tensor owns the placement) and forwards to the ops in tensor/ops.h.
 #pragma once
 #include <memory>
 #include <vector>

@@ -1,6 +1,6 @@
 #include "models/cifar_cnn.h"
 
-#include "core/error.h"
+#include "runtime/error.h"
 
 namespace renorm {
 

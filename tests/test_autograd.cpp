@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/ops.h"
+#include "tensor/autograd.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
 
 using namespace renorm;
 

@@ -1,8 +1,8 @@
 // Values and finite-difference gradient checks of the core ops on CPU.
 #include <catch2/catch.hpp>
 
-#include "core/error.h"
-#include "core/ops.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
 #include "support/gradcheck.h"
 
 using namespace renorm;

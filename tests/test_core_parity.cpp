@@ -4,8 +4,8 @@
 
 #include <functional>
 
-#include "core/allocator.h"
-#include "core/ops.h"
+#include "runtime/allocator.h"
+#include "tensor/ops.h"
 #include "support/parity.h"
 
 using namespace renorm;

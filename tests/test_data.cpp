@@ -8,7 +8,7 @@
 #include <iostream>
 #include <set>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "data/loader.h"
 #include "support/synthetic_data.h"
 

@@ -5,10 +5,10 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/error.h"
-#include "core/ops.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
 #include "layers/layers.h"
-#include "layers/nn_ops.h"
+#include "tensor/ops.h"
 #include "support/gradcheck.h"
 #include "support/parity.h"
 

@@ -5,8 +5,8 @@
 #include <functional>
 #include <memory>
 
-#include "layers/nn_ops.h"
-#include "layers/optim.h"
+#include "tensor/ops.h"
+#include "train/optim.h"
 #include "models/cifar_cnn.h"
 #include "support/parity.h"
 

@@ -3,9 +3,9 @@
 
 #include <cmath>
 
-#include "core/error.h"
-#include "layers/nn_ops.h"
-#include "layers/optim.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
+#include "train/optim.h"
 #include "models/cifar_cnn.h"
 
 using namespace renorm;

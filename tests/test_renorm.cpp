@@ -1,8 +1,8 @@
 // Batch Renorm on CPU against the double-precision loop reference, and its defining properties.
 #include <catch2/catch.hpp>
 
-#include "core/error.h"
-#include "core/ops.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
 #include "layers/batch_renorm.h"
 #include "support/parity.h"
 #include "support/renorm_reference.h"

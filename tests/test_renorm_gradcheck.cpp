@@ -1,7 +1,7 @@
 // Finite-difference gradient checks of the whole Batch Renorm op (x, γ, β), r and d held constant.
 #include <catch2/catch.hpp>
 
-#include "layers/batch_renorm_op.h"
+#include "tensor/ops/renorm.h"
 #include "support/gradcheck.h"
 
 using namespace renorm;

@@ -3,8 +3,8 @@
 // path), H = W = 1, M = 1, M = B, and the CIFAR CNN's activation shapes.
 #include <catch2/catch.hpp>
 
-#include "core/allocator.h"
-#include "layers/batch_renorm_op.h"
+#include "runtime/allocator.h"
+#include "tensor/ops/renorm.h"
 #include "support/parity.h"
 
 using namespace renorm;

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "train/reproduce.h"
 #include "support/synthetic_data.h"
 

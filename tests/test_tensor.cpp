@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "core/allocator.h"
-#include "core/error.h"
-#include "core/philox.h"
-#include "core/tensor.h"
+#include "runtime/allocator.h"
+#include "runtime/error.h"
+#include "runtime/philox.h"
+#include "tensor/tensor.h"
 
 using namespace renorm;
 

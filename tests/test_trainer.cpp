@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 #include "support/synthetic_data.h"

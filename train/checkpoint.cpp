@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "train/json.h"
 
 namespace renorm {

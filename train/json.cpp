@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "core/error.h"
+#include "runtime/error.h"
 
 namespace renorm {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "train/checkpoint.h"
 
 #ifndef RENORM_SOURCE_DIR

@@ -11,12 +11,12 @@
 #include <sstream>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/error.h"
-#include "core/ops.h"
+#include "tensor/autograd.h"
+#include "runtime/error.h"
+#include "tensor/ops.h"
 #include "data/loader.h"
-#include "layers/nn_ops.h"
-#include "layers/optim.h"
+#include "tensor/ops.h"
+#include "train/optim.h"
 #include "models/cifar_cnn.h"
 #include "train/checkpoint.h"
 #include "train/json.h"

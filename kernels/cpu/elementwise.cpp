@@ -1,6 +1,6 @@
 #include "kernels/elementwise.h"
 
-#include "core/philox.h"
+#include "runtime/philox.h"
 
 namespace renorm::kernels::cpu {
 

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <tuple>
 
-#include "core/allocator.h"
+#include "runtime/allocator.h"
 #include "kernels/conv.h"
 #include "kernels/cuda/launch.cuh"
 

@@ -1,5 +1,5 @@
 // Elementwise kernels: grid-stride loops, one read of each input and one write of y per element.
-#include "core/philox.h"
+#include "runtime/philox.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/elementwise.h"
 

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <tuple>
 
-#include "core/allocator.h"
-#include "core/cuda_context.h"
+#include "runtime/allocator.h"
+#include "runtime/cuda_context.h"
 
 namespace renorm::kernels::cuda {
 

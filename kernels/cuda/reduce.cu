@@ -1,7 +1,7 @@
 // sum: two deterministic passes, no atomics and no host sync.
 // Pass 1: each of G blocks sums a grid-stride slice of x (n floats read) into partial[G] (double).
 // Pass 2: one block sums the G partials into out[0]. Bytes moved: 4n + small.
-#include "core/allocator.h"
+#include "runtime/allocator.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/reduce.h"
 

@@ -13,7 +13,7 @@
 // (x, dy twice, dx once); inference 2F. Partials and per-(n,c) values are O(N·C·chunks), negligible.
 #include <algorithm>
 
-#include "core/allocator.h"
+#include "runtime/allocator.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/renorm.h"
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "core/allocator.h"
-#include "core/device.h"
-#include "core/error.h"
-#include "core/tensor.h"
+#include "runtime/allocator.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
+#include "tensor/tensor.h"
 #include "kernels/cuda/launch.cuh"
 
 using namespace renorm;
@@ -180,6 +180,25 @@ TEST_CASE("allocator: exact-size mode hands out exactly the bytes asked for", "[
   REQUIRE(exact_allocation());  // renorm_tests_emu turns it on
   CHECK(cuda_allocation_size(100) == 100);
   CHECK(cuda_allocation_size(3 << 20) == size_t(3) << 20);
+}
+
+TEST_CASE("allocator: a block freed on another device goes back to its own device's cache", "[cuda][emulator]") {
+  int devices = 0;
+  REQUIRE(cudaGetDeviceCount(&devices) == cudaSuccess);
+  REQUIRE(devices >= 2);  // renorm_tests_emu emulates two
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  {
+    Tensor t = Tensor::empty(Shape{777}, Device::CUDA);  // a block of device 0 ...
+    REQUIRE(cudaSetDevice(1) == cudaSuccess);             // ... freed while device 1 is current
+  }
+  const CudaAllocatorStats before1 = cuda_allocator_stats();
+  { Tensor u = Tensor::empty(Shape{777}, Device::CUDA); }  // device 1 must not get device 0's block
+  CHECK(cuda_allocator_stats().cuda_mallocs == before1.cuda_mallocs + 1);
+  REQUIRE(cudaSetDevice(0) == cudaSuccess);
+  const CudaAllocatorStats before0 = cuda_allocator_stats();
+  { Tensor v = Tensor::empty(Shape{777}, Device::CUDA); }  // device 0 gets it back from its cache
+  CHECK(cuda_allocator_stats().cache_hits == before0.cache_hits + 1);
+  CHECK(cuda_allocator_stats().cuda_mallocs == before0.cuda_mallocs);
 }
 
 TEST_CASE("emulator: a copy whose kind does not match its pointers is an error", "[cuda][emulator]") {

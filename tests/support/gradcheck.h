@@ -10,8 +10,8 @@
 #include <functional>
 #include <vector>
 
-#include "core/autograd.h"
-#include "core/tensor.h"
+#include "tensor/autograd.h"
+#include "tensor/tensor.h"
 
 namespace renorm::test {
 

@@ -10,8 +10,8 @@
 #include <iostream>
 #include <string>
 
-#include "core/device.h"
-#include "core/tensor.h"
+#include "runtime/device.h"
+#include "tensor/tensor.h"
 
 namespace renorm::test {
 

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/allocator.h"
-#include "core/tensor.h"
+#include "runtime/allocator.h"
+#include "tensor/tensor.h"
 #include "kernels/cuda/launch.cuh"
 
 namespace {

@@ -1,10 +1,10 @@
-#include "core/device.h"
+#include "runtime/device.h"
 
 #include <omp.h>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #if RENORM_HAS_CUDA
-#include "core/cuda_context.h"
+#include "runtime/cuda_context.h"
 #endif
 
 namespace renorm {

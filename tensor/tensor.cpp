@@ -1,8 +1,8 @@
-#include "core/tensor.h"
+#include "tensor/tensor.h"
 
-#include "core/allocator.h"
-#include "core/autograd.h"
-#include "core/error.h"
+#include "runtime/allocator.h"
+#include "tensor/autograd.h"
+#include "runtime/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 

@@ -1,7 +1,7 @@
-#include "layers/batch_renorm_op.h"
+#include "tensor/ops/renorm.h"
 
-#include "core/autograd.h"
-#include "core/error.h"
+#include "tensor/autograd.h"
+#include "runtime/error.h"
 #include "kernels/dispatch.h"
 
 namespace renorm {

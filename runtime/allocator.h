@@ -5,7 +5,7 @@
 #pragma once
 #include <cstddef>
 
-#include "core/device.h"
+#include "runtime/device.h"
 
 namespace renorm {
 

@@ -1,10 +1,10 @@
-#include "core/autograd.h"
+#include "tensor/autograd.h"
 
 #include <chrono>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/error.h"
+#include "runtime/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
 

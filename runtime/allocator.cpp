@@ -5,13 +5,14 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
-#include "core/allocator.h"
-#include "core/device.h"
-#include "core/error.h"
+#include "runtime/allocator.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
 
 #if RENORM_HAS_CUDA
-#include "core/cuda_context.h"
+#include "runtime/cuda_context.h"
 #endif
 
 namespace renorm {
@@ -42,16 +43,42 @@ size_t cuda_allocation_size(size_t bytes) {
 }
 
 namespace {
-// One cache per device kind. CPU blocks are cached too: a training step allocates the same sizes every
-// step, and fresh large host blocks cost page faults each time.
+// The free lists. CPU blocks are cached too: a training step allocates the same sizes every step, and
+// fresh large host blocks cost page faults each time. CUDA blocks are cached per device index: a live
+// block remembers the device it came from and goes back to that device's list, whichever device is
+// current when it is freed, so a block never moves between GPUs.
 struct Cache {
   std::mutex mutex;
   std::multimap<size_t, void*> free_blocks;  // exact bucket size -> block
   CudaAllocatorStats stats;
 };
+struct Caches {
+  std::mutex mutex;                       // guards the two maps
+  std::map<int, Cache*> cuda;             // device index -> its cache (never destroyed)
+  std::unordered_map<void*, int> owner;   // live CUDA block -> device index
+  Cache cpu;
+};
 // Never destroyed: tensors may be freed during static destruction.
-Cache* g_cache[2] = {new Cache(), new Cache()};
-Cache& cache(Device d) { return *g_cache[d == Device::CUDA ? 1 : 0]; }
+Caches& caches() {
+  static Caches* c = new Caches();
+  return *c;
+}
+
+int current_cuda_device() {
+  int dev = 0;
+#if RENORM_HAS_CUDA
+  RENORM_CUDA_CHECK(cudaGetDevice(&dev));
+#endif
+  return dev;
+}
+
+Cache& cuda_cache(int dev) {
+  Caches& all = caches();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  Cache*& c = all.cuda[dev];
+  if (!c) c = new Cache();
+  return *c;
+}
 
 void* take_cached(Cache& c, size_t size) {
   std::lock_guard<std::mutex> lock(c.mutex);
@@ -70,16 +97,24 @@ void note_fresh(Cache& c, size_t size) {
   c.stats.bytes_in_use += size;
   ++c.stats.cuda_mallocs;
 }
+
+void give_back(Cache& c, void* p, size_t size) {
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.free_blocks.emplace(size, p);
+  c.stats.bytes_in_use -= size;
+  c.stats.bytes_cached += size;
+}
 }  // namespace
 
 CudaAllocatorStats cuda_allocator_stats() {
-  std::lock_guard<std::mutex> lock(cache(Device::CUDA).mutex);
-  return cache(Device::CUDA).stats;
+  Cache& c = cuda_cache(current_cuda_device());
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.stats;
 }
 
 void cuda_empty_cache() {
 #if RENORM_HAS_CUDA
-  Cache& c = cache(Device::CUDA);
+  Cache& c = cuda_cache(current_cuda_device());
   std::lock_guard<std::mutex> lock(c.mutex);
   if (!c.free_blocks.empty()) RENORM_CUDA_CHECK(cudaDeviceSynchronize());
   for (auto& [size, p] : c.free_blocks) {
@@ -92,8 +127,8 @@ void cuda_empty_cache() {
 
 void* device_allocate(Device d, size_t bytes) {
   const size_t size = cuda_allocation_size(bytes);
-  Cache& c = cache(d);
   if (d == Device::CPU) {
+    Cache& c = caches().cpu;
     if (void* p = take_cached(c, size)) return p;
     void* p = nullptr;
     if (posix_memalign(&p, 64, size) != 0) p = nullptr;
@@ -103,14 +138,20 @@ void* device_allocate(Device d, size_t bytes) {
   }
 #if RENORM_HAS_CUDA
   cuda::stream();  // ensures CUDA is available and the context exists
-  if (void* p = take_cached(c, size)) return p;
-  void* p = nullptr;
-  if (cudaMalloc(&p, size) != cudaSuccess) {
-    cudaGetLastError();
-    cuda_empty_cache();  // give cached blocks back and retry once
-    RENORM_CUDA_CHECK(cudaMalloc(&p, size));
+  const int dev = current_cuda_device();
+  Cache& c = cuda_cache(dev);
+  void* p = take_cached(c, size);
+  if (!p) {
+    if (cudaMalloc(&p, size) != cudaSuccess) {
+      cudaGetLastError();
+      cuda_empty_cache();  // give cached blocks back and retry once
+      RENORM_CUDA_CHECK(cudaMalloc(&p, size));
+    }
+    note_fresh(c, size);
   }
-  note_fresh(c, size);
+  Caches& all = caches();
+  std::lock_guard<std::mutex> lock(all.mutex);
+  all.owner[p] = dev;
   return p;
 #else
   throw DeviceError("CUDA storage requested but " + cuda_unavailable_reason());
@@ -120,11 +161,18 @@ void* device_allocate(Device d, size_t bytes) {
 void device_release(Device d, void* p, size_t bytes) {
   if (!p) return;
   const size_t size = cuda_allocation_size(bytes);
-  Cache& c = cache(d);
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.free_blocks.emplace(size, p);
-  c.stats.bytes_in_use -= size;
-  c.stats.bytes_cached += size;
+  if (d == Device::CPU) return give_back(caches().cpu, p, size);
+  int dev = 0;
+  {
+    Caches& all = caches();
+    std::lock_guard<std::mutex> lock(all.mutex);
+    auto it = all.owner.find(p);
+    if (it != all.owner.end()) {
+      dev = it->second;
+      all.owner.erase(it);
+    }
+  }
+  give_back(cuda_cache(dev), p, size);
 }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {

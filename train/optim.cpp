@@ -1,9 +1,9 @@
-#include "layers/optim.h"
+#include "train/optim.h"
 
 #include <cmath>
 
-#include "core/autograd.h"
-#include "core/error.h"
+#include "tensor/autograd.h"
+#include "runtime/error.h"
 #include "kernels/dispatch.h"
 #include "kernels/optim.h"
 

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <string>
 
-#include "core/error.h"
+#include "runtime/error.h"
 
 namespace renorm::cuda {
 

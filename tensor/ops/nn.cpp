@@ -1,18 +1,18 @@
-#include "layers/nn_ops.h"
+#include "tensor/ops/nn.h"
 
-#include "core/allocator.h"
-#include "core/autograd.h"
-#include "core/error.h"
-#include "kernels/conv.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise.h"
-#include "kernels/gemm.h"
 #include "kernels/nn.h"
 #include "kernels/reduce.h"
+#include "runtime/allocator.h"
+#include "runtime/error.h"
+#include "tensor/autograd.h"
+#include "tensor/ops/bias.h"
 
 namespace renorm {
 
-namespace {
+namespace detail {
+
 void check_bias(const char* op, const Tensor& x, const Tensor& bias, int64_t k) {
   if (!bias.defined()) return;
   check_same_device(op, x, bias);
@@ -24,59 +24,10 @@ Tensor bias_grad_of(const Tensor& g, int64_t k) {
   RENORM_DISPATCH(g.device(), bias_grad, g.data(), g.numel() / k, k, db.data());
   return db;
 }
-}  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad) {
-  static constexpr const char* op = "conv2d";
-  check_same_device(op, x, w);
-  if (x.rank() != 4 || w.rank() != 4 || x.dim(3) != w.dim(3))
-    throw ShapeError(std::string(op) + ": input " + x.shape().str() + " (NHWC) and filters " + w.shape().str() +
-                     " (KRSC) do not match");
-  if (stride < 1 || pad < 0) throw ConfigError(std::string(op) + ": stride must be >= 1 and padding >= 0");
-  const kernels::ConvShape cs{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), stride, stride, pad, pad};
-  if (x.dim(1) + 2 * pad < w.dim(1) || x.dim(2) + 2 * pad < w.dim(2))
-    throw ShapeError(std::string(op) + ": filters " + w.shape().str() + " larger than the padded input " + x.shape().str());
-  check_bias(op, x, bias, cs.k);
-  Tensor y = Tensor::empty(Shape{cs.b, cs.oh(), cs.ow(), cs.k}, x.device());
-  RENORM_DISPATCH(x.device(), conv2d_forward, x.data(), w.data(), y.data(), cs);
-  if (bias.defined()) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), y.numel() / cs.k, cs.k);
-  const bool need_x = x.requires_grad(), has_bias = bias.defined();
-  return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), cs, need_x, has_bias](const Tensor& g) {
-    Tensor dx, dw = Tensor::empty(w.shape(), g.device()), db;
-    if (need_x) {
-      dx = Tensor::empty(x.shape(), g.device());
-      RENORM_DISPATCH(g.device(), conv2d_backward_data, g.data(), w.data(), dx.data(), cs);
-    }
-    RENORM_DISPATCH(g.device(), conv2d_backward_filter, x.data(), g.data(), dw.data(), cs);
-    if (has_bias) db = bias_grad_of(g, cs.k);
-    return std::vector<Tensor>{dx, dw, db};
-  });
-}
+}  // namespace detail
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  static constexpr const char* op = "linear";
-  check_same_device(op, x, w);
-  if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1))
-    throw ShapeError(std::string(op) + ": input " + x.shape().str() + " and weight " + w.shape().str() +
-                     " ([out,in]) do not match");
-  const int64_t b = x.dim(0), in = x.dim(1), out = w.dim(0);
-  check_bias(op, x, bias, out);
-  Tensor y = Tensor::empty(Shape{b, out}, x.device());
-  RENORM_DISPATCH(x.device(), gemm, false, true, b, out, in, 1.f, x.data(), w.data(), 0.f, y.data());
-  if (bias.defined()) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), b, out);
-  const bool need_x = x.requires_grad(), has_bias = bias.defined();
-  return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), b, in, out, need_x, has_bias](const Tensor& g) {
-    Tensor dx, dw = Tensor::empty(w.shape(), g.device()), db;
-    if (need_x) {  // dx(b,in) = g(b,out)·w(out,in)
-      dx = Tensor::empty(x.shape(), g.device());
-      RENORM_DISPATCH(g.device(), gemm, false, false, b, in, out, 1.f, g.data(), w.data(), 0.f, dx.data());
-    }
-    // dw(out,in) = gᵀ(out,b)·x(b,in)
-    RENORM_DISPATCH(g.device(), gemm, true, false, out, in, b, 1.f, g.data(), x.data(), 0.f, dw.data());
-    if (has_bias) db = bias_grad_of(g, out);
-    return std::vector<Tensor>{dx, dw, db};
-  });
-}
+using detail::bias_grad_of;
 
 Tensor bias_add(const Tensor& x, const Tensor& bias) {
   static constexpr const char* op = "bias_add";

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/hd.h"
+#include "runtime/hd.h"
 
 namespace renorm {
 

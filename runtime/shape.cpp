@@ -1,6 +1,6 @@
-#include "core/shape.h"
+#include "runtime/shape.h"
 
-#include "core/error.h"
+#include "runtime/error.h"
 
 namespace renorm {
 

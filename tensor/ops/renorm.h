@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "tensor/tensor.h"
 #include "kernels/renorm.h"
 
 namespace renorm {

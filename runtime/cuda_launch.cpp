@@ -5,10 +5,10 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/error.h"
+#include "runtime/error.h"
 
 #if RENORM_HAS_CUDA
-#include "core/cuda_context.h"
+#include "runtime/cuda_context.h"
 
 namespace renorm::cuda {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/device.h"
-#include "core/shape.h"
+#include "runtime/device.h"
+#include "runtime/shape.h"
 
 namespace renorm {
 

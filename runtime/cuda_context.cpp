@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "core/allocator.h"
-#include "core/device.h"
-#include "core/error.h"
+#include "runtime/allocator.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
 
 #if RENORM_HAS_CUDA
-#include "core/cuda_context.h"
+#include "runtime/cuda_context.h"
 #endif
 
 namespace renorm {

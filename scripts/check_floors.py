@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Include floors (CTest: include_floors). renorm is a stack; a file may include headers of its own floor
+or of floors below it, never above:
+
+  0 runtime/   devices, allocator and copies, streams, errors, shapes, RNG, __host__ __device__ helpers
+  1 kernels/   cpu:: and cuda:: kernels per family
+  2 tensor/    Tensor, autograd, every differentiable op (tensor/ops/<family>, named like its kernels)
+  3 layers/    modules
+  4 models/    the CIFAR CNN
+  5 data/, train/   readers and loader; trainer, optimizers, schedules, checkpoints, metrics
+  6 apps/      command-line programs
+
+(emu/, the CUDA emulator, stands in for the CUDA toolkit below runtime/; tests/ and benchmarks/ stand
+above everything.) Prints every upward include as file:line and exits 1; exits 0 when there is none.
+--plant FILE:HEADER checks as if FILE also included HEADER (CTest shows the check failing that way).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+FLOORS = {"runtime": 0, "kernels": 1, "tensor": 2, "layers": 3, "models": 4, "data": 5, "train": 5, "apps": 6}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def floor_of(path):
+    top = path.split("/", 1)[0]
+    return FLOORS.get(top)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="check that includes point down the floors")
+    ap.add_argument("root")
+    ap.add_argument("--plant", action="append", default=[], help="FILE:HEADER, an include to pretend exists")
+    args = ap.parse_args()
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=args.root, capture_output=True,
+                           text=True).stdout.split()
+    if not files:  # not a git checkout: walk the tree
+        files = [os.path.relpath(os.path.join(d, f), args.root) for d, _, fs in os.walk(args.root) for f in fs]
+    planted = {}
+    for p in args.plant:
+        f, h = p.split(":", 1)
+        planted.setdefault(f, []).append(h)
+    problems, checked = [], 0
+    for f in sorted(files):
+        own = floor_of(f)
+        if own is None or not re.search(r"\.(h|cpp|cu|cuh)$", f):
+            continue
+        checked += 1
+        lines = open(os.path.join(args.root, f), errors="replace").read().splitlines()
+        includes = [(n, m.group(1)) for n, line in enumerate(lines, 1) if (m := INCLUDE.match(line))]
+        includes += [(0, h) for h in planted.get(f, [])]
+        for n, header in includes:
+            target = floor_of(header)
+            if target is not None and target > own:
+                where = f"{f}:{n}" if n else f"{f} (planted)"
+                problems.append(f"{where}: includes {header} (floor {target}, {header.split('/')[0]}/) from floor "
+                                f"{own} ({f.split('/')[0]}/): includes must point down")
+    for p in problems:
+        print("FAIL: " + p)
+    print(f"{checked} files checked, {len(problems)} upward includes")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

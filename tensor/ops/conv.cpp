@@ -1,0 +1,42 @@
+#include "tensor/ops/conv.h"
+
+#include "kernels/conv.h"
+#include "kernels/dispatch.h"
+#include "kernels/nn.h"
+#include "runtime/error.h"
+#include "tensor/autograd.h"
+#include "tensor/ops/bias.h"
+
+namespace renorm {
+
+using detail::bias_grad_of;
+using detail::check_bias;
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad) {
+  static constexpr const char* op = "conv2d";
+  check_same_device(op, x, w);
+  if (x.rank() != 4 || w.rank() != 4 || x.dim(3) != w.dim(3))
+    throw ShapeError(std::string(op) + ": input " + x.shape().str() + " (NHWC) and filters " + w.shape().str() +
+                     " (KRSC) do not match");
+  if (stride < 1 || pad < 0) throw ConfigError(std::string(op) + ": stride must be >= 1 and padding >= 0");
+  const kernels::ConvShape cs{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), stride, stride, pad, pad};
+  if (x.dim(1) + 2 * pad < w.dim(1) || x.dim(2) + 2 * pad < w.dim(2))
+    throw ShapeError(std::string(op) + ": filters " + w.shape().str() + " larger than the padded input " + x.shape().str());
+  check_bias(op, x, bias, cs.k);
+  Tensor y = Tensor::empty(Shape{cs.b, cs.oh(), cs.ow(), cs.k}, x.device());
+  RENORM_DISPATCH(x.device(), conv2d_forward, x.data(), w.data(), y.data(), cs);
+  if (bias.defined()) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), y.numel() / cs.k, cs.k);
+  const bool need_x = x.requires_grad(), has_bias = bias.defined();
+  return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), cs, need_x, has_bias](const Tensor& g) {
+    Tensor dx, dw = Tensor::empty(w.shape(), g.device()), db;
+    if (need_x) {
+      dx = Tensor::empty(x.shape(), g.device());
+      RENORM_DISPATCH(g.device(), conv2d_backward_data, g.data(), w.data(), dx.data(), cs);
+    }
+    RENORM_DISPATCH(g.device(), conv2d_backward_filter, x.data(), g.data(), dw.data(), cs);
+    if (has_bias) db = bias_grad_of(g, cs.k);
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+}  // namespace renorm

@@ -1,0 +1,12 @@
+// 2-D convolution as a differentiable op (kernels/conv.h: im2col + OpenBLAS / cuDNN), NHWC.
+#pragma once
+#include <cstdint>
+
+#include "tensor/tensor.h"
+
+namespace renorm {
+
+// x: [B,H,W,C]; w: [K,R,S,C]; bias: [K] or undefined; y: [B,OH,OW,K].
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride = 1, int64_t pad = 0);
+
+}  // namespace renorm

@@ -1,0 +1,15 @@
+// Elementwise differentiable ops (kernels/elementwise.h). Each: shape/device checks, one kernel dispatch
+// (kernels/dispatch.h) and, when recording, a Node whose backward is written out explicitly. Outputs live
+// on the inputs' device.
+#pragma once
+#include "tensor/tensor.h"
+
+namespace renorm {
+
+Tensor add(const Tensor& a, const Tensor& b);  // same shape
+Tensor mul(const Tensor& a, const Tensor& b);  // same shape, elementwise
+Tensor scale(const Tensor& x, float alpha);    // alpha * x
+// max(x, 0); the subgradient at 0 is 0.
+Tensor relu(const Tensor& x);
+
+}  // namespace renorm
