@@ -14,7 +14,29 @@ struct PoolShape {
   int64_t k, stride;   // square window, no padding
   RENORM_HD int64_t oh() const { return (h - k) / stride + 1; }
   RENORM_HD int64_t ow() const { return (w - k) / stride + 1; }
+  // Index in x of element (u, v) of the window of output (b, i, j), channel ch.
+  RENORM_HD int64_t input_index(int64_t n, int64_t i, int64_t j, int64_t u, int64_t v, int64_t ch) const {
+    return ((n * h + i * stride + u) * w + j * stride + v) * c + ch;
+  }
 };
+
+// The max-pool window scan, one rule for both backends: start at -inf with offset 0, visit the window's
+// elements in row-major order (offset u·k + v), and the first maximum wins.
+RENORM_HD void maxpool_start(float& best, float& arg) {
+  best = -INFINITY;
+  arg = 0.f;
+}
+RENORM_HD void maxpool_take(float value, float offset, float& best, float& arg) {
+  if (value > best) {
+    best = value;
+    arg = offset;
+  }
+}
+// Where the gradient of output (b, i, j, ch) goes: the input element its window offset `arg` names.
+RENORM_HD int64_t maxpool_source(const PoolShape& ps, int64_t n, int64_t i, int64_t j, int64_t ch, float arg) {
+  const int64_t kk = static_cast<int64_t>(arg);
+  return ps.input_index(n, i, j, kk / ps.k, kk % ps.k, ch);
+}
 
 // Dropout's keep decision for element i of the step `step` of layer `layer` under `seed`: a pure
 // function of those four, so CPU and CUDA masks are identical and backward recomputes the mask
@@ -39,6 +61,11 @@ RENORM_HD void softmax_xent_row(const float* z, float label_f, int64_t k, float*
   const bool valid = label >= 0 && label < k && label_f == float(label);
   *loss = valid ? float(log(total) - double(z[label] - zmax)) : NAN;
   *correct = arg == label ? 1.f : 0.f;
+}
+
+// d loss / d logit j of one example: (p_j - [j == label]) · g / B, with scale = g / B.
+RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float scale) {
+  return (prob - (static_cast<int64_t>(label_f) == j ? 1.f : 0.f)) * scale;
 }
 
 #define RENORM_DECLARE_NN                                                                             \

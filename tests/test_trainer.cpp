@@ -8,6 +8,7 @@
 
 #include "runtime/error.h"
 #include "train/checkpoint.h"
+#include "train/json.h"
 #include "train/trainer.h"
 #include "support/synthetic_data.h"
 
@@ -146,4 +147,11 @@ TEST_CASE("trainer: a diverging loss stops the run with a clear message and keep
   c.eval_every = 2;
   c.steps = 40;
   CHECK_THROWS_WITH(train(c), Catch::Contains("training loss became") && Catch::Contains("last good checkpoint"));
+}
+
+TEST_CASE("json: malformed or deeply nested input is an IoError naming the file, never a crash", "[json]") {
+  CHECK_THROWS_WITH(parse_json(std::string(200000, '['), "deep.json"), Catch::Contains("deep.json: malformed JSON"));
+  CHECK(parse_json(std::string(200000, '[') + std::string(200000, ']'), "nested.json").is_array());
+  CHECK_THROWS_AS(parse_json("{\"a\": }", "bad.json"), IoError);
+  CHECK(json_quote("a\"b\n") == "\"a\\\"b\\n\"");
 }

@@ -70,20 +70,27 @@ SafeTensors load_safetensors(const std::string& path) {
   for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
   if (n > bytes.size() - 8) throw IoError(path + ": header length " + std::to_string(n) + " exceeds the file");
   const Json header = parse_json(bytes.substr(8, n), path);
-  if (header.kind != Json::Kind::Object) throw IoError(path + ": header is not a JSON object");
+  if (!header.is_object()) throw IoError(path + ": header is not a JSON object");
   const size_t base = 8 + n;
   SafeTensors out;
-  for (const auto& [name, entry] : header.object) {
+  for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
-      for (const auto& [k, v] : entry.object) out.metadata[k] = v.string;
+      if (!entry.is_object()) throw IoError(path + ": __metadata__ is not a JSON object");
+      for (const auto& [k, v] : entry.items())
+        if (v.is_string()) out.metadata[k] = v.get<std::string>();
       continue;
     }
-    const Json *dtype = entry.find("dtype"), *shape = entry.find("shape"), *offs = entry.find("data_offsets");
-    if (!dtype || dtype->string != "F32" || !shape || !offs || offs->array.size() != 2)
-      throw IoError(path + ": tensor '" + name + "' is not a float32 entry with shape and data_offsets");
+    const auto dtype = entry.find("dtype"), shape = entry.find("shape"), offs = entry.find("data_offsets");
+    const bool ok = entry.is_object() && dtype != entry.end() && *dtype == "F32" && shape != entry.end() &&
+                    shape->is_array() && offs != entry.end() && offs->is_array() && offs->size() == 2 &&
+                    (*offs)[0].is_number_unsigned() && (*offs)[1].is_number_unsigned();
+    if (!ok) throw IoError(path + ": tensor '" + name + "' is not a float32 entry with shape and data_offsets");
     Shape s;
-    for (const Json& d : shape->array) s.push_back(static_cast<int64_t>(d.number));
-    const size_t a = size_t(offs->array[0].number), b = size_t(offs->array[1].number);
+    for (const Json& d : *shape) {
+      if (!d.is_number_unsigned()) throw IoError(path + ": tensor '" + name + "' has a dimension that is not a count");
+      s.push_back(d.get<int64_t>());
+    }
+    const size_t a = (*offs)[0].get<size_t>(), b = (*offs)[1].get<size_t>();
     if (b < a || base + b > bytes.size() || (b - a) != size_t(s.numel()) * sizeof(float))
       throw IoError(path + ": tensor '" + name + "' has data offsets that do not match its shape or the file");
     std::vector<float> v(s.numel());

@@ -1,24 +1,16 @@
-// A small JSON reader (for safetensors headers and config files) and string escaping for writers.
+// JSON through nlohmann-json (Debian nlohmann-json3-dev): parsing of safetensors headers and config
+// files, and string quoting for the writers. Library-internal (not installed).
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
-#include <utility>
-#include <vector>
 
 namespace renorm {
 
-struct Json {
-  enum class Kind { Null, Bool, Number, String, Array, Object };
-  Kind kind = Kind::Null;
-  bool boolean = false;
-  double number = 0;
-  std::string string;
-  std::vector<Json> array;
-  std::vector<std::pair<std::string, Json>> object;
-  const Json* find(const std::string& key) const;
-};
+using Json = nlohmann::json;
 
-// Throws IoError naming `source` (a file name) and the offset on malformed input.
+// Parses `text`; malformed input is an IoError naming `source` (a file name) and the parser's message.
 Json parse_json(const std::string& text, const std::string& source);
-std::string json_quote(const std::string& s);  // "..." with escapes
+// "..." with JSON escapes; invalid UTF-8 becomes U+FFFD rather than an error.
+std::string json_quote(const std::string& s);
 
 }  // namespace renorm

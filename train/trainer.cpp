@@ -117,13 +117,16 @@ TrainConfig config_from_json_file(const std::string& path) {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const Json j = parse_json(text, path);
   TrainConfig c;
+  if (!j.is_object()) throw IoError(path + ": not a JSON object");
   c.visit([&](const char* name, auto& field, const char*) {
-    const Json* v = j.find(name);
-    if (!v) throw IoError(path + ": setting '" + std::string(name) + "' is missing");
+    const auto v = j.find(name);
+    if (v == j.end()) throw IoError(path + ": setting '" + std::string(name) + "' is missing");
     using T = std::decay_t<decltype(field)>;
-    if constexpr (std::is_same_v<T, std::string>) field = v->string;
-    else if constexpr (std::is_same_v<T, bool>) field = v->boolean;
-    else field = static_cast<T>(v->number);
+    const bool ok = std::is_same_v<T, std::string> ? v->is_string() : std::is_same_v<T, bool> ? v->is_boolean()
+                                                                                               : v->is_number();
+    if (!ok) throw IoError(path + ": setting '" + std::string(name) + "' has the wrong type: " + v->dump());
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) field = v->template get<T>();
+    else field = static_cast<T>(v->template get<double>());
   });
   return c;
 }

@@ -38,20 +38,13 @@ void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argma
         const int64_t o = ((b * oh + i) * ow + j) * ps.c;
         float* best = y + o;
         float* arg = argmax + o;
-        for (int64_t c = 0; c < ps.c; ++c) {
-          best[c] = -INFINITY;
-          arg[c] = 0.f;
-        }
-        // Window in the same order as CUDA, channels innermost (contiguous in NHWC); the first maximum wins.
+        for (int64_t c = 0; c < ps.c; ++c) maxpool_start(best[c], arg[c]);
+        // The window in the scan's order, channels innermost (contiguous in NHWC).
         for (int64_t u = 0; u < ps.k; ++u)
           for (int64_t v = 0; v < ps.k; ++v) {
-            const float* row = x + ((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c;
+            const float* row = x + ps.input_index(b, i, j, u, v, 0);
             const float kk = static_cast<float>(u * ps.k + v);
-            for (int64_t c = 0; c < ps.c; ++c)
-              if (row[c] > best[c]) {
-                best[c] = row[c];
-                arg[c] = kk;
-              }
+            for (int64_t c = 0; c < ps.c; ++c) maxpool_take(row[c], kk, best[c], arg[c]);
           }
       }
 }
@@ -65,8 +58,7 @@ void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps,
       for (int64_t j = 0; j < ow; ++j)
         for (int64_t c = 0; c < ps.c; ++c) {
           const int64_t o = ((b * oh + i) * ow + j) * ps.c + c;
-          const int64_t kk = static_cast<int64_t>(argmax[o]), u = kk / ps.k, v = kk % ps.k;
-          dx[((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c + c] += dy[o];
+          dx[maxpool_source(ps, b, i, j, c, argmax[o])] += dy[o];
         }
 }
 
@@ -85,10 +77,8 @@ void softmax_xent_forward(const float* logits, const float* labels, int64_t b, i
 void softmax_xent_backward(const float* probs, const float* labels, const float* g, int64_t b, int64_t k,
                            float* dlogits) {
   const float scale = g[0] / static_cast<float>(b);
-  for (int64_t i = 0; i < b; ++i) {
-    const int64_t label = static_cast<int64_t>(labels[i]);
-    for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = (probs[i * k + j] - (j == label ? 1.f : 0.f)) * scale;
-  }
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = softmax_xent_grad(probs[i * k + j], labels[i], j, scale);
 }
 
 }  // namespace renorm::kernels::cpu

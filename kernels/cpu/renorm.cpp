@@ -78,29 +78,15 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   const int64_t nc = s.n * s.c;
   std::vector<float> var(nc), a(nc), b(nc);
   moments(x, s, save_mean, var.data());
-  int clipped_r = 0, clipped_d = 0;
-  std::vector<double> mean_sum(s.c, 0.0), sigma_sum(s.c, 0.0);
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t c = 0; c < s.c; ++c) {
-      const int64_t i = n * s.c + c;
-      const float sigma_b = std::sqrt(var[i] + p.eps);
-      save_invstd[i] = 1.f / sigma_b;
-      if (!p.fixed_rd) {
-        const int flags = renorm_rd(save_mean[i], sigma_b, run_mean[c], run_std[c], p.rmax, p.dmax, &save_r[i], &save_d[i]);
-        clipped_r += flags & 1;
-        clipped_d += (flags >> 1) & 1;
-      }
-      renorm_affine(gamma[c], beta[c], save_mean[i], save_invstd[i], save_r[i], save_d[i], &a[i], &b[i]);
-      mean_sum[c] += save_mean[i];
-      sigma_sum[c] += sigma_b;
-    }
-  clip_counts[0] = static_cast<float>(clipped_r);
-  clip_counts[1] = static_cast<float>(clipped_d);
-  if (p.update_running)
-    for (int64_t c = 0; c < s.c; ++c) {
-      run_mean[c] += p.alpha * (static_cast<float>(mean_sum[c] / s.n) - run_mean[c]);
-      run_std[c] += p.alpha * (static_cast<float>(sigma_sum[c] / s.n) - run_std[c]);
-    }
+  ClipCount clipped;
+  for (int64_t c = 0; c < s.c; ++c) {
+    const ClipCount k = renorm_forward_channel(c, s, save_mean, var.data(), gamma[c], beta[c], run_mean, run_std, p,
+                                               save_invstd, save_r, save_d, a.data(), b.data());
+    clipped.r += k.r;
+    clipped.d += k.d;
+  }
+  clip_counts[0] = static_cast<float>(clipped.r);
+  clip_counts[1] = static_cast<float>(clipped.d);
   apply_affine(x, s, a.data(), b.data(), y);
 }
 
@@ -121,21 +107,15 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
     }
   });
   const int64_t nc = s.n * s.c;
-  std::vector<float> pq(2 * nc), sh(nc);
-  std::vector<double> dg(s.c, 0.0), db(s.c, 0.0);
+  std::vector<float> s1(nc), s2(nc), pq(2 * nc), sh(nc);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c) {
-      const int64_t i = n * s.c + c;
-      const float s1 = static_cast<float>(sums[n * 2 * s.c + c]), s2 = static_cast<float>(sums[n * 2 * s.c + s.c + c]);
-      renorm_dx_coeffs(gamma[c], save_mean[i], save_invstd[i], save_r[i], s1, s2, static_cast<float>(s.rows), &pq[i],
-                       &pq[nc + i], &sh[i]);
-      dg[c] += double(save_r[i]) * s2 + double(save_d[i]) * s1;
-      db[c] += s1;
+      s1[n * s.c + c] = static_cast<float>(sums[n * 2 * s.c + c]);
+      s2[n * s.c + c] = static_cast<float>(sums[n * 2 * s.c + s.c + c]);
     }
-  for (int64_t c = 0; c < s.c; ++c) {
-    dgamma[c] = static_cast<float>(dg[c]);
-    dbeta[c] = static_cast<float>(db[c]);
-  }
+  for (int64_t c = 0; c < s.c; ++c)
+    renorm_backward_channel(c, s, s1.data(), s2.data(), gamma[c], save_mean, save_invstd, save_r, save_d, pq.data(),
+                            pq.data() + nc, sh.data(), dgamma, dbeta);
   const float* p = pq.data();
   const float* q = pq.data() + nc;
 #pragma omp parallel for schedule(static)

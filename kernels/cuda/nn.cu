@@ -45,18 +45,12 @@ __global__ void __launch_bounds__(kThreads) maxpool_fwd_kernel(const float* x, P
   const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
-    float best = -INFINITY;
-    int best_k = 0;
+    float best, arg;
+    maxpool_start(best, arg);
     for (int64_t u = 0; u < ps.k; ++u)
-      for (int64_t v = 0; v < ps.k; ++v) {
-        const float val = x[((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c + c];
-        if (val > best) {
-          best = val;
-          best_k = int(u * ps.k + v);
-        }
-      }
+      for (int64_t v = 0; v < ps.k; ++v) maxpool_take(x[ps.input_index(b, i, j, u, v, c)], float(u * ps.k + v), best, arg);
     y[o] = best;
-    argmax[o] = float(best_k);
+    argmax[o] = arg;
   }
 }
 
@@ -65,9 +59,8 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
-    const int64_t kk = int64_t(argmax[o]), u = kk / ps.k, v = kk % ps.k;
     // Overlapping windows (stride < k) can route two outputs to one input: add atomically.
-    atomicAdd(dx + ((b * ps.h + i * ps.stride + u) * ps.w + j * ps.stride + v) * ps.c + c, dy[o]);
+    atomicAdd(dx + maxpool_source(ps, b, i, j, c, argmax[o]), dy[o]);
   }
 }
 
@@ -88,7 +81,7 @@ __global__ void __launch_bounds__(kThreads)
     xent_bwd_kernel(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
   const float scale = g[0] / float(b);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < b * k; i += int64_t(gridDim.x) * blockDim.x)
-    dl[i] = (probs[i] - (int64_t(labels[i / k]) == i % k ? 1.f : 0.f)) * scale;
+    dl[i] = softmax_xent_grad(probs[i], labels[i / k], i % k, scale);
 }
 }  // namespace
 

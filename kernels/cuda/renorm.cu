@@ -88,42 +88,27 @@ __global__ void __launch_bounds__(kThreads)
     merged_moments(s, plan, pcount, pmean, pm2, i / s.c, i % s.c, mean + i, var + i);
 }
 
-// Stage 2, forward: one block of kThreads; thread per channel (strided).
+// Stage 2, forward: one block of kThreads; thread per channel (strided): merges the partials of each
+// microbatch into μ_n (save_mean) and var_n (var), then the shared per-channel step (kernels/renorm.h).
 __global__ void __launch_bounds__(kThreads)
     renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
-                    const float* gamma, const float* beta, float* run_mean, float* run_std, RenormParams p,
+                    const float* gamma, const float* beta, float* run_mean, float* run_std, RenormParams p, float* var,
                     float* save_mean, float* save_invstd, float* save_r, float* save_d, float* a, float* b,
                     float* clip_counts) {
   __shared__ int clipped[2];
   if (threadIdx.x == 0) clipped[0] = clipped[1] = 0;
   __syncthreads();
-  int my_r = 0, my_d = 0;
+  ClipCount mine;
   for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
-    const float rm = run_mean[c], rs = run_std[c];
-    float mean_sum = 0.f, sigma_sum = 0.f;
-    for (int64_t n = 0; n < s.n; ++n) {
-      const int64_t i = n * s.c + c;
-      float mean, var;
-      merged_moments(s, plan, pcount, pmean, pm2, n, c, &mean, &var);
-      const float sigma_b = sqrtf(var + p.eps);
-      save_mean[i] = mean;
-      save_invstd[i] = 1.f / sigma_b;
-      if (!p.fixed_rd) {
-        const int flags = renorm_rd(mean, sigma_b, rm, rs, p.rmax, p.dmax, &save_r[i], &save_d[i]);
-        my_r += flags & 1;
-        my_d += (flags >> 1) & 1;
-      }
-      renorm_affine(gamma[c], beta[c], mean, save_invstd[i], save_r[i], save_d[i], &a[i], &b[i]);
-      mean_sum += mean;
-      sigma_sum += sigma_b;
-    }
-    if (p.update_running) {
-      run_mean[c] = rm + p.alpha * (mean_sum / float(s.n) - rm);
-      run_std[c] = rs + p.alpha * (sigma_sum / float(s.n) - rs);
-    }
+    for (int64_t n = 0; n < s.n; ++n)
+      merged_moments(s, plan, pcount, pmean, pm2, n, c, &save_mean[n * s.c + c], &var[n * s.c + c]);
+    const ClipCount k = renorm_forward_channel(c, s, save_mean, var, gamma[c], beta[c], run_mean, run_std, p,
+                                               save_invstd, save_r, save_d, a, b);
+    mine.r += k.r;
+    mine.d += k.d;
   }
-  atomicAdd(&clipped[0], my_r);
-  atomicAdd(&clipped[1], my_d);
+  atomicAdd(&clipped[0], mine.r);
+  atomicAdd(&clipped[1], mine.d);
   __syncthreads();
   if (threadIdx.x == 0) {
     clip_counts[0] = float(clipped[0]);
@@ -206,26 +191,23 @@ __global__ void __launch_bounds__(kPartialThreads)
   }
 }
 
+// Stage 2, backward: thread per channel: sums the chunk partials of each microbatch into S1, S2 ((N,C)
+// scratch), then the shared per-channel step (kernels/renorm.h).
 __global__ void __launch_bounds__(kThreads)
     backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
                       const float* save_mean, const float* save_invstd, const float* save_r, const float* save_d,
-                      float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
+                      float* s1, float* s2, float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
   for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x) {
-    float dg = 0.f, db = 0.f;
     for (int64_t n = 0; n < s.n; ++n) {
-      float s1 = 0.f, s2 = 0.f;
+      float t1 = 0.f, t2 = 0.f;
       for (int64_t k = 0; k < plan.per_n; ++k) {
-        s1 += ps1[(n * plan.per_n + k) * s.c + c];
-        s2 += ps2[(n * plan.per_n + k) * s.c + c];
+        t1 += ps1[(n * plan.per_n + k) * s.c + c];
+        t2 += ps2[(n * plan.per_n + k) * s.c + c];
       }
-      const int64_t i = n * s.c + c;
-      renorm_dx_coeffs(gamma[c], save_mean[i], save_invstd[i], save_r[i], s1, s2, float(s.rows), &cp[i], &cq[i],
-                       &cs[i]);
-      dg += save_r[i] * s2 + save_d[i] * s1;
-      db += s1;
+      s1[n * s.c + c] = t1;
+      s2[n * s.c + c] = t2;
     }
-    dgamma[c] = dg;
-    dbeta[c] = db;
+    renorm_backward_channel(c, s, s1, s2, gamma[c], save_mean, save_invstd, save_r, save_d, cp, cq, cs, dgamma, dbeta);
   }
 }
 
@@ -264,13 +246,14 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
   const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
-  Scratch scratch((3 * w + 2 * nc) * sizeof(float));
+  Scratch scratch((3 * w + 3 * nc) * sizeof(float));
   float* ws = scratch.as<float>();
   float* a = ws + 3 * w;
   float* b = a + nc;
+  float* var = b + nc;
   launch_welford(x, s, plan, ws);
-  launch<renorm_finalize>(1, kThreads, 0, s, plan, ws, ws + w, ws + 2 * w, gamma, beta, run_mean, run_std, p, save_mean,
-                          save_invstd, save_r, save_d, a, b, clip_counts);
+  launch<renorm_finalize>(1, kThreads, 0, s, plan, ws, ws + w, ws + 2 * w, gamma, beta, run_mean, run_std, p, var,
+                          save_mean, save_invstd, save_r, save_d, a, b, clip_counts);
   launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
 }
 
@@ -280,12 +263,13 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
   if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
   const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
-  Scratch scratch((2 * w + 3 * nc) * sizeof(float));
+  Scratch scratch((2 * w + 5 * nc) * sizeof(float));
   float* ws = scratch.as<float>();
   float* cp = ws + 2 * w;
+  float* sums = cp + 3 * nc;  // S1, S2
   launch<backward_partial>(partial_grid(s, plan), kPartialBlock, 0, x, dy, s, plan, save_mean, save_invstd, ws, ws + w);
-  launch_n<backward_finalize>(s.c, s, plan, ws, ws + w, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc,
-                              cp + 2 * nc, dgamma, dbeta);
+  launch_n<backward_finalize>(s.c, s, plan, ws, ws + w, gamma, save_mean, save_invstd, save_r, save_d, sums, sums + nc,
+                              cp, cp + nc, cp + 2 * nc, dgamma, dbeta);
   launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
 }
 
