@@ -5,8 +5,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "apps/progress.h"
 #include "runtime/error.h"
-#include "train/reproduce.h"
+#include "apps/reproduce_runner.h"
 
 int main(int argc, char** argv) {
   renorm::ReproduceConfig c;
@@ -34,7 +35,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   c.plot = !no_plot;
   try {
-    return renorm::reproduce(renorm::resolve(c));
+    renorm::app::ConsoleProgress progress(false);
+    return renorm::reproduce(renorm::resolve(c), &progress);
   } catch (const renorm::TrainingDiverged& e) {
     std::fprintf(stderr, "renorm-reproduce: %s\n", e.what());
     return 3;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "apps/progress.h"
 #include "runtime/error.h"
 #include "train/trainer.h"
 
@@ -29,10 +30,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   cfg.progress = !no_progress;
   if (cfg.resume_dir.empty() && cfg.out_dir.empty())
-    cfg.out_dir = "runs/" + cfg.dataset + "-" + cfg.norm + "-m" + std::to_string(cfg.microbatch ? cfg.microbatch : cfg.batch) +
+    cfg.out_dir = "runs/" + cfg.dataset + "-" + cfg.norm + "-m" + std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) +
                   "-s" + std::to_string(cfg.seed);
   try {
-    const renorm::TrainResult r = renorm::train(cfg);
+    renorm::app::ConsoleProgress progress(cfg.progress);
+    const renorm::TrainResult r = renorm::train(cfg, &progress);
     std::printf("renorm-train: done, %lld steps in %.1f s, validation accuracy %.4f\n", (long long)r.steps, r.seconds,
                 r.final_val_acc);
     return 0;

@@ -30,13 +30,15 @@ struct NormShape {
   RENORM_HD int64_t numel() const { return n * rows * c; }
 };
 
+// The arguments of one training forward, filled by the op from NormConfig and the step (no defaults
+// here: they are NormConfig's).
 struct RenormParams {
-  float eps = 1e-3f;
-  float alpha = 0.01f;  // moving-average rate
-  float rmax = 1.f;
-  float dmax = 0.f;
-  bool update_running = true;  // move running mean/std toward this step's statistics
-  bool fixed_rd = false;       // read r, d from save_r/save_d instead of computing them (gradient checks)
+  float eps;
+  float alpha;  // moving-average rate
+  float rmax;
+  float dmax;
+  bool update_running;  // move running mean/std toward this step's statistics
+  bool fixed_rd;        // read r, d from save_r/save_d instead of computing them (gradient checks)
 };
 
 // ---- shared per-element formulas (CPU and CUDA call these) ----

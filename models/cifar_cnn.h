@@ -18,7 +18,7 @@ const char* norm_name(NormKind k);
 struct CnnConfig {
   int64_t height = 32, width = 32, channels = 3, classes = 10;
   NormKind norm = NormKind::BatchRenorm;
-  BatchRenormConfig norm_config;  // microbatch, eps, alpha, clipping schedule
+  NormConfig norm_config;  // microbatch, eps, alpha, clipping schedule
   float dropout[3] = {0.2f, 0.3f, 0.4f};
   uint64_t seed = 1;
 };

@@ -50,9 +50,14 @@ Inputs make_inputs(const Case& k, uint64_t seed, Device dev = Device::CPU) {
   return in;
 }
 
-RenormOptions options(int m, float rmax, float dmax) {
-  RenormOptions o;
-  o.microbatch = m;
+NormConfig config(int m) {
+  NormConfig c;
+  c.microbatch = m;
+  return c;
+}
+
+RenormStep bounds(float rmax, float dmax) {
+  RenormStep o;
   o.rmax = rmax;
   o.dmax = dmax;
   return o;
@@ -68,7 +73,7 @@ TEST_CASE("renorm: forward and backward equal the double-precision loop referenc
       const RefResult ref = ref_forward(s, in.x.to_vector(), in.gamma.to_vector(), in.beta.to_vector(),
                                         in.run_mean.to_vector(), in.run_std.to_vector(), 1e-3, 0.01, 1.5, 0.5);
       RenormSaved saved;
-      Tensor y = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean, in.run_std, options(s.m, 1.5f, 0.5f), &saved);
+      Tensor y = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean, in.run_std, config(s.m), bounds(1.5f, 0.5f), &saved);
       CHECK(rel_error(y.to_vector(), ref.y) < kParityTol);
       CHECK(rel_error(saved.mean.to_vector(), ref.mean) < kParityTol);
       CHECK(rel_error(saved.r.to_vector(), ref.r) < kParityTol);
@@ -119,7 +124,7 @@ TEST_CASE("renorm: moments are stable for data far from zero", "[renorm]") {
 TEST_CASE("renorm: rmax = 1, dmax = 0 is the classic batchnorm formula; M = B is no microbatching", "[renorm]") {
   const Case k{{8, 3, 3, 6, 4}, true};
   const Inputs in = make_inputs(k, 11);
-  const Tensor y = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), options(4, 1, 0));
+  const Tensor y = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), config(4), bounds(1, 0));
   const std::vector<float> x = in.x.to_vector(), g = in.gamma.to_vector(), b = in.beta.to_vector();
   std::vector<double> want(x.size());
   const RefShape& s = k.s;
@@ -137,23 +142,24 @@ TEST_CASE("renorm: rmax = 1, dmax = 0 is the classic batchnorm formula; M = B is
       }
     }
   CHECK(rel_error(y.to_vector(), want) < kParityTol);
-  const Tensor whole = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), options(0, 1.5f, 0.5f));
-  const Tensor m_eq_b = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), options(8, 1.5f, 0.5f));
+  const Tensor whole = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), config(0), bounds(1.5f, 0.5f));
+  const Tensor m_eq_b = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), config(8), bounds(1.5f, 0.5f));
   CHECK(whole.to_vector() == m_eq_b.to_vector());
 }
 
 TEST_CASE("renorm: changing one microbatch leaves every other microbatch's output unchanged", "[renorm]") {
   const Case k{{12, 4, 4, 9, 4}, true};
   const Inputs in = make_inputs(k, 21);
-  const RenormOptions o = options(4, 2.f, 1.f);
+  const NormConfig oc = config(4);
+  const RenormStep o = bounds(2.f, 1.f);
   const std::vector<float> before =
-      batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), o).to_vector();
+      batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), oc, o).to_vector();
   std::vector<float> x = in.x.to_vector();
   const size_t per_mb = size_t(4) * 4 * 4 * 9;
   for (size_t i = per_mb; i < 2 * per_mb; ++i) x[i] = x[i] * 3.f + 2.f;  // microbatch 1 only
   const Tensor x2 = Tensor::from_vector(x, in.x.shape());
   const std::vector<float> after =
-      batch_renorm_train(x2, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), o).to_vector();
+      batch_renorm_train(x2, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), oc, o).to_vector();
   for (size_t i = 0; i < before.size(); ++i) {
     if (i >= per_mb && i < 2 * per_mb) continue;
     REQUIRE(before[i] == after[i]);
@@ -163,7 +169,7 @@ TEST_CASE("renorm: changing one microbatch leaves every other microbatch's outpu
 }
 
 TEST_CASE("renorm: moving averages after k steps equal the closed form; eval mode uses them", "[renorm]") {
-  BatchRenormConfig cfg;
+  NormConfig cfg;
   cfg.microbatch = 2;
   cfg.alpha = 0.1f;
   cfg.schedule = ClipSchedule::constant(2.f, 1.f);
@@ -212,7 +218,7 @@ TEST_CASE("renorm: clipping schedule (paper's, scaled) and the clipped fraction"
   CHECK(def.rmax(40000) == 3.f);
   CHECK(def.dmax(5000) == 0.f);
 
-  BatchRenormConfig cfg;
+  NormConfig cfg;
   cfg.microbatch = 2;
   BatchNorm bn(4, cfg);  // rmax = 1: every r sits on its bound unless σ_B = σ exactly
   const Tensor x = Tensor::normal(Shape{4, 2, 2, 4}, 2, 1.f, 2.f);
@@ -228,19 +234,19 @@ TEST_CASE("renorm: clipping schedule (paper's, scaled) and the clipped fraction"
 
 TEST_CASE("renorm: bad configuration gets a clear error naming the setting", "[renorm]") {
   auto make = [](auto edit) {
-    BatchRenormConfig c;
+    NormConfig c;
     edit(c);
     return BatchRenorm(4, c);
   };
-  CHECK_THROWS_WITH(make([](auto& c) { c.microbatch = 0; }), Catch::Contains("microbatch must be >= 1"));
-  CHECK_THROWS_WITH(make([](auto& c) { c.microbatch = -2; }), Catch::Contains("microbatch"));
+  CHECK_NOTHROW(make([](auto& c) { c.microbatch = 0; }));  // 0: the whole minibatch
+  CHECK_THROWS_WITH(make([](auto& c) { c.microbatch = -2; }), Catch::Contains("microbatch must be >= 1 (or 0"));
   CHECK_THROWS_WITH(make([](auto& c) { c.schedule.rmax_final = 0.5f; }), Catch::Contains("rmax must be >= 1"));
   CHECK_THROWS_WITH(make([](auto& c) { c.schedule.dmax_final = -1.f; }), Catch::Contains("dmax must be >= 0"));
   CHECK_THROWS_WITH(make([](auto& c) { c.eps = 0.f; }), Catch::Contains("eps must be > 0"));
   CHECK_THROWS_WITH(make([](auto& c) { c.alpha = 0.f; }), Catch::Contains("alpha must be in (0, 1]"));
   CHECK_THROWS_WITH(make([](auto& c) { c.alpha = 1.5f; }), Catch::Contains("alpha"));
   CHECK_NOTHROW(make([](auto& c) { c.alpha = 1.f; }));
-  BatchRenormConfig c;
+  NormConfig c;
   c.microbatch = 3;
   BatchRenorm layer(4, c);
   CHECK_THROWS_AS(layer.forward(Tensor::zeros(Shape{8, 2, 2, 4})), ConfigError);

@@ -15,22 +15,23 @@ int64_t check_frozen(float rmax, float dmax, const Tensor& run_mean, const Tenso
   const Tensor x = Tensor::normal(xs, 1, 0.5f, 1.5f).requires_grad_();
   const Tensor gamma = Tensor::uniform(Shape{3}, 2, 0.5f, 1.5f).requires_grad_();
   const Tensor beta = Tensor::uniform(Shape{3}, 3, -0.5f, 0.5f).requires_grad_();
-  RenormOptions o;
-  o.microbatch = 2;
+  NormConfig oc;
+  RenormStep o;
+  oc.microbatch = 2;
   o.rmax = rmax;
   o.dmax = dmax;
   o.update_running = false;
   RenormSaved saved;
   {
     NoGradGuard ng;
-    batch_renorm_train(x, gamma, beta, run_mean, run_std, o, &saved);
+    batch_renorm_train(x, gamma, beta, run_mean, run_std, oc, o, &saved);
   }
   const std::vector<float> counts = saved.clip_counts.to_vector();
   *clipped = int(counts[0] + counts[1]);
   o.fixed_r = saved.r;
   o.fixed_d = saved.d;
   return check_gradients(
-      [&](const std::vector<Tensor>& in) { return batch_renorm_train(in[0], in[1], in[2], run_mean, run_std, o); },
+      [&](const std::vector<Tensor>& in) { return batch_renorm_train(in[0], in[1], in[2], run_mean, run_std, oc, o); },
       {x, gamma, beta});
 }
 }  // namespace
@@ -52,13 +53,14 @@ TEST_CASE("gradcheck: batch renorm, bounds that clip", "[gradcheck][renorm]") {
 TEST_CASE("gradcheck: batch renorm with every r and d clipped needs no freezing", "[gradcheck][renorm]") {
   // Far from the bounds, clipped r and d are locally constant: the true derivative is the paper's.
   const Tensor rm = Tensor::full(Shape{3}, -5.f), rs = Tensor::full(Shape{3}, 0.05f);
-  RenormOptions o;
-  o.microbatch = 2;
+  NormConfig oc;
+  RenormStep o;
+  oc.microbatch = 2;
   o.rmax = 2.f;
   o.dmax = 1.f;
   o.update_running = false;
   const Tensor x = Tensor::normal(Shape{4, 2, 3, 3}, 4, 0.f, 1.f).requires_grad_();
   const Tensor gamma = Tensor::full(Shape{3}, 1.3f).requires_grad_(), beta = Tensor::zeros(Shape{3}).requires_grad_();
-  CHECK(check_gradients([&](const auto& in) { return batch_renorm_train(in[0], in[1], in[2], rm, rs, o); },
+  CHECK(check_gradients([&](const auto& in) { return batch_renorm_train(in[0], in[1], in[2], rm, rs, oc, o); },
                         {x, gamma, beta}) == 78);
 }

@@ -35,11 +35,12 @@ Run run_on(const ParityCase& k, Device d) {
   Tensor beta = Tensor::uniform(Shape{c}, 3, -0.5f, 0.5f, d).requires_grad_();
   out.run_mean = Tensor::uniform(Shape{c}, 4, 0.f, 1.4f, d);
   out.run_std = Tensor::uniform(Shape{c}, 5, 1.2f, 2.6f, d);
-  RenormOptions o;
-  o.microbatch = k.m;
+  NormConfig oc;
+  RenormStep o;
+  oc.microbatch = k.m;
   o.rmax = 1.5f;
   o.dmax = 0.5f;
-  out.y = batch_renorm_train(x, gamma, beta, out.run_mean, out.run_std, o, &out.saved);
+  out.y = batch_renorm_train(x, gamma, beta, out.run_mean, out.run_std, oc, o, &out.saved);
   out.y.backward(Tensor::normal(k.x, 6, 0.f, 1.f, d));
   out.dx = x.grad();
   out.dgamma = gamma.grad();

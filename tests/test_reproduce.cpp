@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "runtime/error.h"
-#include "train/reproduce.h"
+#include "apps/reproduce_runner.h"
 #include "support/synthetic_data.h"
 
 using namespace renorm;

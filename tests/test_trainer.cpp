@@ -21,14 +21,14 @@ TrainConfig small(const std::string& data, const std::string& out) {
   c.data_dir = data;
   c.out_dir = out;
   c.batch = 16;
-  c.microbatch = 4;
+  c.norm_config.microbatch = 4;
   c.steps = 12;
   c.log_every = 2;
   c.eval_every = 4;
   c.device = "cpu";
   c.progress = false;
   c.lr = 0.02f;
-  c.alpha = 0.1f;
+  c.norm_config.alpha = 0.1f;
   return c;
 }
 
@@ -62,7 +62,7 @@ TEST_CASE("trainer: writes config.json, metrics.csv, checkpoint and model", "[tr
   CHECK(rows.size() == 1 + 6);
   CHECK(rows[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr");
   const TrainConfig back = config_from_json_file(out + "/config.json");
-  CHECK(back.microbatch == 4);
+  CHECK(back.norm_config.microbatch == 4);
   CHECK(back.norm == "brn");
   CHECK(read(out + "/config.json").find("\"device_name\": \"CPU") != std::string::npos);
   const SafeTensors model = load_safetensors(out + "/model.safetensors");
@@ -77,15 +77,15 @@ TEST_CASE("trainer: flag validation names the flag", "[trainer]") {
     edit(c);
     return c;
   };
-  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.microbatch = 3; })), Catch::Contains("--microbatch 3 does not divide --batch 16"));
+  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.microbatch = 3; })), Catch::Contains("--microbatch 3 does not divide --batch 16"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.steps = -5; })), Catch::Contains("--steps must be > 0"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.steps = 0; })), Catch::Contains("exactly one of --epochs and --steps"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.dataset = "mnist"; })), Catch::Contains("--dataset"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.data_dir = "/nonexistent"; })), Catch::Contains("--data-dir /nonexistent"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.out_dir = "/etc/hostname/x"; })), Catch::Contains("--out /etc/hostname/x"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm = "gn"; })), Catch::Contains("--norm"));
-  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.alpha = 0; })), Catch::Contains("--alpha"));
-  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.rmax = 0.5f; })), Catch::Contains("--rmax"));
+  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.alpha = 0; })), Catch::Contains("alpha must be in (0, 1]"));
+  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.schedule.rmax_final = 0.5f; })), Catch::Contains("rmax must be >= 1"));
   CHECK_NOTHROW(validate(small(data, data + "/run")));
 }
 
@@ -130,7 +130,7 @@ TEST_CASE("trainer: a short run on a small learnable set reaches accuracy well a
   c.steps = 60;
   c.eval_every = 60;
   c.norm = "bn";
-  c.microbatch = 0;
+  c.norm_config.microbatch = 0;
   c.batch = 32;
   c.optimizer = "adam";
   c.lr = 2e-3f;

@@ -1,10 +1,60 @@
 #include "tensor/ops/renorm.h"
 
+#include <cmath>
+#include <string>
+
 #include "tensor/autograd.h"
 #include "runtime/error.h"
 #include "kernels/dispatch.h"
 
 namespace renorm {
+
+namespace {
+float ramp(int64_t step, int64_t start, int64_t end, float from, float to) {
+  if (step <= start) return from;
+  if (step >= end) return to;
+  return from + (to - from) * static_cast<float>(step - start) / static_cast<float>(end - start);
+}
+}  // namespace
+
+ClipSchedule ClipSchedule::paper(int64_t total_steps) {
+  if (total_steps <= 0) throw ConfigError("clip schedule: total steps must be > 0, got " + std::to_string(total_steps));
+  auto scaled = [&](int64_t s) {
+    return static_cast<int64_t>(std::llround(double(s) * double(total_steps) / double(kPaperTotalSteps)));
+  };
+  ClipSchedule c;
+  c.warmup_steps = scaled(5000);
+  c.rmax_steps = scaled(40000);
+  c.dmax_steps = scaled(25000);
+  return c;
+}
+
+ClipSchedule ClipSchedule::constant(float rmax, float dmax) {
+  ClipSchedule c;
+  c.warmup_steps = c.rmax_steps = c.dmax_steps = -1;
+  c.rmax_final = rmax;
+  c.dmax_final = dmax;
+  return c;
+}
+
+float ClipSchedule::rmax(int64_t step) const { return ramp(step, warmup_steps, rmax_steps, 1.f, rmax_final); }
+float ClipSchedule::dmax(int64_t step) const { return ramp(step, warmup_steps, dmax_steps, 0.f, dmax_final); }
+
+void ClipSchedule::validate() const {
+  if (!(rmax_final >= 1.f)) throw ConfigError("clip schedule: rmax must be >= 1, got " + std::to_string(rmax_final));
+  if (!(dmax_final >= 0.f)) throw ConfigError("clip schedule: dmax must be >= 0, got " + std::to_string(dmax_final));
+  if (rmax_steps < warmup_steps || dmax_steps < warmup_steps)
+    throw ConfigError("clip schedule: the ramps must end after the warmup (warmup " + std::to_string(warmup_steps) +
+                      ", rmax at " + std::to_string(rmax_steps) + ", dmax at " + std::to_string(dmax_steps) + ")");
+}
+
+void NormConfig::validate() const {
+  if (microbatch < 0)
+    throw ConfigError("norm: microbatch must be >= 1 (or 0 for the whole minibatch), got " + std::to_string(microbatch));
+  if (!(eps > 0.f)) throw ConfigError("norm: eps must be > 0, got " + std::to_string(eps));
+  if (!(alpha > 0.f && alpha <= 1.f)) throw ConfigError("norm: alpha must be in (0, 1], got " + std::to_string(alpha));
+  schedule.validate();
+}
 
 kernels::NormShape norm_shape(const Tensor& x, int64_t microbatch, const char* op) {
   if (!x.defined() || x.rank() < 2)
@@ -27,9 +77,10 @@ void check_param(const char* op, const char* what, const Tensor& x, const Tensor
 }  // namespace
 
 Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                          const Tensor& running_std, const RenormOptions& o, RenormSaved* saved_out) {
+                          const Tensor& running_std, const NormConfig& config, const RenormStep& o,
+                          RenormSaved* saved_out) {
   static constexpr const char* op = "batch_renorm";
-  const kernels::NormShape s = norm_shape(x, o.microbatch, op);
+  const kernels::NormShape s = norm_shape(x, config.microbatch, op);
   check_param(op, "gamma", x, gamma, s.c);
   check_param(op, "beta", x, beta, s.c);
   check_param(op, "running_mean", x, running_mean, s.c);
@@ -40,8 +91,8 @@ Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& be
   sv.invstd = Tensor::empty(Shape{s.n, s.c}, dev);
   sv.clip_counts = Tensor::empty(Shape{2}, dev);
   kernels::RenormParams p;
-  p.eps = o.eps;
-  p.alpha = o.alpha;
+  p.eps = config.eps;
+  p.alpha = config.alpha;
   p.rmax = o.rmax;
   p.dmax = o.dmax;
   p.update_running = o.update_running;

@@ -9,10 +9,37 @@
 
 namespace renorm {
 
-struct RenormOptions {
-  int64_t microbatch = 0;  // M: must divide B; 0 means M = B (the whole minibatch)
+// rmax = 1 and dmax = 0 up to warmup_steps, then linear ramps reaching rmax_final at rmax_steps and
+// dmax_final at dmax_steps; constant after. The default is the paper's schedule (5k, 40k, 25k steps of
+// about 160k); paper(total) scales it to a run of `total` steps.
+struct ClipSchedule {
+  int64_t warmup_steps = 5000;
+  int64_t rmax_steps = 40000;
+  int64_t dmax_steps = 25000;
+  float rmax_final = 3.f;
+  float dmax_final = 5.f;
+
+  static constexpr int64_t kPaperTotalSteps = 160000;
+  static ClipSchedule paper(int64_t total_steps);
+  static ClipSchedule constant(float rmax, float dmax);
+  float rmax(int64_t step) const;
+  float dmax(int64_t step) const;
+  void validate() const;  // ConfigError naming the bad value
+};
+
+// The configuration of a norm layer — its one definition: every default here, one validate(). The op,
+// the BatchRenorm/BatchNorm layers, the CNN, the trainer (TrainConfig::norm) and both apps use it.
+struct NormConfig {
+  int64_t microbatch = 0;  // M: examples per normalization group, must divide the batch; 0: the whole minibatch
   float eps = 1e-3f;
-  float alpha = 0.01f;
+  float alpha = 0.01f;    // moving-average rate, in (0, 1]
+  ClipSchedule schedule;  // rmax and dmax by step (Batch Renorm)
+  bool batchnorm = false;  // rmax = 1, dmax = 0 at every step (the schedule is ignored)
+  void validate() const;   // ConfigError naming the setting
+};
+
+// One call of the training op: this step's clipping bounds (from the schedule), and what tests vary.
+struct RenormStep {
   float rmax = 1.f;
   float dmax = 0.f;
   bool update_running = true;
@@ -29,10 +56,12 @@ struct RenormSaved {
 // shape and M when x is not channels-last of rank 2..5 or M does not divide B.
 kernels::NormShape norm_shape(const Tensor& x, int64_t microbatch, const char* op);
 
-// Training forward: y, and the moving averages running_mean/running_std ((C) each) updated in place
-// (when options.update_running). Differentiable in x, gamma, beta with r and d held constant.
+// Training forward with config.microbatch, eps and alpha and this step's bounds: y, and the moving
+// averages running_mean/running_std ((C) each) updated in place (when step.update_running).
+// Differentiable in x, gamma, beta with r and d held constant.
 Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                          const Tensor& running_std, const RenormOptions& options, RenormSaved* saved = nullptr);
+                          const Tensor& running_std, const NormConfig& config, const RenormStep& step,
+                          RenormSaved* saved = nullptr);
 
 // Inference (eval mode): y = γ·(x-μ)/σ + β with the moving averages. Not recorded by autograd: a
 // backward through it throws "does not require grad" rather than returning a wrong gradient.

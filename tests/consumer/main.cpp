@@ -11,7 +11,7 @@ int main() {
   std::printf("renorm consumer on %s\n", device_description(dev).c_str());
   Tensor x = Tensor::from_vector({-1.f, 0.f, 1.f, 2.f}, Shape{4, 1}, dev);
   Tensor t = Tensor::from_vector({-3.f, -1.f, 1.f, 3.f}, Shape{4, 1}, dev);
-  BatchRenorm norm(1, BatchRenormConfig{}, dev);
+  BatchRenorm norm(1, NormConfig{}, dev);
   Linear fc(1, 1, true, Init::GlorotUniform, 7, dev);
   NamedTensors params = fc.named_parameters();
   norm.collect_parameters("norm.", params);

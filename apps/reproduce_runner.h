@@ -46,7 +46,7 @@ ClipSchedule reproduction_schedule(int64_t total, float alpha);
 
 // Runs every planned run that has not finished yet (a finished run has model.safetensors), writes
 // runs.csv, and renders the figures when python3 with matplotlib is present. Returns 0 on success.
-int reproduce(const ReproduceConfig& c);
+int reproduce(const ReproduceConfig& c, TrainObserver* observer = nullptr);  // observer: each run's progress
 
 // A python3 that imports matplotlib: $RENORM_PYTHON, python3 on the PATH, or /usr/bin/python3; "" if none.
 std::string python_with_matplotlib();

@@ -1,4 +1,4 @@
-#include "train/reproduce.h"
+#include "apps/reproduce_runner.h"
 
 #include <chrono>
 #include <cmath>
@@ -42,13 +42,15 @@ ReproduceConfig resolve(ReproduceConfig c) {
   pick(c.steps, int64_t(0), int64_t(quick ? 300 : 30000));
   pick(c.seeds, int64_t(0), int64_t(quick ? 2 : 3));
   pick(c.eval_every, int64_t(0), int64_t(quick ? 25 : 500));
-  pick(c.alpha, 0.f, quick ? 0.05f : 0.01f);
+  pick(c.alpha, 0.f, quick ? 0.05f : NormConfig{}.alpha);  // full: the default rate; quick: faster (docs/reproduction.md)
   pick(c.train_limit, int64_t(-1), int64_t(0));
   if (c.batch <= 0 || c.microbatch <= 0 || c.batch % c.microbatch != 0)
     throw ConfigError("--microbatch " + std::to_string(c.microbatch) + " must be >= 1 and divide --batch " +
                       std::to_string(c.batch));
   if (c.steps < 0 || c.seeds < 0 || c.eval_every < 0) throw ConfigError("--steps, --seeds and --eval-every must be > 0");
-  if (!(c.alpha > 0 && c.alpha <= 1)) throw ConfigError("--alpha must be in (0, 1]");
+  NormConfig norm;
+  norm.alpha = c.alpha;
+  norm.validate();  // alpha's rule is NormConfig's
   if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
   if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
   return c;
@@ -96,7 +98,7 @@ TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
   t.out_dir = r.dir;
   t.norm = r.norm;
   t.batch = c.batch;
-  t.microbatch = r.microbatch;
+  t.norm_config.microbatch = r.microbatch;
   t.steps = c.steps;
   t.eval_every = c.eval_every;
   t.log_every = c.eval_every;
@@ -104,7 +106,7 @@ TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
   t.seed = r.seed;
   t.device = c.device;
   t.threads = c.threads;
-  t.alpha = c.alpha;
+  t.norm_config.alpha = c.alpha;
   t.augment = c.preset == "full";
   t.train_limit = c.train_limit;
   const ClipSchedule s = reproduction_schedule(c.steps, c.alpha);
@@ -130,7 +132,7 @@ std::string python_with_matplotlib() {
   return "";
 }
 
-int reproduce(const ReproduceConfig& c) {
+int reproduce(const ReproduceConfig& c, TrainObserver* observer) {
   const std::vector<RunSpec> runs = plan(c);
   fs::create_directories(c.out_dir);
   std::string index = "experiment,label,norm,microbatch,sampler,seed,dir\n";
@@ -154,7 +156,7 @@ int reproduce(const ReproduceConfig& c) {
       t.resume_dir = r.dir;
       t.progress = false;
     }
-    const TrainResult res = train(t);
+    const TrainResult res = train(t, observer);
     std::printf("    validation accuracy %.4f after %lld steps\n", res.final_val_acc, (long long)res.steps);
   }
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;

@@ -1,0 +1,54 @@
+// The terminal display of a training run (renorm-train, renorm-reproduce): a progress bar redrawn in
+// place on a terminal, one line per metrics row otherwise. The library reports; this prints.
+#pragma once
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "train/observer.h"
+
+namespace renorm::app {
+
+class ConsoleProgress : public TrainObserver {
+ public:
+  explicit ConsoleProgress(bool allow_bar) : bar_(allow_bar && isatty(fileno(stdout))) {}
+
+  void started(const RunStart& s) override {
+    std::printf("renorm-train: %s, norm %s, B %lld, M %lld, %lld steps (%lld per epoch), %s -> %s\n", s.dataset.c_str(),
+                s.norm.c_str(), (long long)s.batch, (long long)s.microbatch, (long long)s.total_steps,
+                (long long)s.steps_per_epoch, s.device.c_str(), s.out_dir.c_str());
+    std::fflush(stdout);
+  }
+
+  void row(const MetricsRow& r, int64_t total, bool evaluated, double eta_s) override {
+    if (bar_)
+      std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %.4f acc %.3f%s", bar(r.step, total).c_str(),
+                  (long long)r.step, (long long)total, r.images_per_s, eta_s, r.train_loss, r.train_acc,
+                  evaluated ? (" val " + format_number(r.val_acc, 4)).c_str() : "");
+    else
+      std::printf("step %lld/%lld epoch %.2f loss %.4f acc %.4f%s lr %.4g %.1f img/s\n", (long long)r.step,
+                  (long long)total, r.epoch, r.train_loss, r.train_acc,
+                  evaluated ? (" val_loss " + format_number(r.val_loss, 4) + " val_acc " + format_number(r.val_acc, 4)).c_str()
+                            : "",
+                  r.lr, r.images_per_s);
+    std::fflush(stdout);
+  }
+
+  void tick(int64_t step, int64_t total, double images_per_s, double eta_s, double loss, double acc) override {
+    if (!bar_) return;
+    std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %.4f acc %.3f        ", bar(step, total).c_str(),
+                (long long)step, (long long)total, images_per_s, eta_s, loss, acc);
+    std::fflush(stdout);
+  }
+
+  void finished() override {
+    if (bar_) std::printf("\n");
+  }
+
+ private:
+  static std::string bar(int64_t step, int64_t total) { return std::string(30 * step / total, '#'); }
+  bool bar_;
+};
+
+}  // namespace renorm::app

@@ -1,0 +1,102 @@
+#include "train/config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/loader.h"
+#include "models/cifar_cnn.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
+#include "train/json.h"
+#include "train/optim.h"
+
+#ifndef RENORM_VERSION
+#define RENORM_VERSION "unknown"
+#endif
+
+namespace renorm {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string to_text(const std::string& v) { return json_quote(v); }
+std::string to_text(bool v) { return v ? "true" : "false"; }
+template <class T>
+std::string to_text(T v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void check(bool ok, const std::string& message) {
+  if (!ok) throw ConfigError(message);
+}
+
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  check(c.dataset == "cifar10" || c.dataset == "fashion-mnist", "--dataset: '" + c.dataset + "' is not one of cifar10, fashion-mnist");
+  if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
+  if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
+  parse_norm(c.norm);
+  check(c.batch > 0, "--batch must be > 0, got " + std::to_string(c.batch));
+  c.norm_config.validate();  // microbatch, eps, alpha, rmax, dmax: NormConfig's rules
+  const int64_t m = c.norm_config.microbatch;
+  check(m == 0 || c.batch % m == 0, "--microbatch " + std::to_string(m) + " does not divide --batch " + std::to_string(c.batch));
+  check(c.epochs >= 0, "--epochs must be > 0, got " + std::to_string(c.epochs));
+  check(c.steps >= 0, "--steps must be > 0, got " + std::to_string(c.steps));
+  check((c.epochs > 0) != (c.steps > 0), "give exactly one of --epochs and --steps");
+  check(c.optimizer == "sgd" || c.optimizer == "adam", "--optimizer: '" + c.optimizer + "' is not one of sgd, adam");
+  check(c.lr >= 0, "--lr must be >= 0");
+  LrSchedule::parse(c.lr_schedule);
+  check(c.eval_every >= 0 && c.log_every > 0 && c.lr_warmup >= 0, "--eval-every, --lr-warmup must be >= 0 and --log-every > 0");
+  check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");
+  parse_sampler(c.sampler);
+  check(c.sampler != "noniid" || c.batch % 2 == 0, "--sampler noniid needs an even --batch");
+  parse_device(c.device);
+  if (c.out_dir.empty()) throw ConfigError("--out: not given");
+  std::error_code ec;
+  fs::create_directories(c.out_dir, ec);
+  const std::string probe = c.out_dir + "/.renorm-write-probe";
+  if (!std::ofstream(probe)) throw IoError("--out " + c.out_dir + ": folder cannot be created or written");
+  fs::remove(probe, ec);
+}
+
+std::string config_to_json(TrainConfig c, const std::string& device_name) {
+  std::string out = "{\n  \"renorm_version\": " + json_quote(RENORM_VERSION) + ",\n  \"device_name\": " + json_quote(device_name);
+  c.visit([&](const char* name, auto& field, const char*) { out += ",\n  " + json_quote(name) + ": " + to_text(field); });
+  return out + "\n}\n";
+}
+
+TrainConfig config_from_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot read the run's configuration");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Json j = parse_json(text, path);
+  TrainConfig c;
+  if (!j.is_object()) throw IoError(path + ": not a JSON object");
+  c.visit([&](const char* name, auto& field, const char*) {
+    const auto v = j.find(name);
+    if (v == j.end()) throw IoError(path + ": setting '" + std::string(name) + "' is missing");
+    using T = std::decay_t<decltype(field)>;
+    const bool ok = std::is_same_v<T, std::string> ? v->is_string() : std::is_same_v<T, bool> ? v->is_boolean()
+                                                                                               : v->is_number();
+    if (!ok) throw IoError(path + ": setting '" + std::string(name) + "' has the wrong type: " + v->dump());
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) field = v->template get<T>();
+    else field = static_cast<T>(v->template get<double>());
+  });
+  return c;
+}
+
+TrainConfig resolve_resume(const TrainConfig& flags) {
+  if (flags.resume_dir.empty()) return flags;
+  TrainConfig c = config_from_json_file(flags.resume_dir + "/config.json");
+  c.out_dir = flags.out_dir.empty() ? flags.resume_dir : flags.out_dir;
+  c.resume_dir = flags.resume_dir;
+  c.progress = flags.progress;
+  c.stop_after = flags.stop_after;
+  return c;
+}
+
+}  // namespace renorm

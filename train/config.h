@@ -1,0 +1,97 @@
+// The settings of a training run: one table (visit) shared by the command line, config.json and --resume;
+// one validate() that names the flag at fault.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "tensor/ops/renorm.h"
+
+namespace renorm {
+
+struct TrainConfig {
+  std::string dataset = "cifar10";
+  std::string data_dir;
+  std::string norm = "brn";  // none | bn | brn
+  int64_t batch = 128;
+  int64_t epochs = 0;      // exactly one of epochs, steps
+  int64_t steps = 0;
+  std::string optimizer = "sgd";  // sgd | adam
+  float lr = 0.01f;
+  std::string lr_schedule = "cosine";  // constant | step | cosine
+  int64_t lr_warmup = 0;
+  int64_t lr_step_size = 0;  // step schedule: 0 means a third of the run
+  float lr_gamma = 0.1f;
+  float momentum = 0.9f;
+  bool nesterov = false;
+  float weight_decay = 5e-4f;
+  // The norm layers' settings (microbatch, eps, alpha, the final rmax and dmax of the schedule): their
+  // defaults and checks are NormConfig's. The schedule's steps are set per run from the three below.
+  NormConfig norm_config;
+  int64_t clip_warmup = -1, rmax_steps = -1, dmax_steps = -1;  // -1: the paper's, scaled to the run
+  int64_t eval_every = 0;  // steps between validations; 0: once per epoch
+  int64_t log_every = 50;
+  std::string sampler = "iid";  // iid | noniid
+  bool augment = false;
+  std::string device = "auto";
+  uint64_t seed = 1;
+  int threads = 0;  // 0: OpenMP's default
+  int64_t train_limit = 0, val_limit = 0;  // use only the first N examples (0: all)
+  std::string out_dir;
+  std::string resume_dir;
+  bool progress = true;  // a progress bar when stdout is a terminal
+  int64_t stop_after = 0;  // stop after this step, as if interrupted (tests of --resume); 0: never
+
+  // Calls f(name, field, help) for every setting (flags, config.json and resume share this table).
+  template <class F>
+  void visit(F&& f);
+};
+
+// Checks every setting that can be checked without reading data; throws ConfigError/IoError whose
+// message names the flag (or the folder) at fault.
+void validate(const TrainConfig& c);
+
+// config.json: every setting, the library version and the device; and back.
+std::string config_to_json(TrainConfig c, const std::string& device_name);
+TrainConfig config_from_json_file(const std::string& path);
+// The settings a run continues with under --resume: the run's own (its config.json), with the output
+// folder, the display and stop_after from `flags`. Without resume_dir, `flags` unchanged.
+TrainConfig resolve_resume(const TrainConfig& flags);
+
+
+template <class F>
+void TrainConfig::visit(F&& f) {
+  f("dataset", dataset, "cifar10 | fashion-mnist");
+  f("data-dir", data_dir, "folder of the dataset files (default: $RENORM_DATA_DIR)");
+  f("norm", norm, "none | bn (batchnorm) | brn (Batch Renorm)");
+  f("batch", batch, "minibatch size B");
+  f("microbatch", norm_config.microbatch, "examples per normalization group M (must divide B; 0: M = B)");
+  f("epochs", epochs, "epochs to train (or --steps)");
+  f("steps", steps, "steps to train (or --epochs)");
+  f("optimizer", optimizer, "sgd | adam");
+  f("lr", lr, "base learning rate");
+  f("lr-schedule", lr_schedule, "constant | step | cosine");
+  f("lr-warmup", lr_warmup, "linear warmup steps");
+  f("lr-step-size", lr_step_size, "step schedule: steps between decays (0: a third of the run)");
+  f("lr-gamma", lr_gamma, "step schedule: decay factor");
+  f("momentum", momentum, "SGD momentum / Adam beta1");
+  f("nesterov", nesterov, "Nesterov momentum (SGD)");
+  f("weight-decay", weight_decay, "L2 weight decay");
+  f("rmax", norm_config.schedule.rmax_final, "Batch Renorm: final rmax (>= 1)");
+  f("dmax", norm_config.schedule.dmax_final, "Batch Renorm: final dmax (>= 0)");
+  f("clip-warmup", clip_warmup, "steps with rmax = 1, dmax = 0 (-1: paper's 5k/160k of the run)");
+  f("rmax-steps", rmax_steps, "step at which rmax reaches --rmax (-1: paper's 40k/160k of the run)");
+  f("dmax-steps", dmax_steps, "step at which dmax reaches --dmax (-1: paper's 25k/160k of the run)");
+  f("alpha", norm_config.alpha, "moving-average rate of the norm layers, in (0, 1]");
+  f("eps", norm_config.eps, "epsilon of the norm layers (> 0)");
+  f("eval-every", eval_every, "validate every so many steps (0: once per epoch)");
+  f("log-every", log_every, "a metrics row every so many steps");
+  f("sampler", sampler, "iid | noniid (B/2 pairs of same-class examples per minibatch)");
+  f("augment", augment, "random crop (padding 4) and horizontal flip");
+  f("device", device, "auto | cpu | cuda");
+  f("seed", seed, "seed of initialization, data order, augmentation and dropout");
+  f("threads", threads, "CPU threads (0: all)");
+  f("train-limit", train_limit, "use only the first N training examples (0: all)");
+  f("val-limit", val_limit, "use only the first N validation examples (0: all)");
+}
+
+}  // namespace renorm

@@ -1,0 +1,33 @@
+// metrics.csv: one row every log_every steps and at each validation, rewritten atomically as it grows.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace renorm {
+
+struct MetricsRow {
+  int64_t step = 0;
+  double epoch = 0, train_loss = 0, train_acc = 0;
+  double val_loss = 0, val_acc = 0;  // NaN when the row has no validation
+  double rmax = 1, dmax = 0, clip_r = 0, clip_d = 0, lr = 0, elapsed_s = 0, images_per_s = 0;
+};
+
+// A number as the CSV writes it: %.*g with `digits` significant digits; NaN as an empty cell.
+std::string format_number(double v, int digits = 6);
+std::string csv_line(const MetricsRow& r);
+
+class MetricsLog {
+ public:
+  explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+  void add(const MetricsRow& r);  // appends and rewrites the file (atomically)
+  // The rows of an earlier run up to `step` (resume).
+  void load(const std::string& file, int64_t step);
+
+ private:
+  std::string path_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace renorm

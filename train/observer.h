@@ -1,0 +1,30 @@
+// What a training run reports while it runs. The library itself never prints: renorm-train's and
+// renorm-reproduce's terminal display (apps/progress.h) implements this; the default ignores it all.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "train/metrics.h"
+
+namespace renorm {
+
+struct RunStart {
+  std::string dataset, norm, device, out_dir;
+  int64_t batch = 0, microbatch = 0, total_steps = 0, steps_per_epoch = 0;
+};
+
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void started(const RunStart&) {}
+  // A metrics row (every log_every steps and at every validation; `evaluated` when it has one), with the
+  // estimated seconds left.
+  virtual void row(const MetricsRow&, int64_t total_steps, bool evaluated, double eta_s) {}
+  // Between rows, every log_every/10 steps, from the host clock only (no device sync): a progress
+  // display may redraw. last_loss/last_acc: the values of the last row (NaN before the first).
+  virtual void tick(int64_t step, int64_t total_steps, double images_per_s, double eta_s, double last_loss,
+                    double last_acc) {}
+  virtual void finished() {}
+};
+
+}  // namespace renorm
