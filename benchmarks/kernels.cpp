@@ -15,6 +15,7 @@
 #include "benchmarks/cuda_bench.h"
 #include "runtime/allocator.h"
 #include "runtime/error.h"
+#include "tensor/compare.h"
 #include "tensor/ops/renorm.h"
 #include "tensor/tensor.h"
 #include "kernels/dispatch.h"
@@ -47,16 +48,6 @@ double cpu_time_ms(const std::function<void()>& f, int repeats) {
   return ms[ms.size() / 2];
 }
 
-double rel_error(const Tensor& ref, const Tensor& got) {
-  const auto a = ref.to_vector(), b = got.to_vector();
-  double d = 0, n = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(b[i])) return INFINITY;
-    d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    n += double(a[i]) * a[i];
-  }
-  return std::sqrt(d / std::max(n, 1e-30));
-}
 
 // All buffers of one renorm call on one device.
 struct Buffers {
@@ -142,7 +133,8 @@ int main(int argc, char** argv) try {
           run_kernel(k, host, ns, Device::CPU);
           if (std::string(k) == "backward") run_kernel("forward", *devb, ns, dev);
           run_kernel(k, *devb, ns, dev);
-          err = rel_error(output_of(k, host), output_of(k, *devb));
+          const Comparison c = compare(output_of(k, host), output_of(k, *devb));  // tensor/compare.h
+          err = c.non_finite ? INFINITY : c.normalized_error;
           if (!(err < 1e-4)) throw Error(std::string(k) + " at " + sh + ": CUDA differs from the CPU (normalized error " + std::to_string(err) + ")");
         }
         const double ms = cuda ? bench::cuda_time_ms([&] { run_kernel(k, *devb, ns, dev); }, reps)

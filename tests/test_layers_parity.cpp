@@ -1,5 +1,5 @@
-// CPU-vs-CUDA parity for every layer, table-driven: forward output and every input gradient; then the
-// optimizers' fused steps and a whole CNN training step per norm kind.
+// CPU-vs-CUDA parity beyond the op table (tests/test_op_table.cpp): dropout masks, the optimizers' fused
+// steps and a whole CNN training step per norm kind.
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -12,68 +12,6 @@
 
 using namespace renorm;
 using renorm::test::require_close;
-
-namespace {
-struct LayerCase {
-  std::string name;
-  std::vector<Shape> inputs;
-  std::function<Tensor(const std::vector<Tensor>&)> run;
-  bool vendor = false;  // calls cuDNN or cuBLAS (not emulated: a real GPU only)
-};
-
-const std::vector<LayerCase>& layer_cases() {
-  static const Tensor labels_cpu = Tensor::from_vector({3, 0, 9, 4, 4, 1, 7}, Shape{7});
-  static const std::vector<LayerCase> table = {
-      {"conv3x3 pad1", {{4, 9, 7, 3}, {5, 3, 3, 3}, {5}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 1); }, true},
-      {"conv3x3 stride2", {{2, 11, 11, 16}, {32, 3, 3, 16}, {32}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 2, 0); }, true},
-      {"conv5x5 pad2", {{3, 8, 8, 7}, {6, 5, 5, 7}, {6}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 2); }, true},
-      {"conv1x1", {{2, 4, 4, 32}, {64, 1, 1, 32}, {64}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 0); }, true},
-      {"cnn conv 32x32x32->64", {{8, 16, 16, 32}, {64, 3, 3, 32}, {64}}, [](const auto& x) { return conv2d(x[0], x[1], x[2], 1, 1); }, true},
-      {"linear", {{33, 2048}, {10, 2048}, {10}}, [](const auto& x) { return linear(x[0], x[1], x[2]); }, true},
-      {"bias add", {{6, 5, 3, 33}, {33}}, [](const auto& x) { return bias_add(x[0], x[1]); }},
-      {"bias add, many rows", {{3000, 7}, {7}}, [](const auto& x) { return bias_add(x[0], x[1]); }},
-      {"maxpool 2x2", {{4, 8, 8, 33}}, [](const auto& x) { return max_pool2d(x[0], 2, 2); }},
-      {"maxpool 3x3 stride 2", {{2, 9, 9, 5}}, [](const auto& x) { return max_pool2d(x[0], 3, 2); }},
-      {"dropout", {{4, 8, 8, 32}}, [](const auto& x) { return dropout(x[0], 0.3f, 11, 2, 5); }},
-      {"softmax xent", {{7, 10}}, [](const auto& x) { return softmax_cross_entropy(x[0], labels_cpu.to(x[0].device())); }},
-  };
-  return table;
-}
-
-std::vector<Tensor> run_on(const LayerCase& c, Device d, Tensor* out) {
-  std::vector<Tensor> in;
-  for (size_t i = 0; i < c.inputs.size(); ++i)
-    in.push_back(Tensor::uniform(c.inputs[i], 10 + i, -1.f, 1.f, d).requires_grad_());
-  *out = c.run(in);
-  out->backward(Tensor::normal(out->shape(), 99, 0.f, 1.f, d));
-  std::vector<Tensor> grads;
-  for (Tensor& t : in) grads.push_back(t.grad());
-  return grads;
-}
-
-void check_rows(bool vendor) {
-  for (const LayerCase& c : layer_cases()) {
-    if (c.vendor != vendor) continue;
-    DYNAMIC_SECTION(c.name) {
-      Tensor a, b;
-      const auto ga = run_on(c, Device::CPU, &a), gb = run_on(c, Device::CUDA, &b);
-      require_close(a, b, c.name + " forward");
-      for (size_t i = 0; i < ga.size(); ++i) require_close(ga[i], gb[i], c.name + " grad " + std::to_string(i));
-    }
-  }
-}
-}  // namespace
-
-TEST_CASE("parity: every layer forward and backward, CPU vs CUDA", "[parity][cuda][layers]") {
-  RENORM_REQUIRE_CUDA_OR_SKIP();
-  check_rows(false);
-}
-
-TEST_CASE("parity: conv and linear (cuDNN, cuBLAS) forward and backward, CPU vs CUDA",
-          "[parity][cuda][layers][vendor]") {
-  RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP();
-  check_rows(true);
-}
 
 TEST_CASE("parity: dropout masks are identical on CPU and CUDA", "[parity][cuda][layers]") {
   RENORM_REQUIRE_CUDA_OR_SKIP();

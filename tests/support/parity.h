@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/device.h"
+#include "tensor/compare.h"
 #include "tensor/tensor.h"
 
 namespace renorm::test {
@@ -38,32 +39,21 @@ inline bool vendor_cuda_ready() {
   return false;
 }
 
-struct Comparison {
-  int64_t non_finite = 0;
-  double normalized_error = 0.0;
-};
-
-inline Comparison compare(const Tensor& expected, const Tensor& actual) {
-  REQUIRE(expected.shape() == actual.shape());
-  const std::vector<float> e = expected.to_vector(), a = actual.to_vector();
-  Comparison c;
-  double diff = 0.0, norm = 0.0;
-  for (size_t i = 0; i < e.size(); ++i) {
-    if (!std::isfinite(e[i]) || !std::isfinite(a[i])) ++c.non_finite;
-    diff += (double(a[i]) - e[i]) * (double(a[i]) - e[i]);
-    norm += double(e[i]) * e[i];
-  }
-  c.normalized_error = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
-  if (norm == 0.0) c.normalized_error = std::sqrt(diff);
-  return c;
-}
-
 inline void require_close(const Tensor& expected, const Tensor& actual, const std::string& what,
                           double tol = kParityTol) {
+  REQUIRE(expected.shape() == actual.shape());
   const Comparison c = compare(expected, actual);
   INFO(what << ": " << c.non_finite << " non-finite values, normalized error " << c.normalized_error);
   REQUIRE(c.non_finite == 0);
   REQUIRE(c.normalized_error <= tol);
+}
+
+// Normalized error of float results against a double-precision reference; every value must be finite.
+inline double reference_error(const std::vector<float>& actual, const std::vector<double>& reference) {
+  REQUIRE(actual.size() == reference.size());
+  const Comparison c = compare(reference, actual);
+  REQUIRE(c.non_finite == 0);
+  return c.normalized_error;
 }
 
 }  // namespace renorm::test

@@ -1,0 +1,208 @@
+// Every differentiable op, one table (tests/support/op_table.h): each row gradient-checked on the CPU and
+// compared CPU-vs-CUDA (a real GPU in renorm_tests, the CUDA emulator in renorm_tests_emu).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "runtime/allocator.h"
+#include "support/op_table.h"
+#include "tensor/ops.h"
+
+using namespace renorm;
+using renorm::test::OpRow;
+
+namespace {
+using Inputs = std::vector<Tensor>;
+
+// Distinct values 0.05 apart, so a finite-difference step never changes which element is a window's max.
+Tensor distinct(size_t, const Shape& s, Device d) {
+  std::vector<float> v(size_t(s.numel()));
+  std::iota(v.begin(), v.end(), 0.f);
+  std::shuffle(v.begin(), v.end(), std::mt19937(7));
+  for (float& f : v) f *= 0.05f;
+  return Tensor::from_vector(v, s, d);
+}
+
+test::GradCheckOptions kink_at_zero() {
+  test::GradCheckOptions o;
+  o.kink = 0.0;
+  o.kink_range = 2 * o.step;
+  return o;
+}
+
+void core_rows(std::vector<OpRow>& t) {
+  t.push_back({"add", {{37, 5}, {37, 5}}, [](const Inputs& x) { return add(x[0], x[1]); }});
+  t.push_back({"mul", {{1000}, {1000}}, [](const Inputs& x) { return mul(x[0], x[1]); }});
+  t.push_back({"scale", {{3, 7, 11}}, [](const Inputs& x) { return scale(x[0], 0.37f); }});
+  t.push_back({"sum", {{100003}}, [](const Inputs& x) { return sum(x[0]); }});
+  t.push_back({"sum, small", {{4, 3}}, [](const Inputs& x) { return sum(x[0]); }});
+  t.push_back({"mean", {{64, 33}}, [](const Inputs& x) { return mean(x[0]); }});
+  OpRow r{"relu", {{4, 8, 8, 3}}, [](const Inputs& x) { return relu(x[0]); }};
+  r.grad = kink_at_zero();
+  t.push_back(r);
+  t.push_back({"matmul", {{67, 129}, {129, 45}}, [](const Inputs& x) { return matmul(x[0], x[1]); }, true});
+  t.push_back({"matmul, small", {{3, 5}, {5, 4}}, [](const Inputs& x) { return matmul(x[0], x[1]); }, true});
+  t.push_back({"linear", {{33, 2048}, {10, 2048}, {10}}, [](const Inputs& x) { return linear(x[0], x[1], x[2]); }, true});
+  t.push_back({"linear, small", {{4, 5}, {3, 5}, {3}}, [](const Inputs& x) { return linear(x[0], x[1], x[2]); }, true});
+}
+
+void conv_rows(std::vector<OpRow>& t) {
+  struct C {
+    const char* name;
+    Shape x;
+    int64_t k, r, stride, pad;
+  };
+  for (const C& c : std::vector<C>{{"conv3x3 pad1", {4, 9, 7, 3}, 5, 3, 1, 1},
+                                   {"conv3x3 stride2", {2, 11, 11, 16}, 32, 3, 2, 0},
+                                   {"conv5x5 pad2", {3, 8, 8, 7}, 6, 5, 1, 2},
+                                   {"conv1x1", {2, 4, 4, 32}, 64, 1, 1, 0},
+                                   {"cnn conv 32x32x32->64", {8, 16, 16, 32}, 64, 3, 1, 1},
+                                   {"conv3x3 pad1, small", {2, 5, 4, 3}, 2, 3, 1, 1},
+                                   {"conv3x3 stride2, small", {1, 6, 6, 2}, 3, 3, 2, 0},
+                                   {"conv1x1, small", {2, 3, 3, 4}, 2, 1, 1, 0}})
+    t.push_back({c.name, {c.x, {c.k, c.r, c.r, c.x[3]}, {c.k}},
+                 [c](const Inputs& x) { return conv2d(x[0], x[1], x[2], c.stride, c.pad); }, true});
+}
+
+void nn_rows(std::vector<OpRow>& t) {
+  t.push_back({"bias add", {{6, 5, 3, 33}, {33}}, [](const Inputs& x) { return bias_add(x[0], x[1]); }});
+  t.push_back({"bias add, many rows", {{3000, 7}, {7}}, [](const Inputs& x) { return bias_add(x[0], x[1]); }});
+  struct Pool {
+    const char* name;
+    Shape x;
+    int64_t k, stride;
+  };
+  for (const Pool& p : std::vector<Pool>{{"maxpool 2x2", {4, 8, 8, 33}, 2, 2},
+                                         {"maxpool 3x3 stride 2", {2, 9, 9, 5}, 3, 2},
+                                         {"maxpool 2x2, small", {2, 6, 6, 3}, 2, 2}}) {
+    OpRow r{p.name, {p.x}, [p](const Inputs& x) { return max_pool2d(x[0], p.k, p.stride); }};
+    r.make = distinct;
+    t.push_back(r);
+  }
+  t.push_back({"dropout", {{4, 8, 8, 32}}, [](const Inputs& x) { return dropout(x[0], 0.3f, 11, 2, 5); }});
+  t.push_back({"dropout, small", {{50}}, [](const Inputs& x) { return dropout(x[0], 0.4f, 9, 1, 3); }});
+  t.push_back({"softmax xent", {{7, 10}}, [](const Inputs& x) {
+                 return softmax_cross_entropy(x[0], Tensor::from_vector({3, 0, 9, 4, 4, 1, 7}, Shape{7}, x[0].device()));
+               }});
+}
+
+// Batch Renorm over the parity shapes: odd C (scalar path), C % 4 == 0 (float4 path), H = W = 1, M = 1,
+// M = B and the CNN's activations; bounds that clip some r and d. Each output is its own row: y (with the
+// gradients of x, gamma, beta), the moving averages after the step, r, d, the clip counts, inference
+// and the moments.
+struct RenormCase {
+  Shape x;
+  int64_t m;
+};
+
+Tensor renorm_input(size_t i, const Shape& s, Device d) {
+  if (i == 0) return Tensor::normal(s, 1, 0.7f, 1.9f, d);
+  return i == 1 ? Tensor::uniform(s, 2, 0.5f, 1.5f, d) : Tensor::uniform(s, 3, -0.5f, 0.5f, d);
+}
+
+// Runs one training step and returns the output `what` picks from (y, running mean, running std, saved).
+template <class Pick>
+Tensor renorm_step(const Inputs& x, int64_t m, RenormStep step, Pick pick) {
+  const int64_t c = x[0].dim(-1);
+  const Device d = x[0].device();
+  Tensor rm = Tensor::uniform(Shape{c}, 4, 0.f, 1.4f, d), rs = Tensor::uniform(Shape{c}, 5, 1.2f, 2.6f, d);
+  NormConfig cfg;
+  cfg.microbatch = m;
+  RenormSaved saved;
+  const Tensor y = batch_renorm_train(x[0], x[1], x[2], rm, rs, cfg, step, &saved);
+  return pick(y, rm, rs, saved);
+}
+
+void renorm_rows(std::vector<OpRow>& t) {
+  const std::vector<RenormCase> cases = {
+      {{8, 3, 5, 37}, 4},   {{6, 1, 1, 10}, 3},    {{4, 4, 4, 5}, 1},      {{8, 2, 2, 33}, 8},
+      {{12, 7}, 4},         {{32, 32, 32, 32}, 4}, {{32, 16, 16, 64}, 32}, {{32, 8, 8, 128}, 4},
+      {{16, 9, 9, 3}, 16},  {{64, 8, 8, 128}, 64},
+  };
+  RenormStep clip;
+  clip.rmax = 1.5f;
+  clip.dmax = 0.5f;
+  using Pick = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, const RenormSaved&)>;
+  const std::vector<std::pair<std::string, Pick>> outputs = {
+      {"y", [](const Tensor& y, const Tensor&, const Tensor&, const RenormSaved&) { return y; }},
+      {"moving mean", [](const Tensor&, const Tensor& rm, const Tensor&, const RenormSaved&) { return rm; }},
+      {"moving std", [](const Tensor&, const Tensor&, const Tensor& rs, const RenormSaved&) { return rs; }},
+      {"saved mean", [](const Tensor&, const Tensor&, const Tensor&, const RenormSaved& s) { return s.mean; }},
+      {"saved 1/sigma", [](const Tensor&, const Tensor&, const Tensor&, const RenormSaved& s) { return s.invstd; }},
+      {"r", [](const Tensor&, const Tensor&, const Tensor&, const RenormSaved& s) { return s.r; }},
+      {"d", [](const Tensor&, const Tensor&, const Tensor&, const RenormSaved& s) { return s.d; }},
+      {"clip counts", [](const Tensor&, const Tensor&, const Tensor&, const RenormSaved& s) { return s.clip_counts; }},
+  };
+  for (const RenormCase& k : cases) {
+    const std::string at = " x " + k.x.str() + " M " + std::to_string(k.m);
+    const Shape c{k.x[-1]};
+    for (const auto& [what, pick] : outputs) {
+      OpRow r{"renorm " + what + at, {k.x, c, c}, [k, clip, pick = pick](const Inputs& x) { return renorm_step(x, k.m, clip, pick); }};
+      r.make = renorm_input;
+      r.gradcheck = false;  // r, d move under finite differences; the op holds them constant (test_renorm_gradcheck)
+      t.push_back(r);
+    }
+    OpRow inf{"renorm inference" + at, {k.x, c, c}, [](const Inputs& x) {
+                const int64_t ch = x[0].dim(-1);
+                return batch_renorm_inference(x[0], x[1], x[2], Tensor::uniform(Shape{ch}, 4, 0.f, 1.4f, x[0].device()),
+                                              Tensor::uniform(Shape{ch}, 5, 1.2f, 2.6f, x[0].device()));
+              }};
+    inf.make = renorm_input;
+    inf.gradcheck = false;  // not differentiable by design (eval mode)
+    t.push_back(inf);
+    for (int which = 0; which < 2; ++which) {
+      OpRow mo{std::string(which ? "moments var" : "moments mean") + at, {k.x}, [k, which](const Inputs& x) {
+                 Tensor mean, var;
+                 microbatch_moments(x[0].detach(), k.m, &mean, &var);
+                 return which ? var : mean;
+               }};
+      mo.make = renorm_input;
+      mo.gradcheck = false;  // statistics, not a differentiable op
+      t.push_back(mo);
+    }
+  }
+  // Gradient check at bounds that pin r = 1 and d = 0 (batchnorm over microbatches): exact.
+  t.push_back({"renorm as batchnorm, small", {{4, 2, 2, 3}, {3}, {3}},
+               [](const Inputs& x) { return renorm_step(x, 2, RenormStep{}, [](const Tensor& y, auto&...) { return y; }); }});
+}
+
+const std::vector<OpRow>& table() {
+  static const std::vector<OpRow> rows = [] {
+    std::vector<OpRow> t;
+    core_rows(t);
+    conv_rows(t);
+    nn_rows(t);
+    renorm_rows(t);
+    return t;
+  }();
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("ops: every row's gradients against finite differences (CPU)", "[ops][gradcheck]") {
+  for (const OpRow& r : table())
+    DYNAMIC_SECTION(r.name) { test::gradcheck_row(r); }
+}
+
+TEST_CASE("parity: every op row, CPU vs CUDA", "[parity][cuda][ops]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  for (const OpRow& r : table())
+    if (!r.vendor) DYNAMIC_SECTION(r.name) { test::parity_row(r); }
+}
+
+TEST_CASE("parity: the op rows that call cuBLAS or cuDNN, CPU vs CUDA", "[parity][cuda][ops][vendor]") {
+  RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP();
+  for (const OpRow& r : table())
+    if (r.vendor) DYNAMIC_SECTION(r.name) { test::parity_row(r); }
+}
+
+TEST_CASE("cuda: a renorm training step allocates no new device memory once warm", "[cuda][renorm]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  const OpRow& r = *std::find_if(table().begin(), table().end(), [](const OpRow& row) { return row.name == "renorm y x [32,16,16,64] M 32"; });
+  test::run_row(r, Device::CUDA);  // warm-up fills the cache
+  const size_t mallocs = cuda_allocator_stats().cuda_mallocs;
+  for (int i = 0; i < 3; ++i) test::run_row(r, Device::CUDA);
+  CHECK(cuda_allocator_stats().cuda_mallocs == mallocs);
+}
