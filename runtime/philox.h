@@ -1,11 +1,18 @@
-// Philox4x32-10 (Salmon et al., SC'11): a counter-based generator. Element i of a stream keyed by
-// `seed` is a pure function of (seed, i), so CPU and CUDA produce identical uniforms for the same seed
-// and any element can be drawn independently (dropout masks, initializers, shuffles).
+// Philox4x32-10 (Salmon et al., SC'11) in Random123's reference implementation: a counter-based
+// generator. Element i of a stream keyed by `seed` is a pure function of (seed, i), so CPU and CUDA
+// produce identical uniforms for the same seed and any element can be drawn independently (dropout
+// masks, initializers, shuffles).
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "runtime/hd.h"
+
+// Random123's functions are __device__ only under nvcc unless told otherwise; ours are host and device.
+#if defined(__CUDACC__) && !defined(R123_CUDA_DEVICE)
+#define R123_CUDA_DEVICE __host__ __device__
+#endif
+#include <Random123/philox.h>
 
 namespace renorm {
 
@@ -13,25 +20,15 @@ struct Philox4 {
   uint32_t v[4];
 };
 
-RENORM_HD uint32_t philox_mulhilo(uint32_t a, uint32_t b, uint32_t* hi) {
-  const uint64_t p = static_cast<uint64_t>(a) * b;
-  *hi = static_cast<uint32_t>(p >> 32);
-  return static_cast<uint32_t>(p);
-}
-
-// ctr: 128-bit counter, key: 64-bit key.
+// ctr: 128-bit counter, key: 64-bit key (low word first). The reference implementation, Random123's
+// Philox4x32_R<10> (Debian librandom123-dev, usable in device code); tests/test_tensor.cpp checks it
+// against the Random123 known-answer vectors.
 RENORM_HD Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint64_t key) {
-  uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
-  for (int round = 0; round < 10; ++round) {
-    uint32_t hi0, hi1;
-    const uint32_t lo0 = philox_mulhilo(0xD2511F53u, c0, &hi0);
-    const uint32_t lo1 = philox_mulhilo(0xCD9E8D57u, c2, &hi1);
-    const uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-    c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
-  return Philox4{{c0, c1, c2, c3}};
+  using Gen = r123::Philox4x32_R<10>;
+  const Gen::ctr_type ctr = {{c0, c1, c2, c3}};
+  const Gen::key_type k = {{static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32)}};
+  const Gen::ctr_type r = Gen()(ctr, k);
+  return Philox4{{r[0], r[1], r[2], r[3]}};
 }
 
 // A uniform float in (0, 1]: 24 random bits, exact in float32 on every device.

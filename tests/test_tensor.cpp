@@ -95,3 +95,23 @@ TEST_CASE("allocator: bucket sizes round up and never shrink a request", "[devic
   }
   CHECK(cuda_allocation_size(100) == cuda_allocation_size(400));  // one bucket: reused across near sizes
 }
+
+TEST_CASE("philox: Random123's known-answer vectors for Philox4x32-10", "[random]") {
+  // Random123's kat_vectors: counter, key -> output.
+  struct Kat {
+    uint32_t c[4];
+    uint64_t key;
+    uint32_t out[4];
+  };
+  const Kat kats[] = {
+      {{0, 0, 0, 0}, 0, {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}},
+      {{~0u, ~0u, ~0u, ~0u}, ~uint64_t(0), {0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}},
+      {{0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u},
+       0x299f31d0a4093822ull,
+       {0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}},
+  };
+  for (const Kat& k : kats) {
+    const Philox4 r = philox4x32_10(k.c[0], k.c[1], k.c[2], k.c[3], k.key);
+    for (int i = 0; i < 4; ++i) CHECK(r.v[i] == k.out[i]);
+  }
+}
