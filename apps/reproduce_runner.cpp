@@ -93,16 +93,16 @@ std::vector<RunSpec> plan(const ReproduceConfig& c) {
 
 TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
   TrainConfig t;
-  t.dataset = "cifar10";
+  t.dataset = DatasetKind::Cifar10;
   t.data_dir = c.data_dir;
   t.out_dir = r.dir;
-  t.norm = r.norm;
+  t.norm = parse_norm(r.norm);
   t.batch = c.batch;
   t.norm_config.microbatch = r.microbatch;
   t.steps = c.steps;
   t.eval_every = c.eval_every;
   t.log_every = c.eval_every;
-  t.sampler = r.sampler;
+  t.sampler = enum_parse<Sampler>(r.sampler, "sampler");
   t.seed = r.seed;
   t.device = c.device;
   t.threads = c.threads;

@@ -18,8 +18,16 @@ int main(int argc, char** argv) {
   cfg.visit([&](const char* name, auto& field, const char* help) {
     using T = std::decay_t<decltype(field)>;
     const std::string flag = std::string("--") + name;
-    if constexpr (std::is_same_v<T, bool>) app.add_flag(flag, field, help);
-    else app.add_option(flag, field, help)->capture_default_str();
+    if constexpr (std::is_same_v<T, bool>) {
+      app.add_flag(flag, field, help);
+    } else if constexpr (std::is_enum_v<T>) {  // by name; a bad name is a ConfigError naming the flag
+      app.add_option_function<std::string>(flag, [&field, flag](const std::string& s) { field = renorm::enum_parse<T>(s, flag); },
+                                           help)
+          ->type_name("TEXT")
+          ->default_str(renorm::enum_name(field));
+    } else {
+      app.add_option(flag, field, help)->capture_default_str();
+    }
   });
   app.add_option("--out", cfg.out_dir, "output folder, created (default: runs/<dataset>-<norm>-m<M>-s<seed>)");
   app.add_option("--resume", cfg.resume_dir, "continue the run in this folder (its config.json and checkpoint); "
@@ -27,10 +35,17 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", cfg.stop_after, "stop after this step as if interrupted (for testing --resume)");
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const renorm::Error& e) {
+    std::fprintf(stderr, "renorm-train: %s\n", e.what());
+    return 2;
+  }
   cfg.progress = !no_progress;
   if (cfg.resume_dir.empty() && cfg.out_dir.empty())
-    cfg.out_dir = "runs/" + cfg.dataset + "-" + cfg.norm + "-m" + std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) +
+    cfg.out_dir = "runs/" + renorm::enum_name(cfg.dataset) + "-" + renorm::enum_name(cfg.norm) + "-m" + std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) +
                   "-s" + std::to_string(cfg.seed);
   try {
     renorm::app::ConsoleProgress progress(cfg.progress);

@@ -117,10 +117,13 @@ Dataset load_fashion_mnist(const std::string& dir, bool train) {
   return d;
 }
 
-Dataset load_dataset(const std::string& name, const std::string& dir, bool train) {
-  if (name == "cifar10") return load_cifar10(dir, train);
-  if (name == "fashion-mnist") return load_fashion_mnist(dir, train);
-  throw ConfigError("--dataset: '" + name + "' is not one of cifar10, fashion-mnist");
+const EnumNames<DatasetKind>& enum_names(DatasetKind) {
+  static const EnumNames<DatasetKind> names = {{"cifar10", DatasetKind::Cifar10}, {"fashion-mnist", DatasetKind::FashionMnist}};
+  return names;
+}
+
+Dataset load_dataset(DatasetKind kind, const std::string& dir, bool train) {
+  return kind == DatasetKind::Cifar10 ? load_cifar10(dir, train) : load_fashion_mnist(dir, train);
 }
 
 Normalization Normalization::of(const Dataset& d) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/named_enum.h"
+
 namespace renorm {
 
 struct Dataset {
@@ -24,7 +26,9 @@ Dataset load_cifar10(const std::string& dir, bool train);
 // Fashion-MNIST IDX files (gzip): {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz in dir.
 Dataset load_fashion_mnist(const std::string& dir, bool train);
 // "cifar10" or "fashion-mnist".
-Dataset load_dataset(const std::string& name, const std::string& dir, bool train);
+enum class DatasetKind { Cifar10, FashionMnist };
+const EnumNames<DatasetKind>& enum_names(DatasetKind);  // "cifar10", "fashion-mnist"
+Dataset load_dataset(DatasetKind kind, const std::string& dir, bool train);
 
 // Per-channel mean and standard deviation of the pixels scaled to [0,1] (from the training set).
 struct Normalization {

@@ -21,10 +21,9 @@ void shuffle(std::vector<int64_t>& v, uint64_t seed, int64_t epoch, uint32_t str
 }
 }  // namespace
 
-Sampler parse_sampler(const std::string& name) {
-  if (name == "iid") return Sampler::Iid;
-  if (name == "noniid") return Sampler::NonIid;
-  throw ConfigError("--sampler: '" + name + "' is not one of iid, noniid");
+const EnumNames<Sampler>& enum_names(Sampler) {
+  static const EnumNames<Sampler> names = {{"iid", Sampler::Iid}, {"noniid", Sampler::NonIid}};
+  return names;
 }
 
 DataLoader::DataLoader(const Dataset& data, Normalization norm, LoaderConfig cfg, Device device)

@@ -12,6 +12,7 @@
 
 #include "tensor/tensor.h"
 #include "data/dataset.h"
+#include "runtime/named_enum.h"
 
 namespace renorm {
 
@@ -21,7 +22,7 @@ enum class Sampler {
            // pairs' classes are distinct while B/2 <= classes (else they cycle), so each microbatch
            // of 4 holds two classes only
 };
-Sampler parse_sampler(const std::string& name);  // "iid", "noniid"
+const EnumNames<Sampler>& enum_names(Sampler);  // "iid", "noniid"
 
 struct LoaderConfig {
   int64_t batch = 128;

@@ -4,19 +4,17 @@
 
 namespace renorm {
 
-NormKind parse_norm(const std::string& name) {
-  if (name == "none") return NormKind::None;
-  if (name == "bn") return NormKind::BatchNorm;
-  if (name == "brn") return NormKind::BatchRenorm;
-  throw ConfigError("--norm: '" + name + "' is not one of none, bn, brn");
+const EnumNames<NormKind>& enum_names(NormKind) {
+  static const EnumNames<NormKind> names = {
+      {"none", NormKind::None}, {"bn", NormKind::BatchNorm}, {"brn", NormKind::BatchRenorm}};
+  return names;
 }
 
+NormKind parse_norm(const std::string& name) { return enum_parse<NormKind>(name, "norm"); }
+
 const char* norm_name(NormKind k) {
-  switch (k) {
-    case NormKind::None: return "none";
-    case NormKind::BatchNorm: return "bn";
-    case NormKind::BatchRenorm: return "brn";
-  }
+  for (const auto& [name, e] : enum_names(k))
+    if (e == k) return name.c_str();
   return "?";
 }
 

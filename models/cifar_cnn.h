@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "layers/batch_renorm.h"
+#include "runtime/named_enum.h"
 #include "layers/layers.h"
 
 namespace renorm {
 
 enum class NormKind { None, BatchNorm, BatchRenorm };
-NormKind parse_norm(const std::string& name);  // "none", "bn", "brn"
+const EnumNames<NormKind>& enum_names(NormKind);  // "none", "bn", "brn"
+NormKind parse_norm(const std::string& name);
 const char* norm_name(NormKind k);
 
 struct CnnConfig {

@@ -64,7 +64,7 @@ TEST_CASE("optim: learning-rate schedules", "[optim]") {
   CHECK(s.at(0) == Approx(0.1f));
   CHECK(s.at(50) == Approx(0.05f));
   CHECK(s.at(100) == Approx(0.f).margin(1e-7));
-  CHECK_THROWS_AS(LrSchedule::parse("linear"), ConfigError);
+  CHECK_THROWS_AS(enum_parse<LrSchedule::Kind>("linear", "--lr-schedule"), ConfigError);
 }
 
 TEST_CASE("cnn: shapes for CIFAR-10 and Fashion-MNIST input, and its parameters", "[cnn]") {

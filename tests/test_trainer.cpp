@@ -63,7 +63,7 @@ TEST_CASE("trainer: writes config.json, metrics.csv, checkpoint and model", "[tr
   CHECK(rows[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr");
   const TrainConfig back = config_from_json_file(out + "/config.json");
   CHECK(back.norm_config.microbatch == 4);
-  CHECK(back.norm == "brn");
+  CHECK(back.norm == NormKind::BatchRenorm);
   CHECK(read(out + "/config.json").find("\"device_name\": \"CPU") != std::string::npos);
   const SafeTensors model = load_safetensors(out + "/model.safetensors");
   CHECK(model.find("0.weight"));
@@ -80,10 +80,10 @@ TEST_CASE("trainer: flag validation names the flag", "[trainer]") {
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.microbatch = 3; })), Catch::Contains("--microbatch 3 does not divide --batch 16"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.steps = -5; })), Catch::Contains("--steps must be > 0"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.steps = 0; })), Catch::Contains("exactly one of --epochs and --steps"));
-  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.dataset = "mnist"; })), Catch::Contains("--dataset"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.data_dir = "/nonexistent"; })), Catch::Contains("--data-dir /nonexistent"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.out_dir = "/etc/hostname/x"; })), Catch::Contains("--out /etc/hostname/x"));
-  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm = "gn"; })), Catch::Contains("--norm"));
+  CHECK_THROWS_WITH(enum_parse<NormKind>("gn", "--norm"), Catch::Contains("--norm: 'gn' is not one of none, bn, brn"));
+  CHECK_THROWS_WITH(enum_parse<DatasetKind>("mnist", "--dataset"), Catch::Contains("not one of cifar10, fashion-mnist"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.alpha = 0; })), Catch::Contains("alpha must be in (0, 1]"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.schedule.rmax_final = 0.5f; })), Catch::Contains("rmax must be >= 1"));
   CHECK_NOTHROW(validate(small(data, data + "/run")));
@@ -129,10 +129,10 @@ TEST_CASE("trainer: a short run on a small learnable set reaches accuracy well a
   TrainConfig c = small(data, data + "/run");
   c.steps = 60;
   c.eval_every = 60;
-  c.norm = "bn";
+  c.norm = NormKind::BatchNorm;
   c.norm_config.microbatch = 0;
   c.batch = 32;
-  c.optimizer = "adam";
+  c.optimizer = OptimizerKind::Adam;
   c.lr = 2e-3f;
   const TrainResult r = train(c);
   INFO("validation accuracy " << r.final_val_acc);
@@ -142,7 +142,7 @@ TEST_CASE("trainer: a short run on a small learnable set reaches accuracy well a
 TEST_CASE("trainer: a diverging loss stops the run with a clear message and keeps the checkpoint", "[trainer]") {
   const std::string data = test::make_synthetic_cifar("nan", 40, 20);
   TrainConfig c = small(data, data + "/run");
-  c.norm = "none";
+  c.norm = NormKind::None;
   c.lr = 1e30f;
   c.eval_every = 2;
   c.steps = 40;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "data/loader.h"
 #include "models/cifar_cnn.h"
@@ -24,9 +25,13 @@ std::string to_text(const std::string& v) { return json_quote(v); }
 std::string to_text(bool v) { return v ? "true" : "false"; }
 template <class T>
 std::string to_text(T v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
+  if constexpr (std::is_enum_v<T>) {
+    return json_quote(enum_name(v));
+  } else {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  }
 }
 
 void check(bool ok, const std::string& message) {
@@ -36,10 +41,8 @@ void check(bool ok, const std::string& message) {
 }  // namespace
 
 void validate(const TrainConfig& c) {
-  check(c.dataset == "cifar10" || c.dataset == "fashion-mnist", "--dataset: '" + c.dataset + "' is not one of cifar10, fashion-mnist");
   if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
   if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
-  parse_norm(c.norm);
   check(c.batch > 0, "--batch must be > 0, got " + std::to_string(c.batch));
   c.norm_config.validate();  // microbatch, eps, alpha, rmax, dmax: NormConfig's rules
   const int64_t m = c.norm_config.microbatch;
@@ -47,13 +50,10 @@ void validate(const TrainConfig& c) {
   check(c.epochs >= 0, "--epochs must be > 0, got " + std::to_string(c.epochs));
   check(c.steps >= 0, "--steps must be > 0, got " + std::to_string(c.steps));
   check((c.epochs > 0) != (c.steps > 0), "give exactly one of --epochs and --steps");
-  check(c.optimizer == "sgd" || c.optimizer == "adam", "--optimizer: '" + c.optimizer + "' is not one of sgd, adam");
   check(c.lr >= 0, "--lr must be >= 0");
-  LrSchedule::parse(c.lr_schedule);
   check(c.eval_every >= 0 && c.log_every > 0 && c.lr_warmup >= 0, "--eval-every, --lr-warmup must be >= 0 and --log-every > 0");
   check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");
-  parse_sampler(c.sampler);
-  check(c.sampler != "noniid" || c.batch % 2 == 0, "--sampler noniid needs an even --batch");
+  check(c.sampler != Sampler::NonIid || c.batch % 2 == 0, "--sampler noniid needs an even --batch");
   parse_device(c.device);
   if (c.out_dir.empty()) throw ConfigError("--out: not given");
   std::error_code ec;
@@ -80,11 +80,16 @@ TrainConfig config_from_json_file(const std::string& path) {
     const auto v = j.find(name);
     if (v == j.end()) throw IoError(path + ": setting '" + std::string(name) + "' is missing");
     using T = std::decay_t<decltype(field)>;
-    const bool ok = std::is_same_v<T, std::string> ? v->is_string() : std::is_same_v<T, bool> ? v->is_boolean()
-                                                                                               : v->is_number();
+    constexpr bool text = std::is_same_v<T, std::string> || std::is_enum_v<T>;
+    const bool ok = text ? v->is_string() : std::is_same_v<T, bool> ? v->is_boolean() : v->is_number();
     if (!ok) throw IoError(path + ": setting '" + std::string(name) + "' has the wrong type: " + v->dump());
-    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) field = v->template get<T>();
-    else field = static_cast<T>(v->template get<double>());
+    try {
+      if constexpr (std::is_enum_v<T>) field = enum_parse<T>(v->template get<std::string>(), name);
+      else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) field = v->template get<T>();
+      else field = static_cast<T>(v->template get<double>());
+    } catch (const ConfigError& e) {
+      throw IoError(path + ": " + e.what());
+    }
   });
   return c;
 }

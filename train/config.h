@@ -1,23 +1,27 @@
 // The settings of a training run: one table (visit) shared by the command line, config.json and --resume;
-// one validate() that names the flag at fault.
+// one validate() that names the flag at fault. Settings with a fixed set of values are enums whose
+// names (runtime/named_enum.h) the command line and config.json use.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "data/loader.h"
+#include "models/cifar_cnn.h"
 #include "tensor/ops/renorm.h"
+#include "train/optim.h"
 
 namespace renorm {
 
 struct TrainConfig {
-  std::string dataset = "cifar10";
+  DatasetKind dataset = DatasetKind::Cifar10;
   std::string data_dir;
-  std::string norm = "brn";  // none | bn | brn
+  NormKind norm = NormKind::BatchRenorm;
   int64_t batch = 128;
   int64_t epochs = 0;      // exactly one of epochs, steps
   int64_t steps = 0;
-  std::string optimizer = "sgd";  // sgd | adam
+  OptimizerKind optimizer = OptimizerKind::Sgd;
   float lr = 0.01f;
-  std::string lr_schedule = "cosine";  // constant | step | cosine
+  LrSchedule::Kind lr_schedule = LrSchedule::Kind::Cosine;
   int64_t lr_warmup = 0;
   int64_t lr_step_size = 0;  // step schedule: 0 means a third of the run
   float lr_gamma = 0.1f;
@@ -30,7 +34,7 @@ struct TrainConfig {
   int64_t clip_warmup = -1, rmax_steps = -1, dmax_steps = -1;  // -1: the paper's, scaled to the run
   int64_t eval_every = 0;  // steps between validations; 0: once per epoch
   int64_t log_every = 50;
-  std::string sampler = "iid";  // iid | noniid
+  Sampler sampler = Sampler::Iid;
   bool augment = false;
   std::string device = "auto";
   uint64_t seed = 1;

@@ -87,11 +87,15 @@ float LrSchedule::at(int64_t step) const {
   return base;
 }
 
-LrSchedule::Kind LrSchedule::parse(const std::string& name) {
-  if (name == "constant") return Kind::Constant;
-  if (name == "step") return Kind::Step;
-  if (name == "cosine") return Kind::Cosine;
-  throw ConfigError("--lr-schedule: '" + name + "' is not one of constant, step, cosine");
+const EnumNames<LrSchedule::Kind>& enum_names(LrSchedule::Kind) {
+  static const EnumNames<LrSchedule::Kind> names = {
+      {"constant", LrSchedule::Kind::Constant}, {"step", LrSchedule::Kind::Step}, {"cosine", LrSchedule::Kind::Cosine}};
+  return names;
+}
+
+const EnumNames<OptimizerKind>& enum_names(OptimizerKind) {
+  static const EnumNames<OptimizerKind> names = {{"sgd", OptimizerKind::Sgd}, {"adam", OptimizerKind::Adam}};
+  return names;
 }
 
 }  // namespace renorm

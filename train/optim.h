@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "layers/module.h"
+#include "runtime/named_enum.h"
 
 namespace renorm {
 
@@ -63,6 +64,7 @@ class Adam : public Optimizer {
 // (× gamma every step_size steps) or cosine decay to min_lr at total_steps.
 struct LrSchedule {
   enum class Kind { Constant, Step, Cosine };
+
   Kind kind = Kind::Constant;
   float base = 0.01f;
   int64_t warmup_steps = 0;
@@ -71,7 +73,11 @@ struct LrSchedule {
   float gamma = 0.1f;       // step
   float min_lr = 0.f;       // cosine
   float at(int64_t step) const;
-  static Kind parse(const std::string& name);  // "constant", "step", "cosine"
 };
+
+const EnumNames<LrSchedule::Kind>& enum_names(LrSchedule::Kind);  // "constant", "step", "cosine"
+
+enum class OptimizerKind { Sgd, Adam };
+const EnumNames<OptimizerKind>& enum_names(OptimizerKind);  // "sgd", "adam"
 
 }  // namespace renorm

@@ -60,7 +60,7 @@ CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total) {
   mc.width = d.width;
   mc.channels = d.channels;
   mc.classes = d.num_classes();
-  mc.norm = parse_norm(c.norm);
+  mc.norm = c.norm;
   mc.seed = c.seed;
   mc.norm_config = c.norm_config;
   ClipSchedule sched = ClipSchedule::paper(total);
@@ -74,14 +74,14 @@ CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total) {
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const CifarCnn& model) {
-  if (c.optimizer == "sgd")
+  if (c.optimizer == OptimizerKind::Sgd)
     return std::make_unique<Sgd>(model.named_parameters(), c.lr, SgdOptions{c.momentum, c.weight_decay, c.nesterov});
   return std::make_unique<Adam>(model.named_parameters(), c.lr, AdamOptions{c.momentum, 0.999f, 1e-8f, c.weight_decay});
 }
 
 LrSchedule lr_schedule(const TrainConfig& c, int64_t total) {
   LrSchedule lrs;
-  lrs.kind = LrSchedule::parse(c.lr_schedule);
+  lrs.kind = c.lr_schedule;
   lrs.base = c.lr;
   lrs.warmup_steps = c.lr_warmup;
   lrs.total_steps = total;
@@ -98,7 +98,7 @@ struct Run {
         train_set(load_split(c, true)),
         val_set(load_split(c, false)),
         norm(Normalization::of(train_set)),
-        train_loader(train_set, norm, LoaderConfig{c.batch, true, c.augment, true, parse_sampler(c.sampler), c.seed}, dev),
+        train_loader(train_set, norm, LoaderConfig{c.batch, true, c.augment, true, c.sampler, c.seed}, dev),
         val_loader(val_set, norm, LoaderConfig{c.batch, false, false, false, Sampler::Iid, c.seed}, dev),
         per_epoch(train_loader.batches_per_epoch()),
         total(c.steps > 0 ? c.steps : c.epochs * per_epoch),
@@ -153,7 +153,7 @@ struct Run {
   void save_model() const {
     NamedTensors weights = model.named_parameters();
     for (auto& [n, t] : model.named_buffers()) weights.emplace_back(n, t);
-    save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", c.norm}, {"dataset", c.dataset}});
+    save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", enum_name(c.norm)}, {"dataset", enum_name(c.dataset)}});
   }
 
   // One optimizer step; the loss and accuracy are summed on the device (no sync).
@@ -239,7 +239,7 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer) {
   run.model.set_step(run.step);
   run.train_loader.seek(run.step);
   write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev)));
-  obs.started(RunStart{c.dataset, c.norm, device_description(run.dev), c.out_dir, c.batch,
+  obs.started(RunStart{enum_name(c.dataset), enum_name(c.norm), device_description(run.dev), c.out_dir, c.batch,
                        c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch});
   return run.loop(obs);
 }
