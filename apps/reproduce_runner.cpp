@@ -37,7 +37,7 @@ ReproduceConfig resolve(ReproduceConfig c) {
   auto pick = [](auto& v, auto unset, auto value) {
     if (v == unset) v = value;
   };
-  pick(c.batch, int64_t(0), int64_t(128));
+  pick(c.batch, int64_t(0), TrainConfig{}.batch);
   pick(c.microbatch, int64_t(0), int64_t(4));
   pick(c.steps, int64_t(0), int64_t(quick ? 300 : 30000));
   pick(c.seeds, int64_t(0), int64_t(quick ? 2 : 3));

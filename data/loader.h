@@ -25,7 +25,7 @@ enum class Sampler {
 const EnumNames<Sampler>& enum_names(Sampler);  // "iid", "noniid"
 
 struct LoaderConfig {
-  int64_t batch = 128;
+  int64_t batch = 0;  // set by the caller (the run's TrainConfig::batch)
   bool shuffle = true;
   bool augment = false;  // random crop with zero padding 4 (in normalized space: the mean) + horizontal flip
   bool drop_last = true;  // training: whole batches only; evaluation: false (a last, smaller batch)

@@ -88,9 +88,15 @@ def sh(cmd, cwd=None, timeout=None):
 
 
 def copy_tree(src):
-    """Mirrors the tracked tree into src, rewriting only files whose bytes differ (a fresh mtime makes
-    the build recompile them; an unchanged file keeps its object from the last run)."""
+    """Mirrors the tracked tree into src: removes files the tree no longer has, rewrites only files whose
+    bytes differ (a fresh mtime makes the build recompile them; an unchanged file keeps its object)."""
     files = sh(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT).stdout.split()
+    keep = set(files)
+    for d, _, names in os.walk(src):  # files the tree no longer has would still be globbed by CMake
+        for n in names:
+            rel = os.path.relpath(os.path.join(d, n), src)
+            if rel not in keep:
+                os.remove(os.path.join(d, n))
     for f in files:
         dst = os.path.join(src, f)
         data = open(os.path.join(ROOT, f), "rb").read()

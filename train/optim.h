@@ -66,7 +66,7 @@ struct LrSchedule {
   enum class Kind { Constant, Step, Cosine };
 
   Kind kind = Kind::Constant;
-  float base = 0.01f;
+  float base = 0.f;  // set by the caller (the run's TrainConfig::lr)
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;  // cosine
   int64_t step_size = 1;    // step
