@@ -25,7 +25,7 @@ struct TrainConfig {
   int64_t lr_warmup = 0;
   int64_t lr_step_size = 0;  // step schedule: 0 means a third of the run
   float lr_gamma = 0.1f;
-  float momentum = 0.9f;
+  float momentum = SgdOptions{}.momentum;  // SGD momentum / Adam beta1
   bool nesterov = false;
   float weight_decay = 5e-4f;
   // The norm layers' settings (microbatch, eps, alpha, the final rmax and dmax of the schedule): their
