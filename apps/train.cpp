@@ -21,10 +21,8 @@ int main(int argc, char** argv) {
     if constexpr (std::is_same_v<T, bool>) {
       app.add_flag(flag, field, help);
     } else if constexpr (std::is_enum_v<T>) {  // by name; a bad name is a ConfigError naming the flag
-      app.add_option_function<std::string>(flag, [&field, flag](const std::string& s) { field = renorm::enum_parse<T>(s, flag); },
-                                           help)
-          ->type_name("TEXT")
-          ->default_str(renorm::enum_name(field));
+      const auto set = [&field, flag](const std::string& s) { field = renorm::enum_parse<T>(s, flag); };
+      app.add_option_function<std::string>(flag, set, help)->type_name("TEXT")->default_str(renorm::enum_name(field));
     } else {
       app.add_option(flag, field, help)->capture_default_str();
     }
@@ -45,8 +43,9 @@ int main(int argc, char** argv) {
   }
   cfg.progress = !no_progress;
   if (cfg.resume_dir.empty() && cfg.out_dir.empty())
-    cfg.out_dir = "runs/" + renorm::enum_name(cfg.dataset) + "-" + renorm::enum_name(cfg.norm) + "-m" + std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) +
-                  "-s" + std::to_string(cfg.seed);
+    cfg.out_dir = "runs/" + renorm::enum_name(cfg.dataset) + "-" + renorm::enum_name(cfg.norm) + "-m" +
+                  std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) + "-s" +
+                  std::to_string(cfg.seed);
   try {
     renorm::app::ConsoleProgress progress(cfg.progress);
     const renorm::TrainResult r = renorm::train(cfg, &progress);
