@@ -28,7 +28,7 @@ namespace {
 class StackPool {
  public:
   static constexpr size_t kStack = size_t(1) << 17;  // 128 KiB: debug and sanitizer frames are large
-  explicit StackPool(size_t count) : page_(size_t(sysconf(_SC_PAGESIZE))), count_(count) {
+  explicit StackPool(size_t count) : page_(size_t(sysconf(_SC_PAGESIZE))) {
     const size_t slot = kStack + page_;
     base_ = static_cast<char*>(mmap(nullptr, slot * count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
     if (base_ == MAP_FAILED) throw std::bad_alloc();
@@ -45,7 +45,7 @@ class StackPool {
   void give(char* s) { free_.push_back(s); }
 
  private:
-  size_t page_, count_;
+  size_t page_;
   char* base_;
   std::vector<char*> free_;
 };

@@ -4,7 +4,6 @@
 
 #include "runtime/error.h"
 #include "tensor/ops.h"
-#include "tensor/ops.h"
 
 namespace renorm {
 

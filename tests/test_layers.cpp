@@ -8,7 +8,6 @@
 #include "runtime/error.h"
 #include "tensor/ops.h"
 #include "layers/layers.h"
-#include "tensor/ops.h"
 #include "support/gradcheck.h"
 #include "support/parity.h"
 
