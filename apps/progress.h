@@ -3,9 +3,11 @@
 #pragma once
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
+#include "apps/main_guard.h"
 #include "train/observer.h"
 
 namespace renorm::app {
@@ -18,6 +20,14 @@ class ConsoleProgress : public TrainObserver {
     std::printf("renorm-train: %s, norm %s, B %lld, M %lld, %lld steps (%lld per epoch), %s -> %s\n", s.dataset.c_str(),
                 s.norm.c_str(), (long long)s.batch, (long long)s.microbatch, (long long)s.total_steps,
                 (long long)s.steps_per_epoch, s.device.c_str(), s.out_dir.c_str());
+    if (s.renorm && s.clip_warmup >= s.total_steps)
+      std::printf("renorm-train: note: the run ends within the clipping warmup (%lld steps, at least 3/alpha = %.0f "
+                  "at alpha %g), so r = 1 and d = 0 throughout: Batch Renorm acts as batchnorm here; more steps, "
+                  "a larger --alpha or --clip-warmup change that\n",
+                  (long long)s.clip_warmup, std::ceil(3.0 / s.alpha), s.alpha);
+    else if (s.renorm)
+      std::printf("renorm-train: clipping: r = 1, d = 0 until step %lld, then rmax reaches %g at step %lld and dmax %g "
+                  "at step %lld\n", (long long)s.clip_warmup, s.rmax, (long long)s.rmax_steps, s.dmax, (long long)s.dmax_steps);
     std::fflush(stdout);
   }
 
@@ -45,6 +55,8 @@ class ConsoleProgress : public TrainObserver {
   void finished() override {
     if (bar_) std::printf("\n");
   }
+
+  bool stop_requested() override { return stop_signal != 0; }
 
  private:
   static std::string bar(int64_t step, int64_t total) { return std::string(30 * step / total, '#'); }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "apps/main_guard.h"
 #include "apps/progress.h"
 #include "runtime/error.h"
 #include "apps/reproduce_runner.h"
@@ -32,16 +33,11 @@ int main(int argc, char** argv) {
   app.add_flag("--figure1", c.figure1, "also Batch Renorm over the whole minibatch (paper Figure 1)");
   bool no_plot = false;
   app.add_flag("--no-plot", no_plot, "do not render the figures (prints the command that does)");
-  CLI11_PARSE(app, argc, argv);
+  if (const int rc = renorm::app::parse_flags(app, "renorm-reproduce", argc, argv); rc >= 0) return rc;
   c.plot = !no_plot;
-  try {
+  return renorm::app::guarded_main("renorm-reproduce", [&] {
+    renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(false);
     return renorm::reproduce(renorm::resolve(c), &progress);
-  } catch (const renorm::TrainingDiverged& e) {
-    std::fprintf(stderr, "renorm-reproduce: %s\n", e.what());
-    return 3;
-  } catch (const renorm::Error& e) {
-    std::fprintf(stderr, "renorm-reproduce: %s\n", e.what());
-    return 2;
-  }
+  });
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "apps/exit_status.h"
 #include "runtime/error.h"
 #include "train/checkpoint.h"
 
@@ -16,18 +17,6 @@
 namespace renorm {
 
 namespace fs = std::filesystem;
-
-ClipSchedule reproduction_schedule(int64_t total, float alpha) {
-  ClipSchedule s = ClipSchedule::paper(total);
-  const int64_t floor_warmup = static_cast<int64_t>(std::ceil(3.0 / alpha));
-  if (s.warmup_steps < floor_warmup) {
-    s.warmup_steps = std::min(floor_warmup, total);
-    const double rest = double(total - s.warmup_steps);
-    s.rmax_steps = s.warmup_steps + std::llround(rest * 35.0 / 155.0);
-    s.dmax_steps = s.warmup_steps + std::llround(rest * 20.0 / 155.0);
-  }
-  return s;
-}
 
 ReproduceConfig resolve(ReproduceConfig c) {
   if (c.experiment != "microbatch" && c.experiment != "noniid" && c.experiment != "all")
@@ -109,10 +98,7 @@ TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
   t.norm_config.alpha = c.alpha;
   t.augment = c.preset == "full";
   t.train_limit = c.train_limit;
-  const ClipSchedule s = reproduction_schedule(c.steps, c.alpha);
-  t.clip_warmup = s.warmup_steps;
-  t.rmax_steps = s.rmax_steps;
-  t.dmax_steps = s.dmax_steps;
+  // The clipping schedule: the trainer's default, ClipSchedule::for_run(steps, alpha).
   t.progress = false;
   return t;
 }
@@ -157,6 +143,11 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer) {
       t.progress = false;
     }
     const TrainResult res = train(t, observer);
+    if (res.interrupted) {
+      std::fprintf(stderr, "renorm-reproduce: stopped by a signal after step %lld of %s (checkpoint %s written); "
+                   "run the same command again to continue\n", (long long)res.steps, r.dir.c_str(), res.checkpoint.c_str());
+      return app::kExitInterrupted;
+    }
     std::printf("    validation accuracy %.4f after %lld steps\n", res.final_val_acc, (long long)res.steps);
   }
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
@@ -165,20 +156,20 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer) {
   const std::string cmd = (python.empty() ? "python3" : python) + " " + script + " " + c.out_dir;
   if (!c.plot) {
     std::printf("renorm-reproduce: to render the figures: %s\n", cmd.c_str());
-    return 0;
+    return app::kExitOk;
   }
   if (python.empty()) {
     std::printf("renorm-reproduce: no python3 with matplotlib found; to render the figures install "
                 "python3-matplotlib and run: %s\n", cmd.c_str());
-    return 0;
+    return app::kExitOk;
   }
   std::fflush(stdout);
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     std::fprintf(stderr, "renorm-reproduce: plotting failed (%s exited with %d)\n", cmd.c_str(), rc);
-    return 4;
+    return app::kExitPlotFailed;
   }
-  return 0;
+  return app::kExitOk;
 }
 
 }  // namespace renorm

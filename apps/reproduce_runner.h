@@ -39,13 +39,9 @@ ReproduceConfig resolve(ReproduceConfig c);
 std::vector<RunSpec> plan(const ReproduceConfig& c);
 TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r);
 
-// The paper's clipping schedule (warmup 5k, rmax at 40k, dmax at 25k of 160k) scaled to `total` steps,
-// with the warmup extended to at least 3/alpha steps (three time constants of the moving averages: the
-// paper's 5k steps are fifty) and the ramps scaled over the rest of the run.
-ClipSchedule reproduction_schedule(int64_t total, float alpha);
-
 // Runs every planned run that has not finished yet (a finished run has model.safetensors), writes
-// runs.csv, and renders the figures when python3 with matplotlib is present. Returns 0 on success.
+// runs.csv, and renders the figures when python3 with matplotlib is present. Returns an exit status
+// (apps/exit_status.h): 0 on success, kExitInterrupted after a signal, kExitPlotFailed.
 int reproduce(const ReproduceConfig& c, TrainObserver* observer = nullptr);  // observer: each run's progress
 
 // A python3 that imports matplotlib: $RENORM_PYTHON, python3 on the PATH, or /usr/bin/python3; "" if none.

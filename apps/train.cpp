@@ -1,10 +1,12 @@
 // renorm-train: trains the CIFAR CNN (none / batchnorm / Batch Renorm) on CIFAR-10 or Fashion-MNIST.
 // Every flag is validated before training starts; a bad value gets one line naming it and exit status 2.
+// Exit statuses: apps/main_guard.h, docs/robustness.md.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 
+#include "apps/main_guard.h"
 #include "apps/progress.h"
 #include "runtime/error.h"
 #include "train/trainer.h"
@@ -33,30 +35,25 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", cfg.stop_after, "stop after this step as if interrupted (for testing --resume)");
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const renorm::Error& e) {
-    std::fprintf(stderr, "renorm-train: %s\n", e.what());
-    return 2;
-  }
+  if (const int rc = renorm::app::parse_flags(app, "renorm-train", argc, argv); rc >= 0) return rc;
   cfg.progress = !no_progress;
   if (cfg.resume_dir.empty() && cfg.out_dir.empty())
     cfg.out_dir = "runs/" + renorm::enum_name(cfg.dataset) + "-" + renorm::enum_name(cfg.norm) + "-m" +
                   std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) + "-s" +
                   std::to_string(cfg.seed);
-  try {
+  return renorm::app::guarded_main("renorm-train", [&] {
+    renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(cfg.progress);
     const renorm::TrainResult r = renorm::train(cfg, &progress);
-    std::printf("renorm-train: done, %lld steps in %.1f s, validation accuracy %.4f\n", (long long)r.steps, r.seconds,
-                r.final_val_acc);
-    return 0;
-  } catch (const renorm::TrainingDiverged& e) {
-    std::fprintf(stderr, "renorm-train: %s\n", e.what());
-    return 3;
-  } catch (const renorm::Error& e) {
-    std::fprintf(stderr, "renorm-train: %s\n", e.what());
-    return 2;
-  }
+    if (r.interrupted) {
+      const std::string dir = cfg.out_dir.empty() ? cfg.resume_dir : cfg.out_dir;
+      renorm::app::say("renorm-train", std::string("stopped by ") + renorm::app::stop_signal_name() + " after step " +
+                                           std::to_string(r.steps) + "; checkpoint " + r.checkpoint +
+                                           " written; continue with: renorm-train --resume " + dir);
+      return int(renorm::app::kExitInterrupted);
+    }
+    std::printf("renorm-train: done, %lld steps in %.1f s, validation accuracy %s\n", (long long)r.steps, r.seconds,
+                renorm::format_number(r.final_val_acc, 4).c_str());
+    return int(renorm::app::kExitOk);
+  });
 }

@@ -4,40 +4,44 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 
+#include "runtime/checked.h"
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 
 namespace renorm {
 
 namespace {
 constexpr int64_t kCifarRecord = 3073;
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": no such file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open for reading");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return bytes;
-}
-
-std::vector<uint8_t> read_gzip(const std::string& path) {
-  if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": no such file");
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw IoError(path + ": cannot open for reading");
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + n);
-  int err = 0;
-  const std::string msg = n < 0 ? gzerror(f, &err) : "";
-  gzclose(f);
-  if (n < 0) throw IoError(path + ": gzip error: " + msg);
+// A gzip file's contents, inflated in memory, at most kMaxDatasetBytes of them (a gzip bomb is refused).
+std::string read_gzip(const std::string& path) {
+  const std::string packed = read_file(path, "gzip file", UINT32_MAX);  // zlib counts input in 32 bits
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw IoError(path + ": zlib could not start");
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  z.avail_in = uInt(packed.size());
+  std::string out;
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kMaxDatasetBytes) rc = Z_MEM_ERROR;
+  }
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END)
+    throw IoError(path + (out.size() > kMaxDatasetBytes ? ": inflates to more than " + std::to_string(kMaxDatasetBytes) + " bytes"
+                                                        : ": not a complete gzip stream"));
   return out;
 }
 
-uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
-  return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) | b[at + 3];
+uint32_t be32(const std::string& b, size_t at) {
+  const auto u = [&](size_t i) { return uint32_t(static_cast<unsigned char>(b[at + i])); };
+  return (u(0) << 24) | (u(1) << 16) | (u(2) << 8) | u(3);
 }
 
 const std::vector<std::string> kCifarNames = {"airplane", "automobile", "bird", "cat", "deer",
@@ -54,8 +58,7 @@ void append(Dataset& into, const Dataset& from) {
 }
 }  // namespace
 
-Dataset load_cifar10_file(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
+Dataset parse_cifar10(const std::string& bytes, const std::string& path) {
   if (bytes.empty() || bytes.size() % kCifarRecord != 0)
     throw IoError(path + ": " + std::to_string(bytes.size()) + " bytes is not a whole number of " +
                   std::to_string(kCifarRecord) + "-byte CIFAR-10 records");
@@ -67,7 +70,7 @@ Dataset load_cifar10_file(const std::string& path) {
   d.labels.resize(n);
   d.pixels.resize(n * 3072);
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* rec = bytes.data() + i * kCifarRecord;
+    const auto* rec = reinterpret_cast<const uint8_t*>(bytes.data()) + i * kCifarRecord;
     if (rec[0] >= 10)
       throw IoError(path + ": record " + std::to_string(i) + " has label " + std::to_string(rec[0]) + " (must be 0-9)");
     d.labels[i] = rec[0];
@@ -78,6 +81,10 @@ Dataset load_cifar10_file(const std::string& path) {
   return d;
 }
 
+Dataset load_cifar10_file(const std::string& path) {
+  return parse_cifar10(read_file(path, "CIFAR-10 binary file", kMaxDatasetBytes), path);
+}
+
 Dataset load_cifar10(const std::string& dir, bool train) {
   if (!std::filesystem::is_directory(dir)) throw IoError(dir + ": CIFAR-10 data folder does not exist");
   Dataset d;
@@ -86,7 +93,9 @@ Dataset load_cifar10(const std::string& dir, bool train) {
   else
     append(d, load_cifar10_file(dir + "/test_batch.bin"));
   d.class_names = kCifarNames;
-  std::ifstream meta(dir + "/batches.meta.txt");
+  const std::string meta_path = dir + "/batches.meta.txt";
+  if (!std::filesystem::exists(meta_path)) return d;
+  std::istringstream meta(read_file(meta_path, "CIFAR-10 class names", 1 << 16));
   std::vector<std::string> names;
   for (std::string line; std::getline(meta, line);)
     if (!line.empty()) names.push_back(line);
@@ -94,27 +103,36 @@ Dataset load_cifar10(const std::string& dir, bool train) {
   return d;
 }
 
-Dataset load_fashion_mnist(const std::string& dir, bool train) {
-  if (!std::filesystem::is_directory(dir)) throw IoError(dir + ": Fashion-MNIST data folder does not exist");
-  const std::string prefix = dir + (train ? "/train" : "/t10k");
-  const std::string ipath = prefix + "-images-idx3-ubyte.gz", lpath = prefix + "-labels-idx1-ubyte.gz";
-  const std::vector<uint8_t> img = read_gzip(ipath), lab = read_gzip(lpath);
+Dataset parse_idx(const std::string& img, const std::string& lab, const std::string& ipath, const std::string& lpath) {
   if (img.size() < 16 || be32(img, 0) != 2051) throw IoError(ipath + ": not an IDX image file (magic 2051)");
   if (lab.size() < 8 || be32(lab, 0) != 2049) throw IoError(lpath + ": not an IDX label file (magic 2049)");
-  const uint32_t n = be32(img, 4), rows = be32(img, 8), cols = be32(img, 12);
-  if (img.size() != 16 + size_t(n) * rows * cols) throw IoError(ipath + ": truncated (header says " + std::to_string(n) + " images)");
-  if (be32(lab, 4) != n || lab.size() != 8 + size_t(n))
+  const uint64_t n = be32(img, 4), rows = be32(img, 8), cols = be32(img, 12);
+  if (n == 0 || rows == 0 || cols == 0)
+    throw IoError(ipath + ": header says " + std::to_string(n) + " images of " + std::to_string(rows) + "x" +
+                  std::to_string(cols) + " (every count must be >= 1)");
+  const auto pixels = checked_mul(n, rows * cols);  // rows·cols < 2^64: each is < 2^32
+  if (!pixels || *pixels != img.size() - 16)
+    throw IoError(ipath + ": " + std::to_string(img.size() - 16) + " pixel bytes, but the header says " +
+                  std::to_string(n) + " images of " + std::to_string(rows) + "x" + std::to_string(cols));
+  if (be32(lab, 4) != n || lab.size() - 8 != n)
     throw IoError(lpath + ": label count does not match the " + std::to_string(n) + " images of " + ipath);
   Dataset d;
-  d.height = rows;
-  d.width = cols;
+  d.height = int64_t(rows);
+  d.width = int64_t(cols);
   d.channels = 1;
   d.class_names = kFashionNames;
   d.pixels.assign(img.begin() + 16, img.end());
   d.labels.assign(lab.begin() + 8, lab.end());
-  for (uint32_t i = 0; i < n; ++i)
+  for (uint64_t i = 0; i < n; ++i)
     if (d.labels[i] >= 10) throw IoError(lpath + ": record " + std::to_string(i) + " has label " + std::to_string(d.labels[i]));
   return d;
+}
+
+Dataset load_fashion_mnist(const std::string& dir, bool train) {
+  if (!std::filesystem::is_directory(dir)) throw IoError(dir + ": Fashion-MNIST data folder does not exist");
+  const std::string prefix = dir + (train ? "/train" : "/t10k");
+  const std::string ipath = prefix + "-images-idx3-ubyte.gz", lpath = prefix + "-labels-idx1-ubyte.gz";
+  return parse_idx(read_gzip(ipath), read_gzip(lpath), ipath, lpath);
 }
 
 const EnumNames<DatasetKind>& enum_names(DatasetKind) {

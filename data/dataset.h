@@ -19,12 +19,20 @@ struct Dataset {
   int num_classes() const { return static_cast<int>(class_names.size()); }
 };
 
-// One CIFAR-10 binary file: any whole number of 3073-byte records (label, 1024 R, 1024 G, 1024 B).
+// The largest dataset file (or inflated gzip stream) a reader accepts: 4 GiB (all of CIFAR-10 is 180 MB).
+constexpr uint64_t kMaxDatasetBytes = uint64_t(1) << 32;
+
+// One CIFAR-10 binary file: any whole number (>= 1) of 3073-byte records (label, 1024 R, 1024 G, 1024 B).
 Dataset load_cifar10_file(const std::string& path);
+// The same from the file's bytes; `path` names them in errors (the in-memory entry point the fuzzer drives).
+Dataset parse_cifar10(const std::string& bytes, const std::string& path);
 // data_batch_1..5.bin (train) or test_batch.bin, and batches.meta.txt when present, from dir.
 Dataset load_cifar10(const std::string& dir, bool train);
 // Fashion-MNIST IDX files (gzip): {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz in dir.
 Dataset load_fashion_mnist(const std::string& dir, bool train);
+// An IDX image file (magic 2051, n·rows·cols bytes) and its label file (magic 2049, n labels 0-9), inflated;
+// the paths name them in errors. Every count is checked against the bytes really there.
+Dataset parse_idx(const std::string& images, const std::string& labels, const std::string& ipath, const std::string& lpath);
 // "cifar10" or "fashion-mnist".
 enum class DatasetKind { Cifar10, FashionMnist };
 const EnumNames<DatasetKind>& enum_names(DatasetKind);  // "cifar10", "fashion-mnist"

@@ -9,7 +9,8 @@
 
 namespace renorm::kernels {
 
-RENORM_HD float relu_value(float x) { return x > 0.f ? x : 0.f; }
+// NaN stays NaN (as in PyTorch): a diverging activation must not be hidden as 0 by the next layer.
+RENORM_HD float relu_value(float x) { return x <= 0.f ? 0.f : x; }
 // The subgradient at 0 is 0 (as in PyTorch and cuDNN).
 RENORM_HD float relu_grad(float x, float dy) { return x > 0.f ? dy : 0.f; }
 

@@ -21,13 +21,14 @@ struct PoolShape {
 };
 
 // The max-pool window scan, one rule for both backends: start at -inf with offset 0, visit the window's
-// elements in row-major order (offset u·k + v), and the first maximum wins.
+// elements in row-major order (offset u·k + v), and the first maximum wins. A NaN is the maximum (the
+// first NaN of the window, whose offset takes the gradient): it propagates, as in PyTorch.
 RENORM_HD void maxpool_start(float& best, float& arg) {
   best = -INFINITY;
   arg = 0.f;
 }
 RENORM_HD void maxpool_take(float value, float offset, float& best, float& arg) {
-  if (value > best) {
+  if (value > best || (value != value && best == best)) {
     best = value;
     arg = offset;
   }

@@ -25,7 +25,7 @@ bool cuda_compiled() { return RENORM_HAS_CUDA != 0; }
 bool cuda_emulated() { return RENORM_CUDA_EMULATION != 0; }
 
 namespace {
-bool forced_cpu() {
+[[maybe_unused]] bool forced_cpu() {
   const char* e = std::getenv("RENORM_DEVICE");
   return e && std::string(e) == "cpu";
 }

@@ -1,5 +1,6 @@
 #include "runtime/shape.h"
 
+#include "runtime/checked.h"
 #include "runtime/error.h"
 
 namespace renorm {
@@ -22,7 +23,11 @@ bool Shape::valid() const {
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= dims_[i];
+  for (int i = 0; i < rank_; ++i) {
+    const auto m = checked_mul(n, dims_[i]);
+    if (!m) throw ShapeError("Shape: the element count of " + str() + " overflows 64 bits");
+    n = *m;
+  }
   return n;
 }
 

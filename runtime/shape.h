@@ -18,7 +18,7 @@ class Shape {
   }
   int rank() const { return rank_; }
   int64_t operator[](int i) const { return dims_[i < 0 ? i + rank_ : i]; }
-  int64_t numel() const;
+  int64_t numel() const;  // ShapeError when the count does not fit in int64_t
   // False when a dimension is -1 (allowed only as reshape's "infer this one").
   bool valid() const;
   void push_back(int64_t d);

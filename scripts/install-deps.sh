@@ -5,7 +5,8 @@
 set -euo pipefail
 packages=(cmake g++ make pkg-config catch2 libopenblas-dev libcli11-dev zlib1g-dev libbenchmark-dev
           python3 python3-matplotlib dataset-fashion-mnist
-          libboost-context-dev nlohmann-json3-dev librandom123-dev)
+          libboost-context-dev nlohmann-json3-dev librandom123-dev
+          clang-14 libclang-rt-14-dev libomp-14-dev strace)  # fuzzing (libFuzzer), durable-write test
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

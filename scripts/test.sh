@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README.md; .ci/run calls it). On a fresh Debian machine: installs what is missing,
 # configures the release preset (CUDA when the toolkit is found), builds every target including every
-# .cu file, runs the whole CTest suite; then builds and tests the AddressSanitizer+UBSan preset (CPU).
-#   scripts/test.sh            both presets
+# .cu file, runs the whole CTest suite; then builds and tests the AddressSanitizer+UBSan preset (CPU);
+# then runs each libFuzzer target for 30 s after replaying its committed crash inputs (scripts/fuzz.sh).
+#   scripts/test.sh            all three
 #   scripts/test.sh --release  the release preset only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,6 @@ if reason=$(build/release/tests/renorm_tests "[cuda]" 2>&1 | grep -m1 "SKIPPED:"
 fi
 if [ "${1:-}" != "--release" ]; then
   run_preset debug-asan
+  echo "=== renorm: fuzzing (30 s per reader) ==="
+  scripts/fuzz.sh 30
 fi

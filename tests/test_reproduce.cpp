@@ -30,11 +30,11 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK(resolve(c).steps == 30000);
   CHECK(resolve(c).alpha == 0.01f);
   // The paper's schedule at its own length; the warmup floor of 3/alpha for short runs.
-  const ClipSchedule paper = reproduction_schedule(160000, 0.01f);
+  const ClipSchedule paper = ClipSchedule::for_run(160000, 0.01f);
   CHECK(paper.warmup_steps == 5000);
   CHECK(paper.rmax_steps == 40000);
   CHECK(paper.dmax_steps == 25000);
-  const ClipSchedule quick = reproduction_schedule(300, 0.05f);
+  const ClipSchedule quick = ClipSchedule::for_run(300, 0.05f);
   CHECK(quick.warmup_steps == 60);
   CHECK(quick.rmax_steps == 60 + 54);
   CHECK(quick.dmax_steps == 60 + 31);

@@ -1,34 +1,17 @@
 #include "train/checkpoint.h"
 
-#include <cstdio>
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <limits>
 
+#include "runtime/checked.h"
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 #include "train/json.h"
 
 namespace renorm {
-
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError(path + ": cannot write (" + tmp + " could not be created)");
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw IoError(path + ": write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw IoError(path + ": cannot rename " + tmp + " into place: " + ec.message());
-  }
-}
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   std::string header = "{\"__metadata__\":{";
@@ -61,43 +44,120 @@ const Tensor* SafeTensors::find(const std::string& name) const {
   return nullptr;
 }
 
-SafeTensors load_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path + ": cannot open checkpoint");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 8) throw IoError(path + ": too short for a safetensors file");
+namespace {
+struct Entry {
+  std::string name;
+  Shape shape;
+  uint64_t begin, end;
+};
+
+// One tensor's header entry, every size and offset checked against `data_bytes` (the bytes after the header).
+Entry parse_entry(const std::string& name, const Json& entry, uint64_t data_bytes, const std::string& source) {
+  const std::string where = source + ": tensor '" + name + "'";
+  const auto is_count = [](const Json& j) { return j.is_number_unsigned(); };
+  const bool ok = entry.is_object() && entry.contains("dtype") && entry["dtype"] == "F32" && entry.contains("shape") &&
+                  entry["shape"].is_array() && entry.contains("data_offsets") && entry["data_offsets"].is_array() &&
+                  entry["data_offsets"].size() == 2 && is_count(entry["data_offsets"][0]) &&
+                  is_count(entry["data_offsets"][1]);
+  if (!ok) throw IoError(where + " is not a float32 entry with shape and data_offsets");
+  const Json& shape = entry["shape"];
+  if (shape.size() > size_t(Shape::kMaxRank))
+    throw IoError(where + " has rank " + std::to_string(shape.size()) + " (at most " + std::to_string(Shape::kMaxRank) + ")");
+  Entry e{name, {}, entry["data_offsets"][0].get<uint64_t>(), entry["data_offsets"][1].get<uint64_t>()};
+  uint64_t count = 1;
+  for (const Json& d : shape) {
+    if (!is_count(d) || d.get<uint64_t>() > uint64_t(INT64_MAX))
+      throw IoError(where + " has a dimension that is not a count: " + d.dump());
+    const auto next = checked_mul(count, d.get<uint64_t>());
+    if (!next || *next > data_bytes) throw IoError(where + " has more elements than the file holds");
+    count = *next;
+    e.shape.push_back(d.get<int64_t>());
+  }
+  if (!range_within(e.begin, e.end, data_bytes) || e.end - e.begin != count * sizeof(float))
+    throw IoError(where + " has data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                  "] that do not match its shape " + e.shape.str() + " or the file's " + std::to_string(data_bytes) +
+                  " data bytes");
+  return e;
+}
+
+// The data ranges must tile the data section: sorted, no overlap, no gap, nothing after the last.
+void check_tiling(std::vector<Entry>& entries, uint64_t data_bytes, const std::string& source) {
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t at = 0;
+  for (const Entry& e : entries) {
+    if (e.begin != at)
+      throw IoError(source + ": tensor '" + e.name + "' data at byte " + std::to_string(e.begin) +
+                    (e.begin < at ? " overlaps the tensor before it" : " leaves a gap after the tensor before it"));
+    at = e.end;
+  }
+  if (at != data_bytes)
+    throw IoError(source + ": " + std::to_string(data_bytes - at) + " data bytes after the last tensor belong to none");
+}
+}  // namespace
+
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& source) {
+  if (bytes.size() < 8) throw IoError(source + ": too short for a safetensors file");
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  if (n > bytes.size() - 8) throw IoError(path + ": header length " + std::to_string(n) + " exceeds the file");
-  const Json header = parse_json(bytes.substr(8, n), path);
-  if (!header.is_object()) throw IoError(path + ": header is not a JSON object");
-  const size_t base = 8 + n;
+  if (n > bytes.size() - 8) throw IoError(source + ": header length " + std::to_string(n) + " exceeds the file");
+  const Json header = parse_json(bytes.substr(8, n), source);
+  if (!header.is_object()) throw IoError(source + ": header is not a JSON object");
+  const uint64_t base = 8 + n, data_bytes = bytes.size() - base;
   SafeTensors out;
+  std::vector<Entry> entries;
   for (const auto& [name, entry] : header.items()) {
-    if (name == "__metadata__") {
-      if (!entry.is_object()) throw IoError(path + ": __metadata__ is not a JSON object");
-      for (const auto& [k, v] : entry.items())
-        if (v.is_string()) out.metadata[k] = v.get<std::string>();
+    if (name != "__metadata__") {
+      entries.push_back(parse_entry(name, entry, data_bytes, source));
       continue;
     }
-    const auto dtype = entry.find("dtype"), shape = entry.find("shape"), offs = entry.find("data_offsets");
-    const bool ok = entry.is_object() && dtype != entry.end() && *dtype == "F32" && shape != entry.end() &&
-                    shape->is_array() && offs != entry.end() && offs->is_array() && offs->size() == 2 &&
-                    (*offs)[0].is_number_unsigned() && (*offs)[1].is_number_unsigned();
-    if (!ok) throw IoError(path + ": tensor '" + name + "' is not a float32 entry with shape and data_offsets");
-    Shape s;
-    for (const Json& d : *shape) {
-      if (!d.is_number_unsigned()) throw IoError(path + ": tensor '" + name + "' has a dimension that is not a count");
-      s.push_back(d.get<int64_t>());
+    if (!entry.is_object()) throw IoError(source + ": __metadata__ is not a JSON object");
+    for (const auto& [k, v] : entry.items()) {
+      if (!v.is_string()) throw IoError(source + ": __metadata__ value '" + k + "' is not a string");
+      out.metadata[k] = v.get<std::string>();
     }
-    const size_t a = (*offs)[0].get<size_t>(), b = (*offs)[1].get<size_t>();
-    if (b < a || base + b > bytes.size() || (b - a) != size_t(s.numel()) * sizeof(float))
-      throw IoError(path + ": tensor '" + name + "' has data offsets that do not match its shape or the file");
-    std::vector<float> v(s.numel());
-    std::memcpy(v.data(), bytes.data() + base + a, b - a);
-    out.tensors.emplace_back(name, Tensor::from_vector(v, s));
+  }
+  std::vector<Entry> tiles = entries;
+  check_tiling(tiles, data_bytes, source);
+  for (const Entry& e : entries) {
+    std::vector<float> v(size_t(e.end - e.begin) / sizeof(float));
+    if (!v.empty()) std::memcpy(v.data(), bytes.data() + base + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, Tensor::from_vector(v, e.shape));
   }
   return out;
+}
+
+SafeTensors load_safetensors(const std::string& path) { return parse_safetensors(read_file(path, "checkpoint"), path); }
+
+namespace {
+// The metadata value `key`, parsed whole as a T inside [0, limit]; IoError naming `what` it should be.
+template <class T>
+T metadata_number(const SafeTensors& st, const std::string& key, const std::string& source, T limit, const char* what) {
+  const auto it = st.metadata.find(key);
+  if (it == st.metadata.end()) throw IoError(source + ": __metadata__ has no '" + key + "'");
+  T v{};
+  const char *first = it->second.data(), *last = first + it->second.size();
+  const auto [end, ec] = std::from_chars(first, last, v);
+  if (ec != std::errc() || end != last || !(v >= T(0) && v <= limit))
+    throw IoError(source + ": __metadata__ '" + key + "' is not " + what + ": '" + it->second + "'");
+  return v;
+}
+}  // namespace
+
+int64_t metadata_int(const SafeTensors& st, const std::string& key, const std::string& source) {
+  return metadata_number<int64_t>(st, key, source, std::numeric_limits<int64_t>::max(), "a count");
+}
+
+double metadata_seconds(const SafeTensors& st, const std::string& key, const std::string& source) {
+  return metadata_number<double>(st, key, source, 1e12, "a number of seconds");
+}
+
+std::string first_nonfinite(const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors)
+    for (float v : t.to_vector())
+      if (!std::isfinite(v)) return name + " holds " + (std::isnan(v) ? "NaN" : "Inf");
+  return "";
 }
 
 void restore_tensors(const NamedTensors& into, const SafeTensors& from, const std::string& prefix, const std::string& file) {

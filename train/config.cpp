@@ -1,14 +1,17 @@
 #include "train/config.h"
 
 #include <filesystem>
+#include <charconv>
+#include <cmath>
 #include <fstream>
-#include <sstream>
+#include <limits>
 #include <type_traits>
 
 #include "data/loader.h"
 #include "models/cifar_cnn.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
+#include "runtime/file_io.h"
 #include "train/json.h"
 #include "train/optim.h"
 
@@ -27,10 +30,9 @@ template <class T>
 std::string to_text(T v) {
   if constexpr (std::is_enum_v<T>) {
     return json_quote(enum_name(v));
-  } else {
-    std::ostringstream s;
-    s << v;
-    return s.str();
+  } else {  // the shortest text that reads back to the same value (floats: exactly, unlike %g)
+    char buf[64];
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
   }
 }
 
@@ -53,6 +55,8 @@ void validate(const TrainConfig& c) {
   check(c.lr >= 0, "--lr must be >= 0");
   check(c.eval_every >= 0 && c.log_every > 0 && c.lr_warmup >= 0, "--eval-every, --lr-warmup must be >= 0 and --log-every > 0");
   check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");
+  check(c.clip_warmup >= -1 && c.rmax_steps >= -1 && c.dmax_steps >= -1,
+        "--clip-warmup, --rmax-steps and --dmax-steps must be >= 0 (or -1: the default schedule)");
   check(c.sampler != Sampler::NonIid || c.batch % 2 == 0, "--sampler noniid needs an even --batch");
   parse_device(c.device);
   if (c.out_dir.empty()) throw ConfigError("--out: not given");
@@ -69,29 +73,54 @@ std::string config_to_json(TrainConfig c, const std::string& device_name) {
   return out + "\n}\n";
 }
 
-TrainConfig config_from_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError(path + ": cannot read the run's configuration");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const Json j = parse_json(text, path);
+namespace {
+// A JSON value as a setting of type T, or false when it is not exactly one: integers must be JSON
+// integers inside T's range, floats finite numbers inside float's range, texts strings.
+template <class T>
+bool setting_from_json(const Json& v, T& field, const char* name) {
+  if constexpr (std::is_enum_v<T>) {
+    if (!v.is_string()) return false;
+    field = enum_parse<T>(v.get<std::string>(), name);
+  } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) {
+    if (std::is_same_v<T, bool> ? !v.is_boolean() : !v.is_string()) return false;
+    field = v.get<T>();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number() || !(std::fabs(v.get<double>()) <= double(std::numeric_limits<T>::max()))) return false;
+    field = static_cast<T>(v.get<double>());
+  } else if constexpr (std::is_unsigned_v<T>) {
+    if (!v.is_number_unsigned()) return false;
+    field = v.get<T>();
+  } else {
+    if (!v.is_number_integer()) return false;
+    if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())
+                               : v.get<int64_t>() < int64_t(std::numeric_limits<T>::min()) ||
+                                     v.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))
+      return false;
+    field = static_cast<T>(v.get<int64_t>());
+  }
+  return true;
+}
+}  // namespace
+
+TrainConfig config_from_json(const std::string& text, const std::string& source) {
+  const Json j = parse_json(text, source);
   TrainConfig c;
-  if (!j.is_object()) throw IoError(path + ": not a JSON object");
+  if (!j.is_object()) throw IoError(source + ": not a JSON object");
   c.visit([&](const char* name, auto& field, const char*) {
     const auto v = j.find(name);
-    if (v == j.end()) throw IoError(path + ": setting '" + std::string(name) + "' is missing");
-    using T = std::decay_t<decltype(field)>;
-    constexpr bool text = std::is_same_v<T, std::string> || std::is_enum_v<T>;
-    const bool ok = text ? v->is_string() : std::is_same_v<T, bool> ? v->is_boolean() : v->is_number();
-    if (!ok) throw IoError(path + ": setting '" + std::string(name) + "' has the wrong type: " + v->dump());
+    if (v == j.end()) throw IoError(source + ": setting '" + std::string(name) + "' is missing");
     try {
-      if constexpr (std::is_enum_v<T>) field = enum_parse<T>(v->template get<std::string>(), name);
-      else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, bool>) field = v->template get<T>();
-      else field = static_cast<T>(v->template get<double>());
+      if (!setting_from_json(*v, field, name))
+        throw IoError(source + ": setting '" + std::string(name) + "' has the wrong type or range: " + v->dump());
     } catch (const ConfigError& e) {
-      throw IoError(path + ": " + e.what());
+      throw IoError(source + ": " + e.what());
     }
   });
   return c;
+}
+
+TrainConfig config_from_json_file(const std::string& path) {
+  return config_from_json(read_file(path, "run configuration (config.json)", 1 << 20), path);
 }
 
 TrainConfig resolve_resume(const TrainConfig& flags) {

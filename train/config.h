@@ -31,7 +31,7 @@ struct TrainConfig {
   // The norm layers' settings (microbatch, eps, alpha, the final rmax and dmax of the schedule): their
   // defaults and checks are NormConfig's. The schedule's steps are set per run from the three below.
   NormConfig norm_config;
-  int64_t clip_warmup = -1, rmax_steps = -1, dmax_steps = -1;  // -1: the paper's, scaled to the run
+  int64_t clip_warmup = -1, rmax_steps = -1, dmax_steps = -1;  // -1: ClipSchedule::for_run(total, alpha)
   int64_t eval_every = 0;  // steps between validations; 0: once per epoch
   int64_t log_every = 50;
   Sampler sampler = Sampler::Iid;
@@ -56,6 +56,9 @@ void validate(const TrainConfig& c);
 
 // config.json: every setting, the library version and the device; and back.
 std::string config_to_json(TrainConfig c, const std::string& device_name);
+// Reading back is strict (config.json is untrusted input): every setting present, of its type and range
+// (integers as JSON integers, floats finite); an IoError names the file and the setting otherwise.
+TrainConfig config_from_json(const std::string& text, const std::string& source);  // the fuzzer's entry point
 TrainConfig config_from_json_file(const std::string& path);
 // The settings a run continues with under --resume: the run's own (its config.json), with the output
 // folder, the display and stop_after from `flags`. Without resume_dir, `flags` unchanged.
@@ -82,9 +85,9 @@ void TrainConfig::visit(F&& f) {
   f("weight-decay", weight_decay, "L2 weight decay");
   f("rmax", norm_config.schedule.rmax_final, "Batch Renorm: final rmax (>= 1)");
   f("dmax", norm_config.schedule.dmax_final, "Batch Renorm: final dmax (>= 0)");
-  f("clip-warmup", clip_warmup, "steps with rmax = 1, dmax = 0 (-1: paper's 5k/160k of the run)");
-  f("rmax-steps", rmax_steps, "step at which rmax reaches --rmax (-1: paper's 40k/160k of the run)");
-  f("dmax-steps", dmax_steps, "step at which dmax reaches --dmax (-1: paper's 25k/160k of the run)");
+  f("clip-warmup", clip_warmup, "steps with rmax = 1, dmax = 0 (-1: the paper's 5k/160k of the run, at least 3/alpha)");
+  f("rmax-steps", rmax_steps, "step at which rmax reaches --rmax (-1: the paper's 40k/160k, after that warmup)");
+  f("dmax-steps", dmax_steps, "step at which dmax reaches --dmax (-1: the paper's 25k/160k, after that warmup)");
   f("alpha", norm_config.alpha, "moving-average rate of the norm layers, in (0, 1]");
   f("eps", norm_config.eps, "epsilon of the norm layers (> 0)");
   f("eval-every", eval_every, "validate every so many steps (0: once per epoch)");

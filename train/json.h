@@ -8,7 +8,9 @@ namespace renorm {
 
 using Json = nlohmann::json;
 
-// Parses `text`; malformed input is an IoError naming `source` (a file name) and the parser's message.
+constexpr int kMaxJsonDepth = 64;
+// Parses `text`; malformed input, or input nested deeper than kMaxJsonDepth, is an IoError naming
+// `source` (a file name) and what is wrong.
 Json parse_json(const std::string& text, const std::string& source);
 // "..." with JSON escapes; invalid UTF-8 becomes U+FFFD rather than an error.
 std::string json_quote(const std::string& s);

@@ -2,9 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <algorithm>
+#include <charconv>
+#include <sstream>
 
-#include "train/checkpoint.h"
+#include "runtime/error.h"
+#include "runtime/file_io.h"
 
 namespace renorm {
 
@@ -14,7 +17,8 @@ const char* kMetricsHeader =
 }  // namespace
 
 std::string format_number(double v, int digits) {
-  if (std::isnan(v)) return "";
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*g", digits, v);
   return buf;
@@ -22,7 +26,7 @@ std::string format_number(double v, int digits) {
 
 std::string csv_line(const MetricsRow& r) {
   return std::to_string(r.step) + "," + format_number(r.epoch) + "," + format_number(r.train_loss) + "," +
-         format_number(r.train_acc) + "," + format_number(r.val_loss) + "," + format_number(r.val_acc) + "," +
+         format_number(r.train_acc) + "," + (r.evaluated ? format_number(r.val_loss) + "," + format_number(r.val_acc) : ",") + "," +
          format_number(r.rmax) + "," + format_number(r.dmax) + "," + format_number(r.clip_r) + "," +
          format_number(r.clip_d) + "," + format_number(r.lr) + "," + format_number(r.elapsed_s, 8) + "," +
          format_number(r.images_per_s);
@@ -30,17 +34,30 @@ std::string csv_line(const MetricsRow& r) {
 
 void MetricsLog::add(const MetricsRow& r) {
   lines_.push_back(csv_line(r));
+  write();
+}
+
+void MetricsLog::write() const {
   std::string all = std::string(kMetricsHeader) + "\n";
   for (const std::string& line : lines_) all += line + "\n";
   write_file_atomic(path_, all);
 }
 
 void MetricsLog::load(const std::string& file, int64_t step) {
-  std::ifstream in(file);
+  std::istringstream in(read_file(file, "metrics log (metrics.csv)"));
   std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line))
-    if (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= step) lines_.push_back(line);
+  if (!std::getline(in, line) || line != kMetricsHeader) throw IoError(file + ": line 1 is not the metrics.csv header");
+  int64_t previous = 0;
+  for (int64_t number = 2; std::getline(in, line); ++number) {
+    int64_t row_step = -1;
+    const char *first = line.data(), *comma = first + std::min(line.find(','), line.size());
+    const auto [end, ec] = std::from_chars(first, comma, row_step);
+    if (comma == first + line.size() || ec != std::errc() || end != comma || row_step <= previous)
+      throw IoError(file + ": line " + std::to_string(number) + " does not start with a step after " +
+                    std::to_string(previous) + ": '" + line.substr(0, 40) + "'");
+    previous = row_step;
+    if (row_step <= step) lines_.push_back(line);
+  }
 }
 
 }  // namespace renorm

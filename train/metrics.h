@@ -10,11 +10,13 @@ namespace renorm {
 struct MetricsRow {
   int64_t step = 0;
   double epoch = 0, train_loss = 0, train_acc = 0;
-  double val_loss = 0, val_acc = 0;  // NaN when the row has no validation
+  bool evaluated = false;            // the row has a validation: val_loss and val_acc are its results
+  double val_loss = 0, val_acc = 0;  // written as empty cells when !evaluated
   double rmax = 1, dmax = 0, clip_r = 0, clip_d = 0, lr = 0, elapsed_s = 0, images_per_s = 0;
 };
 
-// A number as the CSV writes it: %.*g with `digits` significant digits; NaN as an empty cell.
+// A number as the CSV and the messages write it: %.*g with `digits` significant digits; NaN and the
+// infinities as nan, inf, -inf (what Python's float() and pandas read back).
 std::string format_number(double v, int digits = 6);
 std::string csv_line(const MetricsRow& r);
 
@@ -22,7 +24,9 @@ class MetricsLog {
  public:
   explicit MetricsLog(std::string path) : path_(std::move(path)) {}
   void add(const MetricsRow& r);  // appends and rewrites the file (atomically)
-  // The rows of an earlier run up to `step` (resume).
+  void write() const;             // (re)writes the file with the rows so far (the header alone at first)
+  // The rows of an earlier run up to `step` (resume); IoError naming the file and line for a row that
+  // is not one of ours (its step must be a count, in increasing order).
   void load(const std::string& file, int64_t step);
 
  private:

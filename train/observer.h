@@ -11,6 +11,9 @@ namespace renorm {
 struct RunStart {
   std::string dataset, norm, device, out_dir;
   int64_t batch = 0, microbatch = 0, total_steps = 0, steps_per_epoch = 0;
+  bool renorm = false;  // Batch Renorm: the clipping schedule below applies
+  int64_t clip_warmup = 0, rmax_steps = 0, dmax_steps = 0;
+  float rmax = 1, dmax = 0, alpha = 0;
 };
 
 class TrainObserver {
@@ -25,6 +28,9 @@ class TrainObserver {
   virtual void tick(int64_t step, int64_t total_steps, double images_per_s, double eta_s, double last_loss,
                     double last_acc) {}
   virtual void finished() {}
+  // Asked after every step (so it must be cheap: read a flag): true stops the run after a checkpoint
+  // (renorm-train and renorm-reproduce answer it from their SIGINT/SIGTERM handler).
+  virtual bool stop_requested() { return false; }
 };
 
 }  // namespace renorm

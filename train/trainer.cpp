@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <memory>
 
 #include "data/loader.h"
 #include "models/cifar_cnn.h"
+#include "runtime/checked.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
@@ -17,8 +17,6 @@
 #include "train/optim.h"
 
 namespace renorm {
-
-namespace fs = std::filesystem;
 
 namespace {
 struct Eval {
@@ -63,7 +61,7 @@ CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total) {
   mc.norm = c.norm;
   mc.seed = c.seed;
   mc.norm_config = c.norm_config;
-  ClipSchedule sched = ClipSchedule::paper(total);
+  ClipSchedule sched = ClipSchedule::for_run(total, c.norm_config.alpha);
   sched.rmax_final = c.norm_config.schedule.rmax_final;
   sched.dmax_final = c.norm_config.schedule.dmax_final;
   if (c.clip_warmup >= 0) sched.warmup_steps = c.clip_warmup;
@@ -77,6 +75,15 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const CifarCnn& 
   if (c.optimizer == OptimizerKind::Sgd)
     return std::make_unique<Sgd>(model.named_parameters(), c.lr, SgdOptions{c.momentum, c.weight_decay, c.nesterov});
   return std::make_unique<Adam>(model.named_parameters(), c.lr, AdamOptions{c.momentum, 0.999f, 1e-8f, c.weight_decay});
+}
+
+int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
+  if (c.steps > 0) return c.steps;
+  const auto total = checked_mul(c.epochs, per_epoch);
+  if (!total)
+    throw ConfigError("--epochs " + std::to_string(c.epochs) + " of " + std::to_string(per_epoch) +
+                      " steps each is more steps than a 64-bit count holds");
+  return *total;
 }
 
 LrSchedule lr_schedule(const TrainConfig& c, int64_t total) {
@@ -101,7 +108,7 @@ struct Run {
         train_loader(train_set, norm, LoaderConfig{c.batch, true, c.augment, true, c.sampler, c.seed}, dev),
         val_loader(val_set, norm, LoaderConfig{c.batch, false, false, false, Sampler::Iid, c.seed}, dev),
         per_epoch(train_loader.batches_per_epoch()),
-        total(c.steps > 0 ? c.steps : c.epochs * per_epoch),
+        total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
         model(model_config(c, train_set, total), dev),
         opt(make_optimizer(c, model)),
@@ -132,27 +139,47 @@ struct Run {
     return all;
   }
 
+  // The checkpoint this run could be continued from: the last one written (or resumed from) after its
+  // values were checked finite. Divergence messages name it.
+  std::string last_good = "none written by this run";
+
   void resume() {
     const std::string from = c.resume_dir + "/checkpoint.safetensors";
     const SafeTensors ck = load_safetensors(from);
     restore_tensors(state(), ck, "", from);
-    step = std::stoll(ck.metadata.at("step"));
-    elapsed_before = std::stod(ck.metadata.at("elapsed_s"));
-    opt->set_steps(std::stoll(ck.metadata.at("optimizer_steps")));
+    const std::string bad = first_nonfinite(state());
+    if (!bad.empty()) throw IoError(from + ": " + bad + "; a diverged run cannot be resumed (use an earlier checkpoint)");
+    step = metadata_int(ck, "step", from);
+    if (step > total)
+      throw IoError(from + ": checkpoint is at step " + std::to_string(step) + ", past the run's " + std::to_string(total) +
+                    " steps");
+    elapsed_before = metadata_seconds(ck, "elapsed_s", from);
+    opt->set_steps(metadata_int(ck, "optimizer_steps", from));
     metrics.load(c.resume_dir + "/metrics.csv", step);
+    last_good = from + " (step " + std::to_string(step) + ")";
   }
 
-  void save_checkpoint(double elapsed_s) const {
+  // Writes the checkpoint of the step just taken, after checking every parameter, buffer and optimizer
+  // state is finite; a non-finite value is a TrainingDiverged and nothing is written.
+  void save_checkpoint(double elapsed_s) {
+    const NamedTensors all = state();
+    const std::string bad = first_nonfinite(all);
+    if (!bad.empty())
+      throw TrainingDiverged("after step " + std::to_string(step + 1) + " " + bad + "; checkpoint not written" + good_note());
     const Metadata meta{{"step", std::to_string(step + 1)}, {"elapsed_s", format_number(elapsed_s, 10)},
                         {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"},
                         // Data order, augmentation and dropout are counter-based: (seed, step) is their whole state.
                         {"seed", std::to_string(c.seed)}, {"data_position", std::to_string(train_loader.position())}};
-    save_safetensors(ckpt_path, state(), meta);
+    save_safetensors(ckpt_path, all, meta);
+    last_good = ckpt_path + " (step " + std::to_string(step + 1) + ")";
   }
+  std::string good_note() const { return "; last good checkpoint: " + last_good; }
 
   void save_model() const {
     NamedTensors weights = model.named_parameters();
     for (auto& [n, t] : model.named_buffers()) weights.emplace_back(n, t);
+    const std::string bad = first_nonfinite(weights);
+    if (!bad.empty()) throw TrainingDiverged("at the end of the run " + bad + "; model not written" + good_note());
     save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", enum_name(c.norm)}, {"dataset", enum_name(c.dataset)}});
   }
 
@@ -170,22 +197,23 @@ struct Run {
     acc_sum = add(acc_sum, scale(sum(hits), 1.f / float(b.labels.numel())));
   }
 
-  // The metrics row after this step: the averages of the last `since` steps, a validation when
-  // eval_now (then a checkpoint too). Throws TrainingDiverged for a non-finite training loss.
+  // The metrics row after this step: the averages of the last `since` steps, a validation when eval_now
+  // (then a checkpoint too). The row is written even for a non-finite training loss (as nan or inf),
+  // then TrainingDiverged is thrown.
   MetricsRow report(int64_t since, double loss, double acc, double t, double row_time, bool eval_now, Eval* last) {
-    if (!std::isfinite(loss))
-      throw TrainingDiverged("training loss became " + format_number(loss) + " between steps " +
-                             std::to_string(step + 1 - since) + " and " + std::to_string(step + 1) +
-                             "; stopped (last good checkpoint: " +
-                             (fs::exists(ckpt_path) ? ckpt_path : std::string("none yet")) + ")");
+    const bool finite = std::isfinite(loss);
     Eval ev;
-    if (eval_now) *last = ev = evaluate(model, val_loader);
+    if (eval_now && finite) *last = ev = evaluate(model, val_loader);
     const ClipFractions cf = model.clip_fractions();
     const BatchRenorm* n0 = model.norms().empty() ? nullptr : model.norms()[0];
-    const MetricsRow r{step + 1, double(step + 1) / per_epoch, loss, acc, ev.loss, ev.acc, n0 ? n0->rmax() : 1.0,
-                       n0 ? n0->dmax() : 0.0, cf.r, cf.d, opt->lr(), t,
-                       double(since * c.batch) / std::max(t - row_time, 1e-9)};
+    MetricsRow r{step + 1, double(step + 1) / per_epoch, loss, acc, eval_now && finite, ev.loss, ev.acc,
+                 n0 ? n0->rmax() : 1.0, n0 ? n0->dmax() : 0.0, cf.r, cf.d, opt->lr(), t,
+                 double(since * c.batch) / std::max(t - row_time, 1e-9)};
     metrics.add(r);
+    if (!finite)
+      throw TrainingDiverged("training loss became " + format_number(loss) + " between steps " +
+                             std::to_string(step + 1 - since) + " and " + std::to_string(step + 1) + "; stopped" +
+                             good_note());
     if (eval_now) save_checkpoint(t);
     return r;
   }
@@ -220,11 +248,16 @@ TrainResult Run::loop(TrainObserver& obs) {
       const double rate = double(since * c.batch) / std::max(now_s() - row_time, 1e-9);
       obs.tick(step + 1, total, rate, double(total - step - 1) * c.batch / std::max(rate, 1e-9), last_loss, last_acc);
     }
-    if (c.stop_after > 0 && step + 1 == c.stop_after) return {step + 1, last.loss, last.acc, now_s()};
+    if (c.stop_after > 0 && step + 1 == c.stop_after) return {step + 1, last.loss, last.acc, now_s(), false, ""};
+    if (step + 1 < total && obs.stop_requested()) {  // a signal: the step is done; keep it, then stop
+      save_checkpoint(now_s());
+      return {step + 1, last.loss, last.acc, now_s(), true, ckpt_path};
+    }
   }
   obs.finished();
+  if (std::isnan(last.acc)) last = evaluate(model, val_loader);  // resumed at the last step: nothing ran
   save_model();
-  return {total, last.loss, last.acc, now_s()};
+  return {total, last.loss, last.acc, now_s(), false, ""};
 }
 }  // namespace
 
@@ -239,8 +272,12 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer) {
   run.model.set_step(run.step);
   run.train_loader.seek(run.step);
   write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev)));
+  run.metrics.write();  // from the start, so that a run stopped before its first row can be resumed
+  const ClipSchedule clip = model_config(c, run.train_set, run.total).norm_config.schedule;
   obs.started(RunStart{enum_name(c.dataset), enum_name(c.norm), device_description(run.dev), c.out_dir, c.batch,
-                       c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch});
+                       c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch,
+                       c.norm == NormKind::BatchRenorm, clip.warmup_steps, clip.rmax_steps, clip.dmax_steps,
+                       clip.rmax_final, clip.dmax_final, c.norm_config.alpha});
   return run.loop(obs);
 }
 

@@ -13,13 +13,18 @@
 namespace renorm {
 
 struct TrainResult {
-  int64_t steps = 0;
+  int64_t steps = 0;  // the steps done (with those of a resumed run)
   double final_val_loss = 0, final_val_acc = 0;
   double seconds = 0;
+  bool interrupted = false;  // the observer asked to stop (a signal): `checkpoint` holds step `steps`
+  std::string checkpoint;
 };
 
 // Runs (or, with resume_dir, continues) a training run; writes everything into out_dir.
-// Throws TrainingDiverged when the loss becomes NaN or Inf (the last good checkpoint is kept).
+// Throws TrainingDiverged when the training loss becomes NaN or Inf, or when a parameter, buffer or
+// optimizer state is not finite at a checkpoint or at the end: no checkpoint or model with a non-finite
+// value is ever written, and the message names the last good checkpoint. When the observer's
+// stop_requested() says so, finishes the step, writes a checkpoint and returns with `interrupted`.
 TrainResult train(const TrainConfig& config, TrainObserver* observer = nullptr);
 
 struct TrainingDiverged : std::exception {

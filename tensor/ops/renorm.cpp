@@ -1,5 +1,6 @@
 #include "tensor/ops/renorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -27,6 +28,19 @@ ClipSchedule ClipSchedule::paper(int64_t total_steps) {
   c.rmax_steps = scaled(40000);
   c.dmax_steps = scaled(25000);
   return c;
+}
+
+ClipSchedule ClipSchedule::for_run(int64_t total_steps, float alpha) {
+  ClipSchedule s = paper(total_steps);
+  if (!(alpha > 0.f && alpha <= 1.f)) throw ConfigError("clip schedule: alpha must be in (0, 1], got " + std::to_string(alpha));
+  const int64_t floor_warmup = static_cast<int64_t>(std::ceil(3.0 / alpha));
+  if (s.warmup_steps < floor_warmup) {
+    s.warmup_steps = std::min(floor_warmup, total_steps);
+    const double rest = double(total_steps - s.warmup_steps);
+    s.rmax_steps = s.warmup_steps + std::llround(rest * 35.0 / 155.0);
+    s.dmax_steps = s.warmup_steps + std::llround(rest * 20.0 / 155.0);
+  }
+  return s;
 }
 
 ClipSchedule ClipSchedule::constant(float rmax, float dmax) {

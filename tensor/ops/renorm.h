@@ -11,7 +11,9 @@ namespace renorm {
 
 // rmax = 1 and dmax = 0 up to warmup_steps, then linear ramps reaching rmax_final at rmax_steps and
 // dmax_final at dmax_steps; constant after. The default is the paper's schedule (5k, 40k, 25k steps of
-// about 160k); paper(total) scales it to a run of `total` steps.
+// about 160k); paper(total) scales it to a run of `total` steps; for_run(total, alpha) is what both apps
+// use: the scaled schedule, but the ramps never start before 3/alpha steps (three time constants of the
+// moving averages, so that r and d pull towards estimates that have settled; docs/reproduction.md).
 struct ClipSchedule {
   int64_t warmup_steps = 5000;
   int64_t rmax_steps = 40000;
@@ -21,6 +23,7 @@ struct ClipSchedule {
 
   static constexpr int64_t kPaperTotalSteps = 160000;
   static ClipSchedule paper(int64_t total_steps);
+  static ClipSchedule for_run(int64_t total_steps, float alpha);
   static ClipSchedule constant(float rmax, float dmax);
   float rmax(int64_t step) const;
   float dmax(int64_t step) const;
