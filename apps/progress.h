@@ -3,11 +3,11 @@
 #pragma once
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "apps/main_guard.h"
+#include "tensor/ops/renorm.h"
 #include "train/observer.h"
 
 namespace renorm::app {
@@ -21,10 +21,10 @@ class ConsoleProgress : public TrainObserver {
                 s.norm.c_str(), (long long)s.batch, (long long)s.microbatch, (long long)s.total_steps,
                 (long long)s.steps_per_epoch, s.device.c_str(), s.out_dir.c_str());
     if (s.renorm && s.clip_warmup >= s.total_steps)
-      std::printf("renorm-train: note: the run ends within the clipping warmup (%lld steps, at least 3/alpha = %.0f "
-                  "at alpha %g), so r = 1 and d = 0 throughout: Batch Renorm acts as batchnorm here; more steps, "
-                  "a larger --alpha or --clip-warmup change that\n",
-                  (long long)s.clip_warmup, std::ceil(3.0 / s.alpha), s.alpha);
+      std::printf("renorm-train: note: the run ends within the clipping warmup (%lld steps at alpha %g), so r = 1 "
+                  "and d = 0 throughout: Batch Renorm acts as batchnorm here; more steps, a larger --alpha or "
+                  "--clip-warmup change that\n",
+                  (long long)ClipSchedule::settle_steps(s.alpha), s.alpha);
     else if (s.renorm)
       std::printf("renorm-train: clipping: r = 1, d = 0 until step %lld, then rmax reaches %g at step %lld and dmax %g "
                   "at step %lld\n", (long long)s.clip_warmup, s.rmax, (long long)s.rmax_steps, s.dmax, (long long)s.dmax_steps);

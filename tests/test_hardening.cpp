@@ -220,27 +220,35 @@ TEST_CASE("relu and max-pool propagate NaN (CUDA)", "[hardening][cuda]") {
 
 TEST_CASE("trainer: a run forced to diverge writes no non-finite checkpoint and names the real last good one", "[hardening][trainer]") {
   const std::string data = test::make_synthetic_cifar("hard-diverge", 40, 20);
-  TrainConfig c = test::small_run(data, data + "/run");
-  c.lr = 1e4f;
-  c.eval_every = 2;
-  c.steps = 40;
-  std::string message;
-  try {
-    train(c);
-  } catch (const TrainingDiverged& e) {
-    message = e.what();
+  struct Case {
+    float lr;
+    int64_t eval_every;
+    const char* expect;
+  };
+  // lr 1e4: a running std is Inf at the first checkpoint (step 4); lr 5: checkpoints, then a NaN
+  // validation loss (the metrics row says nan) and the last checkpoint written is named.
+  for (const Case& k : {Case{1e4f, 4, "holds Inf; checkpoint not written; last good checkpoint: none written"},
+                        Case{5.f, 2, "checkpoint not written; last good checkpoint: /"}}) {
+    TrainConfig c = test::small_run(data, data + "/run-" + std::to_string(k.eval_every));
+    c.lr = k.lr;
+    c.eval_every = k.eval_every;
+    c.steps = 40;
+    std::string message;
+    try {
+      train(c);
+    } catch (const TrainingDiverged& e) {
+      message = e.what();
+    }
+    INFO(message);
+    CHECK(message.find(k.expect) != std::string::npos);
+    const std::string ckpt = c.out_dir + "/checkpoint.safetensors";
+    if (fs::exists(ckpt)) {
+      const SafeTensors last = load_safetensors(ckpt);
+      CHECK(all_finite(last));
+      CHECK(message.find(ckpt + " (step " + last.metadata.at("step") + ")") != std::string::npos);
+      CHECK(read_text(c.out_dir + "/metrics.csv").find(",nan,") != std::string::npos);
+    }
   }
-  INFO(message);
-  REQUIRE(message.find("last good checkpoint: ") != std::string::npos);
-  const std::string ckpt = c.out_dir + "/checkpoint.safetensors";
-  if (fs::exists(ckpt)) {
-    CHECK(all_finite(load_safetensors(ckpt)));
-    CHECK(message.find(ckpt) != std::string::npos);
-  } else {
-    CHECK(message.find("none written") != std::string::npos);
-  }
-  CHECK((read_text(c.out_dir + "/metrics.csv").find("nan") != std::string::npos ||
-         read_text(c.out_dir + "/metrics.csv").find("inf") != std::string::npos));
 }
 
 TEST_CASE("resume: a checkpoint holding NaN, or past the run's end, is refused", "[hardening][trainer]") {
@@ -279,6 +287,10 @@ TEST_CASE("trainer: the default clip schedule holds rmax = 1, dmax = 0 for 3/alp
     CHECK(cells.at(7) == "0");  // dmax
   }
   CHECK(rows == 6);
+  CHECK(ClipSchedule::settle_steps(0.01f) == 300);  // not 301: 0.01f is a little below 0.01
+  CHECK(ClipSchedule::settle_steps(0.05f) == 60);
+  CHECK(ClipSchedule::settle_steps(0.3f) == 10);
+  CHECK(ClipSchedule::for_run(78, 0.01f).warmup_steps == 78);  // the README's run: all warmup
 }
 
 namespace {

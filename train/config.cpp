@@ -30,9 +30,11 @@ template <class T>
 std::string to_text(T v) {
   if constexpr (std::is_enum_v<T>) {
     return json_quote(enum_name(v));
-  } else {  // the shortest text that reads back to the same value (floats: exactly, unlike %g)
+  } else if constexpr (std::is_floating_point_v<T>) {  // the shortest text that reads back exactly (unlike %g)
     char buf[64];
-    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+    return std::string(buf, std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general).ptr);
+  } else {
+    return std::to_string(v);
   }
 }
 

@@ -164,8 +164,7 @@ struct Run {
   void save_checkpoint(double elapsed_s) {
     const NamedTensors all = state();
     const std::string bad = first_nonfinite(all);
-    if (!bad.empty())
-      throw TrainingDiverged("after step " + std::to_string(step + 1) + " " + bad + "; checkpoint not written" + good_note());
+    if (!bad.empty()) throw TrainingDiverged(nonfinite_note(bad, "checkpoint"));
     const Metadata meta{{"step", std::to_string(step + 1)}, {"elapsed_s", format_number(elapsed_s, 10)},
                         {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"},
                         // Data order, augmentation and dropout are counter-based: (seed, step) is their whole state.
@@ -174,12 +173,15 @@ struct Run {
     last_good = ckpt_path + " (step " + std::to_string(step + 1) + ")";
   }
   std::string good_note() const { return "; last good checkpoint: " + last_good; }
+  std::string nonfinite_note(const std::string& bad, const char* file) const {
+    return "after step " + std::to_string(step + 1) + " " + bad + "; " + file + " not written" + good_note();
+  }
 
   void save_model() const {
     NamedTensors weights = model.named_parameters();
     for (auto& [n, t] : model.named_buffers()) weights.emplace_back(n, t);
     const std::string bad = first_nonfinite(weights);
-    if (!bad.empty()) throw TrainingDiverged("at the end of the run " + bad + "; model not written" + good_note());
+    if (!bad.empty()) throw TrainingDiverged(nonfinite_note(bad, "model"));
     save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", enum_name(c.norm)}, {"dataset", enum_name(c.dataset)}});
   }
 
@@ -198,22 +200,29 @@ struct Run {
   }
 
   // The metrics row after this step: the averages of the last `since` steps, a validation when eval_now
-  // (then a checkpoint too). The row is written even for a non-finite training loss (as nan or inf),
-  // then TrainingDiverged is thrown.
+  // (then a checkpoint too). A non-finite training or validation loss is written to the row (nan, inf),
+  // then TrainingDiverged is thrown and no checkpoint is written.
   MetricsRow report(int64_t since, double loss, double acc, double t, double row_time, bool eval_now, Eval* last) {
     const bool finite = std::isfinite(loss);
+    // At a validation the state is checked first: a non-finite tensor is named, and never evaluated.
+    const std::string bad = eval_now && finite ? first_nonfinite(state()) : "";
+    const bool validate_now = eval_now && finite && bad.empty();
     Eval ev;
-    if (eval_now && finite) *last = ev = evaluate(model, val_loader);
+    if (validate_now) *last = ev = evaluate(model, val_loader);
     const ClipFractions cf = model.clip_fractions();
     const BatchRenorm* n0 = model.norms().empty() ? nullptr : model.norms()[0];
-    MetricsRow r{step + 1, double(step + 1) / per_epoch, loss, acc, eval_now && finite, ev.loss, ev.acc,
+    MetricsRow r{step + 1, double(step + 1) / per_epoch, loss, acc, validate_now, ev.loss, ev.acc,
                  n0 ? n0->rmax() : 1.0, n0 ? n0->dmax() : 0.0, cf.r, cf.d, opt->lr(), t,
                  double(since * c.batch) / std::max(t - row_time, 1e-9)};
     metrics.add(r);
     if (!finite)
       throw TrainingDiverged("training loss became " + format_number(loss) + " between steps " +
-                             std::to_string(step + 1 - since) + " and " + std::to_string(step + 1) + "; stopped" +
+                             std::to_string(step + 2 - since) + " and " + std::to_string(step + 1) + "; stopped" +
                              good_note());
+    if (!bad.empty()) throw TrainingDiverged(nonfinite_note(bad, "checkpoint"));
+    if (validate_now && !std::isfinite(ev.loss))  // finite weights, yet the model's outputs overflow
+      throw TrainingDiverged("validation loss became " + format_number(ev.loss) + " at step " + std::to_string(step + 1) +
+                             "; checkpoint not written" + good_note());
     if (eval_now) save_checkpoint(t);
     return r;
   }

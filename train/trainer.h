@@ -21,7 +21,7 @@ struct TrainResult {
 };
 
 // Runs (or, with resume_dir, continues) a training run; writes everything into out_dir.
-// Throws TrainingDiverged when the training loss becomes NaN or Inf, or when a parameter, buffer or
+// Throws TrainingDiverged when the training or validation loss becomes NaN or Inf, or when a parameter, buffer or
 // optimizer state is not finite at a checkpoint or at the end: no checkpoint or model with a non-finite
 // value is ever written, and the message names the last good checkpoint. When the observer's
 // stop_requested() says so, finishes the step, writes a checkpoint and returns with `interrupted`.

@@ -30,10 +30,15 @@ ClipSchedule ClipSchedule::paper(int64_t total_steps) {
   return c;
 }
 
+int64_t ClipSchedule::settle_steps(float alpha) {
+  // 0.01f is 0.0099999998: 3/alpha is 300.000006, which must count as 300, not 301.
+  return static_cast<int64_t>(std::ceil(3.0 / double(alpha) * (1.0 - 1e-6)));
+}
+
 ClipSchedule ClipSchedule::for_run(int64_t total_steps, float alpha) {
   ClipSchedule s = paper(total_steps);
   if (!(alpha > 0.f && alpha <= 1.f)) throw ConfigError("clip schedule: alpha must be in (0, 1], got " + std::to_string(alpha));
-  const int64_t floor_warmup = static_cast<int64_t>(std::ceil(3.0 / alpha));
+  const int64_t floor_warmup = settle_steps(alpha);
   if (s.warmup_steps < floor_warmup) {
     s.warmup_steps = std::min(floor_warmup, total_steps);
     const double rest = double(total_steps - s.warmup_steps);

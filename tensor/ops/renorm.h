@@ -24,6 +24,7 @@ struct ClipSchedule {
   static constexpr int64_t kPaperTotalSteps = 160000;
   static ClipSchedule paper(int64_t total_steps);
   static ClipSchedule for_run(int64_t total_steps, float alpha);
+  static int64_t settle_steps(float alpha);  // 3/alpha, rounded up: the shortest warmup for_run gives
   static ClipSchedule constant(float rmax, float dmax);
   float rmax(int64_t step) const;
   float dmax(int64_t step) const;

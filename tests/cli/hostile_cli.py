@@ -140,15 +140,22 @@ def case_sigint(cli):
 
 
 def case_diverge(cli):
-    run = os.path.join(cli.work, "diverge")
-    rc, _, err = cli.run(cli.args("diverge", "--steps", "40", "--eval-every", "2", "--lr", "1e4"))
-    expect(rc, err, DIVERGED, "last good checkpoint: ")
-    ck = os.path.join(run, "checkpoint.safetensors")
-    if os.path.exists(ck):
-        assert finite(ck), "a non-finite checkpoint was written"
-        assert ck in err, "the checkpoint on disk is not the one named"
-    else:
-        assert "none written" in err
+    # --lr 1e4: the running std overflows by the first checkpoint (step 4): named, nothing written.
+    # --lr 5: a checkpoint at step 2, then the validation loss is NaN at step 4: step 2's is the last good one.
+    for lr, every, needles in [("1e4", "4", ["holds Inf", "checkpoint not written", "last good checkpoint: none"]),
+                               ("5", "2", ["validation loss became nan at step 4", "(step 2)"])]:
+        name = "diverge-lr" + lr
+        run = os.path.join(cli.work, name)
+        shutil.rmtree(run, ignore_errors=True)
+        rc, _, err = cli.run(cli.args(name, "--steps", "40", "--eval-every", every, "--lr", lr))
+        expect(rc, err, DIVERGED, "last good checkpoint: ", *needles)
+        ck = os.path.join(run, "checkpoint.safetensors")
+        if os.path.exists(ck):
+            assert finite(ck), "a non-finite checkpoint was written"
+            assert ck in err, "the checkpoint on disk is not the one named"
+        else:
+            assert "none written" in err
+        assert "nan" in open(os.path.join(run, "metrics.csv")).read() or "holds Inf" in err
 
 
 def case_durable_writes(cli):
