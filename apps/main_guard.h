@@ -11,6 +11,7 @@
 #include <string>
 
 #include "apps/exit_status.h"
+#include "runtime/comm.h"
 #include "runtime/error.h"
 #include "train/trainer.h"
 
@@ -69,6 +70,14 @@ inline int parse_flags(CLI::App& app, const char* program, int argc, char** argv
     say(program, e.what());
     return kExitBadInput;
   }
+}
+
+// Started by mpirun/srun with several ranks: refused until the trainer is data-parallel (issue 13), since
+// every rank would train the same model alone and write the same files.
+inline void require_one_process() {
+  if (launched_by_mpi() && world_communicator()->size() > 1)
+    throw ConfigError("launched as " + std::to_string(world_communicator()->size()) +
+                      " MPI ranks: data-parallel training is not implemented yet (docs/distributed.md); run one process");
 }
 
 // SIGINT and SIGTERM ask the run to stop after its current step (TrainObserver::stop_requested); the

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
                   std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) + "-s" +
                   std::to_string(cfg.seed);
   return renorm::app::guarded_main("renorm-train", [&] {
+    renorm::app::require_one_process();
     renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(cfg.progress);
     const renorm::TrainResult r = renorm::train(cfg, &progress);

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config catch2 libopenblas-dev libcli11-dev zlib1g-dev libbenchmark-dev
           python3 python3-matplotlib dataset-fashion-mnist
           libboost-context-dev nlohmann-json3-dev librandom123-dev
-          clang-14 libclang-rt-14-dev libomp-14-dev strace)  # fuzzing (libFuzzer), durable-write test
+          clang-14 libclang-rt-14-dev libomp-14-dev strace  # fuzzing (libFuzzer), durable-write test
+          libopenmpi-dev openmpi-bin)                       # data-parallel runs (runtime/comm.h)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
