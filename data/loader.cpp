@@ -31,6 +31,9 @@ DataLoader::DataLoader(const Dataset& data, Normalization norm, LoaderConfig cfg
   if (cfg.batch <= 0) throw ConfigError("loader: batch must be > 0, got " + std::to_string(cfg.batch));
   if (cfg.sampler == Sampler::NonIid && cfg.batch % 2 != 0)
     throw ConfigError("loader: the non-i.i.d. sampler needs an even batch, got " + std::to_string(cfg.batch));
+  if (cfg.shards < 1 || cfg.shard < 0 || cfg.shard >= cfg.shards || cfg.batch % cfg.shards != 0 || (cfg.shards > 1 && !cfg.drop_last))
+    throw ConfigError("loader: shard " + std::to_string(cfg.shard) + " of " + std::to_string(cfg.shards) +
+                      ": the shards must divide the batch " + std::to_string(cfg.batch) + " (and whole batches only)");
   if (batches_per_epoch() == 0)
     throw ConfigError("loader: the dataset has " + std::to_string(data.size()) + " examples, fewer than one batch of " +
                       std::to_string(cfg.batch));
@@ -49,11 +52,18 @@ int64_t DataLoader::batches_per_epoch() const {
 
 int64_t DataLoader::batch_size(int64_t k) const {
   const int64_t j = k % batches_per_epoch();
-  return std::min(cfg_.batch, data_.size() - j * cfg_.batch);
+  return std::min(cfg_.batch, data_.size() - j * cfg_.batch) / cfg_.shards;
 }
 
 std::vector<int64_t> DataLoader::indices(int64_t k) const {
-  const int64_t per_epoch = batches_per_epoch(), epoch = k / per_epoch, j = k % per_epoch, b = batch_size(k);
+  std::vector<int64_t> all = batch_indices(k);
+  const int64_t s = batch_size(k);
+  return {all.begin() + cfg_.shard * s, all.begin() + (cfg_.shard + 1) * s};
+}
+
+std::vector<int64_t> DataLoader::batch_indices(int64_t k) const {
+  const int64_t per_epoch = batches_per_epoch(), epoch = k / per_epoch, j = k % per_epoch,
+                b = std::min(cfg_.batch, data_.size() - j * cfg_.batch);
   std::lock_guard<std::mutex> lock(perm_mutex_);
   if (perm_epoch_ != epoch) {
     if (cfg_.sampler == Sampler::Iid) {
@@ -95,7 +105,8 @@ void DataLoader::fill(int64_t k, float* images, float* labels) const {
     int64_t dy = 0, dx = 0;
     bool flip = false;
     if (cfg_.augment) {
-      const uint64_t key = cfg_.seed ^ 0xA5A5A5A5ull, ctr = uint64_t(k) * uint64_t(cfg_.batch) + slot;
+      const uint64_t key = cfg_.seed ^ 0xA5A5A5A5ull,  // keyed by the slot in the whole batch
+          ctr = uint64_t(k) * uint64_t(cfg_.batch) + uint64_t(cfg_.shard * batch_size(k)) + slot;
       const Philox4 r = philox4x32_10(uint32_t(ctr), uint32_t(ctr >> 32), kAugmentStream, 0, key);
       dy = int64_t(r.v[0] % 9) - 4;
       dx = int64_t(r.v[1] % 9) - 4;

@@ -31,6 +31,10 @@ struct LoaderConfig {
   bool drop_last = true;  // training: whole batches only; evaluation: false (a last, smaller batch)
   Sampler sampler = Sampler::Iid;
   uint64_t seed = 1;
+  // Data parallelism: this loader yields shard `shard` of `shards` of every batch — its examples
+  // [shard·B/shards, (shard+1)·B/shards) of the batch one loader would yield, augmented exactly as there.
+  // Needs drop_last and shards dividing B.
+  int64_t shard = 0, shards = 1;
 };
 
 struct Batch {
@@ -50,7 +54,7 @@ class DataLoader {
   void seek(int64_t batch);   // the next call to next() returns batch `batch`
   int64_t position() const { return position_; }
   int64_t batches_per_epoch() const;
-  int64_t batch_size(int64_t k) const;  // B, or the remainder for a last partial batch
+  int64_t batch_size(int64_t k) const;  // B (or the remainder for a last partial batch), over shards
   // Fills batch k into host buffers (images [B,H,W,C] floats, labels [B]). Thread-safe.
   void fill(int64_t k, float* images, float* labels) const;
 
@@ -79,7 +83,8 @@ class DataLoader {
   void start(int64_t from);
   void halt();
   void work(int64_t from);
-  std::vector<int64_t> indices(int64_t k) const;
+  std::vector<int64_t> indices(int64_t k) const;        // this shard's examples of batch k
+  std::vector<int64_t> batch_indices(int64_t k) const;  // all of batch k's
 };
 
 }  // namespace renorm

@@ -155,3 +155,35 @@ TEST_CASE("normalization: per-channel statistics of the training set", "[data]")
   CHECK(n.stddev[0] == Approx(0.5f));
   CHECK(n.mean[1] == Approx(1.f));
 }
+
+TEST_CASE("loader: K shards of a batch, concatenated, are the batch one loader yields (augmentation, samplers)", "[data]") {
+  const std::string dir = make_synthetic_cifar("shards", 20, 10);
+  const Dataset d = load_cifar10(dir, true);  // 100 examples
+  const Normalization norm = Normalization::of(d);
+  for (const Sampler sampler : {Sampler::Iid, Sampler::NonIid}) {
+    const LoaderConfig whole{12, true, true, true, sampler, 5};
+    DataLoader one(d, norm, whole, Device::CPU);
+    one.seek(9);  // into the second epoch
+    const Batch expect = one.next();
+    for (int64_t k : {2, 3}) {
+      std::vector<float> images, labels;
+      for (int64_t r = 0; r < k; ++r) {
+        LoaderConfig part = whole;
+        part.shard = r;
+        part.shards = k;
+        DataLoader shard(d, norm, part, Device::CPU);
+        shard.seek(9);
+        const Batch b = shard.next();
+        CHECK(b.images.shape() == Shape{12 / k, 32, 32, 3});
+        for (float v : b.images.to_vector()) images.push_back(v);
+        for (float v : b.labels.to_vector()) labels.push_back(v);
+      }
+      INFO("sampler " << enum_name(sampler) << ", " << k << " shards");
+      CHECK(images == expect.images.to_vector());
+      CHECK(labels == expect.labels.to_vector());
+    }
+  }
+  LoaderConfig bad{12, true, false, true, Sampler::Iid, 5};
+  bad.shards = 5;
+  CHECK_THROWS_WITH(DataLoader(d, norm, bad, Device::CPU), Catch::Contains("shards must divide the batch 12"));
+}
