@@ -32,6 +32,7 @@ std::string to_text(T v) {
     return json_quote(enum_name(v));
   } else if constexpr (std::is_floating_point_v<T>) {  // the shortest text that reads back exactly (unlike %g)
     char buf[64];
+    if (v == T(0)) v = T(0);  // -0 as 0: JSON's "-0" reads back as the integer 0 (found by the config fuzzer)
     return std::string(buf, std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general).ptr);
   } else {
     return std::to_string(v);
