@@ -159,17 +159,20 @@ struct Run {
     last_good = from + " (step " + std::to_string(step) + ")";
   }
 
-  // Writes the checkpoint of the step just taken, after checking every parameter, buffer and optimizer
-  // state is finite; a non-finite value is a TrainingDiverged and nothing is written.
-  void save_checkpoint(double elapsed_s) {
-    const NamedTensors all = state();
-    const std::string bad = first_nonfinite(all);
+  // TrainingDiverged naming the first parameter, buffer or optimizer state that is not finite.
+  void require_finite_state() const {
+    const std::string bad = first_nonfinite(state());
     if (!bad.empty()) throw TrainingDiverged(nonfinite_note(bad, "checkpoint"));
+  }
+
+  // Writes the checkpoint of the step just taken. Callers check the state first (report() at a
+  // validation, the signal path through require_finite_state): nothing non-finite is written.
+  void write_checkpoint(double elapsed_s) {
     const Metadata meta{{"step", std::to_string(step + 1)}, {"elapsed_s", format_number(elapsed_s, 10)},
                         {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"},
                         // Data order, augmentation and dropout are counter-based: (seed, step) is their whole state.
                         {"seed", std::to_string(c.seed)}, {"data_position", std::to_string(train_loader.position())}};
-    save_safetensors(ckpt_path, all, meta);
+    save_safetensors(ckpt_path, state(), meta);
     last_good = ckpt_path + " (step " + std::to_string(step + 1) + ")";
   }
   std::string good_note() const { return "; last good checkpoint: " + last_good; }
@@ -223,7 +226,7 @@ struct Run {
     if (validate_now && !std::isfinite(ev.loss))  // finite weights, yet the model's outputs overflow
       throw TrainingDiverged("validation loss became " + format_number(ev.loss) + " at step " + std::to_string(step + 1) +
                              "; checkpoint not written" + good_note());
-    if (eval_now) save_checkpoint(t);
+    if (eval_now) write_checkpoint(t);  // the state was checked above
     return r;
   }
 
@@ -259,7 +262,8 @@ TrainResult Run::loop(TrainObserver& obs) {
     }
     if (c.stop_after > 0 && step + 1 == c.stop_after) return {step + 1, last.loss, last.acc, now_s(), false, ""};
     if (step + 1 < total && obs.stop_requested()) {  // a signal: the step is done; keep it, then stop
-      save_checkpoint(now_s());
+      require_finite_state();
+      write_checkpoint(now_s());
       return {step + 1, last.loss, last.acc, now_s(), true, ckpt_path};
     }
   }
