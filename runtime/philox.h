@@ -40,11 +40,21 @@ RENORM_HD float philox_uniform(uint64_t seed, uint64_t index, uint32_t stream = 
   return philox_to_unit(r.v[0]);
 }
 
+// Element `index` of the uniform stream `seed` scaled to (lo, hi]: bitwise the same on CPU and CUDA.
+RENORM_HD float philox_uniform_in(uint64_t seed, uint64_t index, float lo, float hi) {
+  return mul_add_unfused(lo, hi - lo, philox_uniform(seed, index));
+}
+
 // Element `index` of the standard-normal stream `seed` (Box-Muller in double, so CPU and CUDA round alike).
 RENORM_HD float philox_normal(uint64_t seed, uint64_t index, uint32_t stream = 0) {
   const Philox4 r = philox4x32_10(static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), stream, 1u, seed);
   const double u1 = philox_to_unit(r.v[0]), u2 = philox_to_unit(r.v[1]);
   return static_cast<float>(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+// Element `index` of the normal stream `seed` with `mean` and `stddev`.
+RENORM_HD float philox_normal_with(uint64_t seed, uint64_t index, float mean, float stddev) {
+  return mul_add_unfused(mean, stddev, philox_normal(seed, index));
 }
 
 }  // namespace renorm

@@ -1,28 +1,47 @@
 #!/usr/bin/env bash
 # The one command a machine with an NVIDIA GPU runs (README.md). In order:
-#   1. builds the release preset (CUDA backend);
+#   1. builds the release preset (CUDA backend), or takes binaries built elsewhere (--prebuilt DIR: a
+#      build tree's tests/, benchmarks/ and apps/, for a machine that cannot install the build's packages);
 #   2. runs the CUDA tests ([cuda]) on the real device: parity with the CPU, cuBLAS/cuDNN included;
-#   3. compute-sanitizer memcheck over them, racecheck and synccheck over renorm's own kernels;
-#   4. the kernel and training-step benchmarks on CUDA;
-#   5. a timed short reproduction on CUDA (Figure 2 and 3 runs at 300 steps);
+#   3. the communicator's checks through NCCL on device buffers (one rank; mpirun -np GPUS where the
+#      machine has several GPUs and mpirun);
+#   4. the kernel and training-step benchmarks on CUDA, alone on the device;
+#   5. compute-sanitizer memcheck over the CUDA tests, racecheck and synccheck over renorm's own kernels,
+#      and a timed short reproduction on CUDA (Figure 2 and 3 runs at 300 steps), these four concurrently
+#      (the reproduction's wall time is then an upper bound);
 # and writes a dated report (device, driver, each step's command, status, time and summary) to
-# docs/gpu-report.md (--report FILE to write elsewhere). Without a GPU it stops at the first step that
+# docs/gpu-report-YYYY-MM-DD.md (--report FILE to write elsewhere). Without a GPU it stops at the first step that
 # needs one, says why, and writes nothing (exit status 3). A failing step is reported and the script
-# goes on; the exit status is then 1.
+# goes on; the exit status is then 1. GPU_CHECK_STEP_TIMEOUT (seconds, default 1800) bounds each step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-report=docs/gpu-report.md
-[ "${1:-}" = "--report" ] && report="$2"
+report=docs/gpu-report-$(date -u +%Y-%m-%d).md
+bin=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --report) report="$2"; shift 2 ;;
+    --prebuilt) bin="$2"; shift 2 ;;
+    *) echo "renorm gpu-check: unknown argument '$1' (--report FILE, --prebuilt DIR)" >&2; exit 2 ;;
+  esac
+done
 work=build/gpu-check
-mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work"
+step_timeout=${GPU_CHECK_STEP_TIMEOUT:-1800}
 
 say() { echo "renorm gpu-check: $*"; }
 
-say "step 1/5: build the release preset"
-scripts/install-deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)"
-tests=build/release/tests/renorm_tests
+if [ -z "$bin" ]; then
+  say "step 1/5: build the release preset"
+  scripts/install-deps.sh
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$(nproc)"
+  bin=build/release
+  built="built here with the release preset"
+else
+  say "step 1/5: binaries from $bin (built elsewhere)"
+  built="prebuilt binaries from \`$bin\`"
+fi
+tests=$bin/tests/renorm_tests
 
 # Step 2 needs a GPU: stop here, clearly, when there is none.
 if ! command -v nvidia-smi >/dev/null 2>&1 || ! gpu=$(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1) || [ -z "$gpu" ]; then
@@ -33,48 +52,57 @@ if probe=$("$tests" "cuda: the caching allocator*" 2>&1 | grep -m1 "SKIPPED:"); 
   say "a GPU is listed ($gpu) but renorm cannot use it (${probe#*SKIPPED: }): stopping before step 2; no report written"
   exit 3
 fi
+gpus=$(nvidia-smi --list-gpus | wc -l)
 
-status=0
-rows=()
-# run_step NAME LOGFILE COMMAND...: runs, times, records pass/fail and the last summary line.
+# run_step ID NAME COMMAND...: runs under the step timeout, times, and records pass/fail with the last
+# summary lines of its log in $work/ID.row (steps may run concurrently).
 run_step() {
-  local name="$1" log="$work/$2"
+  local id="$1" name="$2" log="$work/$1.log"
   shift 2
   say "$name: $*"
   local t0=$SECONDS rc=0
-  "$@" >"$log" 2>&1 || rc=$?
-  local dt=$((SECONDS - t0)) summary
-  summary=$(grep -E "All tests passed|test cases:|ERROR SUMMARY|images/s|GB/s|runs.csv|error" "$log" | tail -n 3 | tr '\n' ' ' | cut -c1-300)
-  [ $rc -eq 0 ] || status=1
-  rows+=("| $name | \`$*\` | $([ $rc -eq 0 ] && echo pass || echo "FAIL ($rc)") | ${dt} s | ${summary//|/\\|} |")
+  timeout "$step_timeout" "$@" >"$log" 2>&1 || rc=$?
+  local dt=$((SECONDS - t0)) summary result
+  summary=$({ grep -E "All tests passed|test cases:|ERROR SUMMARY|images/s|GB/s|runs in|error|rank .* of|nccl:" "$log" || true; } | tail -n 3 | tr '\n' ' ' | cut -c1-300)
+  result=pass
+  [ $rc -eq 0 ] || result="FAIL ($rc)"
+  [ $rc -eq 124 ] && result="TIMED OUT (${step_timeout} s)"
+  echo "| $name | \`$*\` | $result | ${dt} s | ${summary//|/\\|} |" >"$work/$id.row"
+  say "$name: $result in ${dt} s"
 }
 
-run_step "CUDA tests on the device" cuda-tests.log "$tests" "[cuda]"
+run_step 2-tests "CUDA tests on the device" "$tests" "[cuda]"
+run_step 3-nccl "NCCL communicator, one rank" "$bin/tests/renorm_comm_test" nccl
+if [ "$gpus" -gt 1 ] && command -v mpirun >/dev/null; then
+  run_step 3-nccl-k "NCCL communicator, $gpus ranks" mpirun --allow-run-as-root -np "$gpus" "$bin/tests/renorm_comm_test" nccl
+fi
+run_step 4-bench-kernels "kernel benchmarks" "$bin/benchmarks/renorm-bench-kernels" --device cuda --json "$work/bench-kernels.json"
+run_step 4-bench-step "step benchmark" "$bin/benchmarks/renorm-bench-step" --device cuda --batch 128 --microbatch 4 --steps 20
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$sanitizer" ]; then
-  run_step "memcheck" memcheck.log "$sanitizer" --tool memcheck --error-exitcode 1 "$tests" "[cuda]"
-  run_step "racecheck" racecheck.log "$sanitizer" --tool racecheck --error-exitcode 1 "$tests" "[cuda]~[vendor]"
-  run_step "synccheck" synccheck.log "$sanitizer" --tool synccheck --error-exitcode 1 "$tests" "[cuda]~[vendor]"
+  run_step 5-memcheck "memcheck" "$sanitizer" --tool memcheck --error-exitcode 1 "$tests" "[cuda]" &
+  run_step 5-racecheck "racecheck" "$sanitizer" --tool racecheck --error-exitcode 1 "$tests" "[cuda]~[vendor]" &
+  run_step 5-synccheck "synccheck" "$sanitizer" --tool synccheck --error-exitcode 1 "$tests" "[cuda]~[vendor]" &
 else
-  status=1
-  rows+=("| compute-sanitizer | - | NOT RUN | - | compute-sanitizer not found (CUDA toolkit) |")
+  echo "| compute-sanitizer | - | NOT RUN | - | compute-sanitizer not found (CUDA toolkit) |" >"$work/5-sanitizer.row"
 fi
-run_step "kernel benchmarks" bench-kernels.log build/release/benchmarks/renorm-bench-kernels --device cuda --json "$work/bench-kernels.json"
-run_step "step benchmark" bench-step.log build/release/benchmarks/renorm-bench-step --device cuda --batch 128 --microbatch 4 --steps 20
-run_step "short reproduction" reproduce.log build/release/apps/renorm-reproduce --preset quick --device cuda \
-  --out "$work/reproduction" --no-plot --data-dir "${RENORM_DATA_DIR:-../shared/data/cifar-10-batches-bin}"
+run_step 5-reproduce "short reproduction (concurrent with the sanitizers)" "$bin/apps/renorm-reproduce" --preset quick \
+  --device cuda --out "$work/reproduction" --no-plot --data-dir "${RENORM_DATA_DIR:-../shared/data/cifar-10-batches-bin}"
+wait
+status=0
+grep -q -v "| pass |" "$work"/*.row && status=1
 
 tmp="$report.tmp"
 {
   echo "# GPU check, $(date -u +%Y-%m-%d)"
   echo
-  echo "\`scripts/gpu-check.sh\` on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC'). GPU and driver: $gpu."
-  echo "CUDA: $(nvcc --version 2>/dev/null | tail -n 1 || echo unknown). CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)."
+  echo "\`scripts/gpu-check.sh\` on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC'). GPU and driver: $gpu ($gpus GPU(s))."
+  echo "Binaries: $built. CUDA: $(nvcc --version 2>/dev/null | tail -n 1 || echo unknown). CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)."
   echo "Logs: \`$work/*.log\`; kernel benchmark JSON: \`$work/bench-kernels.json\`."
   echo
   echo "| step | command | result | time | summary |"
   echo "|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
+  cat "$work"/*.row
 } >"$tmp"
 sync "$tmp" 2>/dev/null || true
 mv "$tmp" "$report"

@@ -38,11 +38,19 @@ TEST_CASE("parity: SGD and Adam fused steps", "[parity][cuda][optim]") {
   }
 }
 
+// What the whole step is compared on: the functions of the input that are continuous. The loss, the
+// logits, the last layer's gradients and every norm layer's moving averages move by rounding when the
+// inputs do. The gradients upstream of a max-pool do not: where two values of a window are within
+// rounding of each other, a 1e-6 change routes the window's gradient to the other one, and the first
+// conv's weight gradient moved by 0.4-0.8% under such a change on the CPU alone (and differed by 1.2%
+// between CPU and an H200, docs/gpu-report-2026-11-30.md). Each op's backward, max-pool's ties included, is
+// compared on both devices in the op table (tests/test_op_table.cpp).
 TEST_CASE("parity: a whole CNN training step per norm kind", "[parity][cuda][cnn][vendor]") {
   RENORM_REQUIRE_VENDOR_CUDA_OR_SKIP();
   for (NormKind kind : {NormKind::None, NormKind::BatchNorm, NormKind::BatchRenorm}) {
     DYNAMIC_SECTION(norm_name(kind)) {
-      Tensor loss[2], grad0[2], out_mean[2];
+      Tensor logits[2], loss[2];
+      std::vector<std::pair<std::string, Tensor>> checked[2];
       for (int d = 0; d < 2; ++d) {
         const Device dev = d ? Device::CUDA : Device::CPU;
         CnnConfig cfg;
@@ -52,14 +60,20 @@ TEST_CASE("parity: a whole CNN training step per norm kind", "[parity][cuda][cnn
         CifarCnn net(cfg, dev);
         const Tensor x = Tensor::normal(Shape{8, 32, 32, 3}, 5, 0.f, 1.f, dev);
         const Tensor labels = Tensor::from_vector({0, 1, 2, 3, 4, 5, 6, 7}, Shape{8}, dev);
-        loss[d] = softmax_cross_entropy(net.forward(x), labels);
+        logits[d] = net.forward(x);
+        loss[d] = softmax_cross_entropy(logits[d], labels);
         loss[d].backward();
-        grad0[d] = net.parameters()[0].grad();
-        if (!net.norms().empty()) out_mean[d] = net.norms()[0]->running_mean;
+        const std::vector<Tensor> params = net.parameters();
+        checked[d].push_back({"last layer weight gradient", params[params.size() - 2].grad()});
+        checked[d].push_back({"last layer bias gradient", params.back().grad()});
+        for (size_t i = 0; i < net.norms().size(); ++i) {
+          checked[d].push_back({"norm " + std::to_string(i) + " moving mean", net.norms()[i]->running_mean});
+          checked[d].push_back({"norm " + std::to_string(i) + " moving std", net.norms()[i]->running_std});
+        }
       }
       require_close(loss[0], loss[1], "loss");
-      require_close(grad0[0], grad0[1], "first conv weight gradient");
-      if (out_mean[0].defined()) require_close(out_mean[0], out_mean[1], "running mean");
+      require_close(logits[0], logits[1], "logits");
+      for (size_t i = 0; i < checked[0].size(); ++i) require_close(checked[0][i].second, checked[1][i].second, checked[0][i].first);
     }
   }
 }

@@ -28,12 +28,12 @@ void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
 
 void uniform(float* y, int64_t n, uint64_t seed, float lo, float hi) {
 #pragma omp parallel for if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) y[i] = lo + (hi - lo) * philox_uniform(seed, static_cast<uint64_t>(i));
+  for (int64_t i = 0; i < n; ++i) y[i] = philox_uniform_in(seed, static_cast<uint64_t>(i), lo, hi);
 }
 
 void normal(float* y, int64_t n, uint64_t seed, float mean, float stddev) {
 #pragma omp parallel for if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; ++i) y[i] = mean + stddev * philox_normal(seed, static_cast<uint64_t>(i));
+  for (int64_t i = 0; i < n; ++i) y[i] = philox_normal_with(seed, static_cast<uint64_t>(i), mean, stddev);
 }
 
 }  // namespace renorm::kernels::cpu

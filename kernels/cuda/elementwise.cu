@@ -42,10 +42,10 @@ void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
   launch_map(n, [=] __device__(int64_t i) { dx[i] = relu_grad(x[i], dy[i]); });
 }
 void uniform(float* y, int64_t n, uint64_t seed, float lo, float hi) {
-  launch_map(n, [=] __device__(int64_t i) { y[i] = lo + (hi - lo) * philox_uniform(seed, static_cast<uint64_t>(i)); });
+  launch_map(n, [=] __device__(int64_t i) { y[i] = philox_uniform_in(seed, static_cast<uint64_t>(i), lo, hi); });
 }
 void normal(float* y, int64_t n, uint64_t seed, float mean, float stddev) {
-  launch_map(n, [=] __device__(int64_t i) { y[i] = mean + stddev * philox_normal(seed, static_cast<uint64_t>(i)); });
+  launch_map(n, [=] __device__(int64_t i) { y[i] = philox_normal_with(seed, static_cast<uint64_t>(i), mean, stddev); });
 }
 
 }  // namespace renorm::kernels::cuda

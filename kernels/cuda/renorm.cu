@@ -4,8 +4,11 @@
 // warp reads 128 contiguous bytes of one row: coalesced NHWC) × kRowLanes row lanes (threadIdx.y);
 // grid = (N·chunks, ceil(C/32)). Each block reduces one chunk of rows of one microbatch for 32 channels
 // (Welford in forward, plain sums in backward) and writes a partial per (n, chunk, c).
-// Stage 2 (tiny, one block): per channel, merges the partials of each microbatch, computes μ_n, σ_n,
-// r_n, d_n, the affine coefficients (kernels/renorm.h) and the moving averages; dγ, dβ in backward.
+// Stage 2a: one warp per (n, c) merges that microbatch's chunk partials (lanes stride over the chunks,
+// then a shuffle tree): μ_n and var_n in forward, S1 and S2 in backward. A thread per (n, c) merging
+// them in sequence made the forward a fixed ~0.25 ms on an H200 (docs/gpu-report-2026-11-30.md).
+// Stage 2b (tiny, one block): per channel, μ_n, σ_n, r_n, d_n, the affine coefficients
+// (kernels/renorm.h) and the moving averages; dγ, dβ in backward.
 // Stage 3 (one elementwise pass): y = a·x + b (dx = p·dy + q·x + s), float4 when C % 4 == 0.
 // No host synchronization anywhere; workspaces come from the caching allocator.
 //
@@ -70,38 +73,69 @@ __global__ void __launch_bounds__(kPartialThreads)
   }
 }
 
-__device__ void merged_moments(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
-                               int64_t n, int64_t c, float* mean, float* var) {
-  float cnt = 0.f, mu = 0.f, m2 = 0.f;
-  for (int64_t k = 0; k < plan.per_n; ++k) {
-    const int64_t o = (n * plan.per_n + k) * s.c + c;
-    welford_merge(cnt, mu, m2, pcount[o], pmean[o], pm2[o]);
+// Stage 2a, forward: warp per (n, c); mean and biased variance of microbatch n, channel c.
+__global__ void __launch_bounds__(kThreads)
+    merge_welford(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2, float* mean,
+                  float* var) {
+  const int lane = int(threadIdx.x % kLanes);
+  // Warp-uniform grid-stride loop (blockDim is a multiple of 32): every lane of a warp shuffles together.
+  for (int64_t nc = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / kLanes; nc < s.n * s.c;
+       nc += int64_t(gridDim.x) * blockDim.x / kLanes) {
+    const int64_t n = nc / s.c, c = nc % s.c;
+    float cnt = 0.f, mu = 0.f, m2 = 0.f;
+    for (int64_t k = lane; k < plan.per_n; k += kLanes) {
+      const int64_t o = (n * plan.per_n + k) * s.c + c;
+      welford_merge(cnt, mu, m2, pcount[o], pmean[o], pm2[o]);
+    }
+    for (int off = kLanes / 2; off > 0; off /= 2) {
+      const float cb = __shfl_down_sync(0xffffffffu, cnt, off), mb = __shfl_down_sync(0xffffffffu, mu, off),
+                  m2b = __shfl_down_sync(0xffffffffu, m2, off);
+      welford_merge(cnt, mu, m2, cb, mb, m2b);
+    }
+    if (lane == 0) {
+      mean[nc] = mu;
+      var[nc] = m2 / cnt;
+    }
   }
-  *mean = mu;
-  *var = m2 / cnt;
 }
 
+// Stage 2a, backward: warp per (n, c); S1 and S2 of microbatch n, channel c.
 __global__ void __launch_bounds__(kThreads)
-    moments_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
-                     float* mean, float* var) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < s.n * s.c; i += int64_t(gridDim.x) * blockDim.x)
-    merged_moments(s, plan, pcount, pmean, pm2, i / s.c, i % s.c, mean + i, var + i);
+    merge_sums(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, float* s1, float* s2) {
+  const int lane = int(threadIdx.x % kLanes);
+  for (int64_t nc = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / kLanes; nc < s.n * s.c;
+       nc += int64_t(gridDim.x) * blockDim.x / kLanes) {
+    const int64_t n = nc / s.c, c = nc % s.c;
+    float t1 = 0.f, t2 = 0.f;
+    for (int64_t k = lane; k < plan.per_n; k += kLanes) {
+      t1 += ps1[(n * plan.per_n + k) * s.c + c];
+      t2 += ps2[(n * plan.per_n + k) * s.c + c];
+    }
+    for (int off = kLanes / 2; off > 0; off /= 2) {
+      t1 += __shfl_down_sync(0xffffffffu, t1, off);
+      t2 += __shfl_down_sync(0xffffffffu, t2, off);
+    }
+    if (lane == 0) {
+      s1[nc] = t1;
+      s2[nc] = t2;
+    }
+  }
 }
 
-// Stage 2, forward: one block of kThreads; thread per channel (strided): merges the partials of each
-// microbatch into μ_n (save_mean) and var_n (var), then the shared per-channel step (kernels/renorm.h).
+// Stage 2a's grid: a warp per (n, c).
+int64_t merge_threads(NormShape s) { return s.n * s.c * kLanes; }
+
+// Stage 2b, forward: one block of kThreads; thread per channel (strided): the shared per-channel step
+// (kernels/renorm.h) from μ_n (save_mean) and var_n (var).
 __global__ void __launch_bounds__(kThreads)
-    renorm_finalize(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2,
-                    const float* gamma, const float* beta, float* run_mean, float* run_std, RenormParams p, float* var,
-                    float* save_mean, float* save_invstd, float* save_r, float* save_d, float* a, float* b,
-                    float* clip_counts) {
+    renorm_finalize(NormShape s, const float* gamma, const float* beta, float* run_mean, float* run_std,
+                    RenormParams p, const float* var, float* save_mean, float* save_invstd, float* save_r,
+                    float* save_d, float* a, float* b, float* clip_counts) {
   __shared__ int clipped[2];
   if (threadIdx.x == 0) clipped[0] = clipped[1] = 0;
   __syncthreads();
   ClipCount mine;
   for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
-    for (int64_t n = 0; n < s.n; ++n)
-      merged_moments(s, plan, pcount, pmean, pm2, n, c, &save_mean[n * s.c + c], &var[n * s.c + c]);
     const ClipCount k = renorm_forward_channel(c, s, save_mean, var, gamma[c], beta[c], run_mean, run_std, p,
                                                save_invstd, save_r, save_d, a, b);
     mine.r += k.r;
@@ -191,24 +225,13 @@ __global__ void __launch_bounds__(kPartialThreads)
   }
 }
 
-// Stage 2, backward: thread per channel: sums the chunk partials of each microbatch into S1, S2 ((N,C)
-// scratch), then the shared per-channel step (kernels/renorm.h).
+// Stage 2b, backward: thread per channel: the shared per-channel step (kernels/renorm.h) from S1, S2.
 __global__ void __launch_bounds__(kThreads)
-    backward_finalize(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, const float* gamma,
-                      const float* save_mean, const float* save_invstd, const float* save_r, const float* save_d,
-                      float* s1, float* s2, float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
-  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x) {
-    for (int64_t n = 0; n < s.n; ++n) {
-      float t1 = 0.f, t2 = 0.f;
-      for (int64_t k = 0; k < plan.per_n; ++k) {
-        t1 += ps1[(n * plan.per_n + k) * s.c + c];
-        t2 += ps2[(n * plan.per_n + k) * s.c + c];
-      }
-      s1[n * s.c + c] = t1;
-      s2[n * s.c + c] = t2;
-    }
+    backward_finalize(NormShape s, const float* s1, const float* s2, const float* gamma, const float* save_mean,
+                      const float* save_invstd, const float* save_r, const float* save_d, float* cp, float* cq,
+                      float* cs, float* dgamma, float* dbeta) {
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x)
     renorm_backward_channel(c, s, s1, s2, gamma[c], save_mean, save_invstd, save_r, save_d, cp, cq, cs, dgamma, dbeta);
-  }
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -237,7 +260,7 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
   Scratch scratch(3 * w * sizeof(float));
   float* ws = scratch.as<float>();
   launch_welford(x, s, plan, ws);
-  launch_n<moments_finalize>(s.n * s.c, s, plan, ws, ws + w, ws + 2 * w, mean, var);
+  launch_n<merge_welford>(merge_threads(s), s, plan, ws, ws + w, ws + 2 * w, mean, var);
 }
 
 void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
@@ -252,8 +275,9 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   float* b = a + nc;
   float* var = b + nc;
   launch_welford(x, s, plan, ws);
-  launch<renorm_finalize>(1, kThreads, 0, s, plan, ws, ws + w, ws + 2 * w, gamma, beta, run_mean, run_std, p, var,
-                          save_mean, save_invstd, save_r, save_d, a, b, clip_counts);
+  launch_n<merge_welford>(merge_threads(s), s, plan, ws, ws + w, ws + 2 * w, save_mean, var);
+  launch<renorm_finalize>(1, kThreads, 0, s, gamma, beta, run_mean, run_std, p, var, save_mean, save_invstd, save_r,
+                          save_d, a, b, clip_counts);
   launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
 }
 
@@ -268,8 +292,9 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
   float* cp = ws + 2 * w;
   float* sums = cp + 3 * nc;  // S1, S2
   launch<backward_partial>(partial_grid(s, plan), kPartialBlock, 0, x, dy, s, plan, save_mean, save_invstd, ws, ws + w);
-  launch_n<backward_finalize>(s.c, s, plan, ws, ws + w, gamma, save_mean, save_invstd, save_r, save_d, sums, sums + nc,
-                              cp, cp + nc, cp + 2 * nc, dgamma, dbeta);
+  launch_n<merge_sums>(merge_threads(s), s, plan, ws, ws + w, sums, sums + nc);
+  launch_n<backward_finalize>(s.c, s, sums, sums + nc, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc,
+                              cp + 2 * nc, dgamma, dbeta);
   launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
 }
 

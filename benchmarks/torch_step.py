@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""The peer of renorm-bench-step: the same CIFAR CNN training step in PyTorch, and, with --renorm BIN, both
+run alternately in one process tree so that the ratios compare like with like.
+
+The network is renorm's CifarCnn (models/cifar_cnn.h): three blocks of [conv3x3-relu-norm, conv3x3-relu-norm,
+maxpool2, dropout .2/.3/.4] with 32/64/128 channels, then dense(10); softmax cross-entropy; SGD, momentum 0.9,
+lr 0.001; batch 128 of 32x32x3 normal inputs. Norms: none; batchnorm over the minibatch (torch.nn.BatchNorm2d,
+cuDNN/oneDNN); batchnorm and Batch Renorm over microbatches of M, written in PyTorch ops (there is no library
+op for either): per microbatch mean and biased variance, r = clip(sigma_B/sigma, 1/rmax, rmax) and
+d = clip((mu_B-mu)/sigma, -dmax, dmax) held constant for the gradient, moving mean and std updated once per
+step from the microbatch means (kernels/renorm.h). Layouts: PyTorch's default (NCHW) and channels_last.
+Timing: the median of --steps timed steps after two warm-ups, the device synchronized around each.
+
+  /usr/bin/python3 benchmarks/torch_step.py [--device cpu|cuda] [--threads N] [--steps 10]
+      [--renorm build/release/benchmarks/renorm-bench-step] [--rounds 3] [--json FILE] [--tf32] [--cudnn-benchmark]
+
+Debian's python3-torch is the CPU peer (/usr/bin/python3); on a GPU machine any python3 with CUDA torch.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class MicroNorm(nn.Module):
+    """Batchnorm (rmax = 1, dmax = 0) or Batch Renorm over microbatches of m examples, in PyTorch ops."""
+
+    def __init__(self, c, m, rmax, dmax, eps=1e-3, alpha=0.01):
+        super().__init__()
+        self.m, self.rmax, self.dmax, self.eps, self.alpha = m, rmax, dmax, eps, alpha
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+        self.register_buffer("mean", torch.zeros(c))
+        self.register_buffer("std", torch.ones(c))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        g = x.reshape(b // self.m, self.m, c, h, w)
+        mu = g.mean(dim=(1, 3, 4), keepdim=True)
+        var = g.var(dim=(1, 3, 4), unbiased=False, keepdim=True)
+        sigma = torch.sqrt(var + self.eps)
+        xhat = (g - mu) / sigma
+        if self.rmax != 1.0 or self.dmax != 0.0:
+            with torch.no_grad():
+                r = torch.clamp(sigma / self.std.view(1, 1, c, 1, 1), 1.0 / self.rmax, self.rmax)
+                d = torch.clamp((mu - self.mean.view(1, 1, c, 1, 1)) / self.std.view(1, 1, c, 1, 1), -self.dmax, self.dmax)
+            xhat = xhat * r + d
+        with torch.no_grad():
+            self.mean += self.alpha * (mu.mean(dim=0).view(c) - self.mean)
+            self.std += self.alpha * (sigma.mean(dim=0).view(c) - self.std)
+        y = xhat * self.weight.view(1, 1, c, 1, 1) + self.bias.view(1, 1, c, 1, 1)
+        return y.reshape(b, c, h, w)
+
+
+def make_norm(kind, c, m, batch):
+    if kind == "none":
+        return nn.Identity()
+    if kind == "bn" and m == batch:
+        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.01)
+    return MicroNorm(c, m, 3.0 if kind == "brn" else 1.0, 5.0 if kind == "brn" else 0.0)
+
+
+def make_cnn(kind, m, batch):
+    layers, cin = [], 3
+    for cout, p in ((32, 0.2), (64, 0.3), (128, 0.4)):
+        for _ in range(2):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), make_norm(kind, cout, m, batch)]
+            cin = cout
+        layers += [nn.MaxPool2d(2), nn.Dropout(p)]
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(4 * 4 * 128, 10))
+
+
+def time_steps(kind, m, layout, device, batch, steps):
+    torch.manual_seed(1)
+    net = make_cnn(kind, m, batch).to(device)
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    net = net.to(memory_format=fmt)
+    x = torch.randn(batch, 3, 32, 32, device=device).to(memory_format=fmt)
+    labels = (torch.arange(batch, device=device) % 10)
+    opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    ms = []
+    for s in range(steps + 2):  # two warm-ups
+        sync()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        F.cross_entropy(net(x), labels).backward()
+        opt.step()
+        sync()
+        if s >= 2:
+            ms.append(1000.0 * (time.perf_counter() - t0))
+    return statistics.median(ms)
+
+
+def configs(batch, micro):
+    return [("none", batch), ("bn", batch), ("bn", micro), ("brn", batch), ("brn", micro)]
+
+
+def label(kind, m):
+    return kind if kind == "none" else f"{kind} M={m}"
+
+
+def torch_round(args):
+    out = {}
+    for kind, m in configs(args.batch, args.microbatch):
+        for layout in ("default", "channels_last"):
+            out[(label(kind, m), layout)] = time_steps(kind, m, layout, args.device, args.batch, args.steps)
+    return out
+
+
+def renorm_round(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "step.json")
+        subprocess.run([args.renorm, "--device", args.device, "--batch", str(args.batch), "--microbatch",
+                        str(args.microbatch), "--steps", str(args.steps), "--json", path],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(path) as f:
+            rows = json.load(f)["results"]
+    return {r["norm"]: r["ms_per_step"] for r in rows}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: all cores)")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--microbatch", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--renorm", help="renorm-bench-step binary: run it and PyTorch alternately, print ratios")
+    ap.add_argument("--rounds", type=int, default=3, help="alternations of renorm and PyTorch (with --renorm)")
+    ap.add_argument("--json", help="write every measurement here")
+    ap.add_argument("--tf32", action="store_true",
+                    help="CUDA: let cuDNN and cuBLAS use TF32 (PyTorch's default for convolutions; renorm computes in "
+                         "float32, CUDNN_FMA_MATH, so the like-for-like default here is off)")
+    ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
+    args = ap.parse_args()
+    if args.device == "cuda":
+        torch.backends.cudnn.allow_tf32 = args.tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    threads = args.threads or os.cpu_count()
+    torch.set_num_threads(threads)
+    if args.renorm:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    dev = (f"{torch.cuda.get_device_name()}, TF32 {'on' if args.tf32 else 'off'}, cudnn.benchmark "
+           f"{'on' if args.cudnn_benchmark else 'off'}") if args.device == "cuda" else f"CPU, {threads} threads"
+    print(f"CNN training step, batch {args.batch}: PyTorch {torch.__version__} on {dev}", flush=True)
+    torch_ms, renorm_ms = {}, {}
+    for _ in range(args.rounds if args.renorm else 1):
+        if args.renorm:
+            for k, v in renorm_round(args).items():
+                renorm_ms.setdefault(k, []).append(v)
+        for k, v in torch_round(args).items():
+            torch_ms.setdefault(k, []).append(v)
+    print(f"{'norm':<12} {'torch NCHW':>11} {'torch NHWC':>11} {'renorm':>9}  images/s: torch best, renorm, ratio")
+    rows = []
+    for kind, m in configs(args.batch, args.microbatch):
+        name = label(kind, m)
+        t = {lay: statistics.median(torch_ms[(name, lay)]) for lay in ("default", "channels_last")}
+        best = min(t.values())
+        r = statistics.median(renorm_ms[name]) if name in renorm_ms else None
+        ratio = f"{best / r:5.2f}x" if r else "-"
+        rs = f"{r:9.2f}" if r else f"{'-':>9}"
+        print(f"{name:<12} {t['default']:11.2f} {t['channels_last']:11.2f} {rs}  "
+              f"{1000 * args.batch / best:8.0f} {1000 * args.batch / r if r else 0:8.0f} {ratio}")
+        rows.append({"norm": name, "torch_ms": t, "renorm_ms": r})
+    print("(ms/step, median over rounds of the median step; ratio = renorm images/s over PyTorch's best layout)")
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"device": dev, "torch": torch.__version__, "batch": args.batch, "rounds": args.rounds,
+                       "rows": rows}, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
