@@ -19,9 +19,9 @@ namespace renorm::app {
 
 inline void say(const char* program, const std::string& line) { std::fprintf(stderr, "%s: %s\n", program, line.c_str()); }
 
-// Runs body() (which returns an exit status) and maps whatever it throws to one line and one status.
+// One line and one status for whatever body() throws (body returns the status itself).
 template <class Body>
-int guarded_main(const char* program, Body&& body) noexcept {
+int guarded_body(const char* program, Body&& body) noexcept {
   try {
     try {
       return body();
@@ -55,6 +55,23 @@ int guarded_main(const char* program, Body&& body) noexcept {
   }
 }
 
+// Runs body() (which returns an exit status) and maps whatever it throws to one line and one status.
+// Under an MPI launcher with several ranks the line names the rank, and a failing rank ends every rank
+// with its status (abort_world), so that none waits forever in a collective for it.
+template <class Body>
+int guarded_main(const char* program_name, Body&& body) noexcept {
+  std::string decorated = program_name;
+  try {
+    if (launched_by_mpi() && world_communicator()->size() > 1)
+      decorated += " rank " + std::to_string(world_communicator()->rank());
+  } catch (...) {  // MPI itself failed to start: the body reports it
+  }
+  const char* program = decorated.c_str();
+  const int status = guarded_body(program, body);
+  if (status != kExitOk && status != kExitInterrupted && launched_by_mpi()) abort_world(status);
+  return status;
+}
+
 // Parses the command line; returns -1 to go on, or the status to exit with: 0 after --help, 2 for a
 // parse error (one line naming the flag, then the hint), as for every other bad flag.
 inline int parse_flags(CLI::App& app, const char* program, int argc, char** argv) {
@@ -72,12 +89,11 @@ inline int parse_flags(CLI::App& app, const char* program, int argc, char** argv
   }
 }
 
-// Started by mpirun/srun with several ranks: refused until the trainer is data-parallel (issue 13), since
-// every rank would train the same model alone and write the same files.
-inline void require_one_process() {
+// Started by mpirun/srun with several ranks: refused by renorm-reproduce, which launches its own ranks
+// (--ranks), since every rank would run every experiment.
+inline void require_one_process(const char* use_instead) {
   if (launched_by_mpi() && world_communicator()->size() > 1)
-    throw ConfigError("launched as " + std::to_string(world_communicator()->size()) +
-                      " MPI ranks: data-parallel training is not implemented yet (docs/distributed.md); run one process");
+    throw ConfigError("launched as " + std::to_string(world_communicator()->size()) + " MPI ranks: " + use_instead);
 }
 
 // SIGINT and SIGTERM ask the run to stop after its current step (TrainObserver::stop_requested); the

@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
   if (const int rc = renorm::app::parse_flags(app, "renorm-reproduce", argc, argv); rc >= 0) return rc;
   c.plot = !no_plot;
   return renorm::app::guarded_main("renorm-reproduce", [&] {
-    renorm::app::require_one_process();
+    renorm::app::require_one_process(
+        "renorm-reproduce runs as one process (its experiments data-parallel: not yet, docs/distributed.md); "
+        "renorm-train runs under mpirun");
     renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(false);
     return renorm::reproduce(renorm::resolve(c), &progress);

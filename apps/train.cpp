@@ -42,18 +42,21 @@ int main(int argc, char** argv) {
                   std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) + "-s" +
                   std::to_string(cfg.seed);
   return renorm::app::guarded_main("renorm-train", [&] {
-    renorm::app::require_one_process();
     renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(cfg.progress);
-    const renorm::TrainResult r = renorm::train(cfg, &progress);
+    // Under mpirun/srun: one rank of a data-parallel run (docs/distributed.md); else one process.
+    const renorm::TrainResult r = renorm::train(cfg, &progress, renorm::world_communicator());
+    const bool lead = renorm::world_communicator()->rank() == 0;  // rank 0 speaks for a data-parallel run
     if (r.interrupted) {
+      if (!lead) return int(renorm::app::kExitInterrupted);
       const std::string dir = cfg.out_dir.empty() ? cfg.resume_dir : cfg.out_dir;
       renorm::app::say("renorm-train", std::string("stopped by ") + renorm::app::stop_signal_name() + " after step " +
                                            std::to_string(r.steps) + "; checkpoint " + r.checkpoint +
                                            " written; continue with: renorm-train --resume " + dir);
       return int(renorm::app::kExitInterrupted);
     }
-    std::printf("renorm-train: done, %lld steps in %.1f s, validation accuracy %s\n", (long long)r.steps, r.seconds,
+    if (lead)
+      std::printf("renorm-train: done, %lld steps in %.1f s, validation accuracy %s\n", (long long)r.steps, r.seconds,
                 renorm::format_number(r.final_val_acc, 4).c_str());
     return int(renorm::app::kExitOk);
   });

@@ -77,9 +77,10 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
   /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
   void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax);                 \
   void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx);        \
-  /* inverted dropout: y = keep ? x/(1-p) : 0 (also the backward, with dy for x) */                   \
-  void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer,     \
-                     uint32_t step);                                                                  \
+  /* inverted dropout: y = keep ? x/(1-p) : 0 (also the backward, with dy for x); element i draws    \
+     the stream's element first + i (a data-parallel rank's shard starts inside the whole batch) */   \
+  void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed,      \
+                     uint32_t layer, uint32_t step);                                                  \
   /* logits [B,K], labels [B] (class index as float); loss[b] = -log softmax(logits)[b, label];      \
      probs [B,K]; correct[b] = 1 when argmax == label */                                              \
   void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, \

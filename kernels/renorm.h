@@ -116,15 +116,16 @@ RENORM_HD ClipCount renorm_forward_channel(int64_t c, NormShape s, const float* 
   return clipped;
 }
 
-// Backward, channel c: from S1 = Σdy and S2 = Σdy·x̃ of each microbatch (s1, s2: (N,C)), the coefficients
+// Backward, channel c: from S1 = Σdy and S2 = Σdy·x̃ of each microbatch (s1, s2: (N,C)), summed over
+// `rows` rows (s.rows; all ranks' rows when the moments were merged across ranks), the coefficients
 // of dx = p·dy + q·x + sh per (n,c), and dγ = Σ_n (r_n·S2 + d_n·S1), dβ = Σ_n S1 (in double).
-RENORM_HD void renorm_backward_channel(int64_t c, NormShape s, const float* s1, const float* s2, float gamma,
+RENORM_HD void renorm_backward_channel(int64_t c, NormShape s, float rows, const float* s1, const float* s2, float gamma,
                                        const float* mean, const float* invstd, const float* r, const float* d,
                                        float* p, float* q, float* sh, float* dgamma, float* dbeta) {
   double dg = 0.0, db = 0.0;
   for (int64_t n = 0; n < s.n; ++n) {
     const int64_t i = n * s.c + c;
-    renorm_dx_coeffs(gamma, mean[i], invstd[i], r[i], s1[i], s2[i], static_cast<float>(s.rows), &p[i], &q[i], &sh[i]);
+    renorm_dx_coeffs(gamma, mean[i], invstd[i], r[i], s1[i], s2[i], rows, &p[i], &q[i], &sh[i]);
     dg += static_cast<double>(r[i]) * s2[i] + static_cast<double>(d[i]) * s1[i];
     db += s1[i];
   }
@@ -132,7 +133,22 @@ RENORM_HD void renorm_backward_channel(int64_t c, NormShape s, const float* s1, 
   dbeta[c] = static_cast<float>(db);
 }
 
+// Channel c of `k` parts of moments (parts: (k, 3, C): count, mean, M2 each), merged in part order with
+// Chan's formula into the mean and biased variance: the moments of all ranks' examples (--sync-norm).
+RENORM_HD void merge_moments_channel(const float* parts, int64_t k, int64_t channels, int64_t c, float* mean,
+                                     float* var) {
+  float count = 0.f, mu = 0.f, m2 = 0.f;
+  for (int64_t j = 0; j < k; ++j) {
+    const float* part = parts + j * 3 * channels;
+    welford_merge(count, mu, m2, part[c], part[channels + c], part[2 * channels + c]);
+  }
+  mean[c] = mu;
+  var[c] = m2 / count;
+}
+
 // ---- kernels: cpu:: and cuda:: share these signatures. Buffers (N,C) are row-major n-major. ----
+// The training forward is moments + renorm_forward_from_moments, the backward renorm_backward_sums +
+// renorm_backward_from_sums: a data-parallel run with --sync-norm reduces across ranks in between.
 #define RENORM_DECLARE_RENORM                                                                          \
   /* mean, var: (N,C) */                                                                               \
   void moments(const float* x, NormShape s, float* mean, float* var);                                  \
@@ -141,10 +157,25 @@ RENORM_HD void renorm_backward_channel(int64_t c, NormShape s, const float* s1, 
   void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta,       \
                             float* run_mean, float* run_std, RenormParams p, float* y, float* save_mean, \
                             float* save_invstd, float* save_r, float* save_d, float* clip_counts);        \
+  /* the same from given moments mean, var (N,C) (save_mean is `mean`) */                              \
+  void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var,   \
+                                   const float* gamma, const float* beta, float* run_mean,             \
+                                   float* run_std, RenormParams p, float* y, float* save_invstd,       \
+                                   float* save_r, float* save_d, float* clip_counts);                  \
   /* dx: (N,R,C); dgamma, dbeta: (C), overwritten */                                                   \
   void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma,               \
                        const float* save_mean, const float* save_invstd, const float* save_r,          \
                        const float* save_d, float* dx, float* dgamma, float* dbeta);                   \
+  /* sums: (2,N,C), S1 = Σ dy then S2 = Σ dy·x̃ per (n,c) */                                            \
+  void renorm_backward_sums(const float* x, const float* dy, NormShape s, const float* save_mean,       \
+                            const float* save_invstd, float* sums);                                    \
+  /* the backward from sums over `rows` rows per (n,c) */                                              \
+  void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, const float* sums,       \
+                                 float rows, const float* gamma, const float* save_mean,               \
+                                 const float* save_invstd, const float* save_r, const float* save_d,   \
+                                 float* dx, float* dgamma, float* dbeta);                              \
+  /* parts: (k,3,C) count, mean, M2; mean, var: (C) (merge_moments_channel) */                        \
+  void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var);              \
   /* x, y: (rows, C), any number of rows */                                                            \
   void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta, \
                         const float* run_mean, const float* run_std, float* y);

@@ -25,7 +25,7 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   step.rmax = rmax();
   step.dmax = dmax();
   RenormSaved saved;
-  Tensor y = batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, &saved);
+  Tensor y = batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, &saved, sync_);
   clip_counts_ = saved.clip_counts;
   last_nc_ = saved.mean.numel();
   ++step_;

@@ -26,6 +26,8 @@ class BatchRenorm : public Module {
   float dmax() const;
   ClipFractions last_clip_fractions() const;  // copies two floats to the host: for logging only
   const NormConfig& config() const { return config_; }
+  // Data parallel, --sync-norm: normalize over all ranks' examples of `comm` (null: this process's own).
+  void set_sync(Communicator* comm) { sync_ = comm; }
 
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
   void collect_buffers(const std::string& prefix, NamedTensors& out) const override;
@@ -35,6 +37,7 @@ class BatchRenorm : public Module {
 
  private:
   NormConfig config_;
+  Communicator* sync_ = nullptr;
   int64_t step_ = 0;
   Tensor clip_counts_;  // (2), on the device, from the last training forward
   int64_t last_nc_ = 0;

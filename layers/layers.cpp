@@ -80,7 +80,7 @@ Dropout::Dropout(float p, uint32_t layer_id, uint64_t seed) : p_(p), layer_(laye
 
 Tensor Dropout::forward(const Tensor& x) {
   if (!training_ || p_ == 0.f) return x;
-  return dropout(x, p_, seed_, layer_, static_cast<uint32_t>(step_++));
+  return dropout(x, p_, seed_, layer_, static_cast<uint32_t>(step_++), first_example_);
 }
 
 Sequential& Sequential::add(std::shared_ptr<Module> m) {

@@ -66,12 +66,14 @@ class Dropout : public Module {
   int64_t step() const { return step_; }
   void set_step(int64_t step) { step_ = step; }
   float p() const { return p_; }
+  // The index of this process's first example in the whole minibatch (data-parallel shard).
+  void set_first_example(int64_t first) { first_example_ = first; }
 
  private:
   float p_;
   uint32_t layer_;
   uint64_t seed_;
-  int64_t step_ = 0;
+  int64_t step_ = 0, first_example_ = 0;
 };
 
 class Sequential : public Module {

@@ -39,6 +39,7 @@ CifarCnn::CifarCnn(const CnnConfig& cfg, Device device) {
     h /= 2;
     w /= 2;
     dropouts_.push_back(&body_.emplace<Dropout>(cfg.dropout[block], static_cast<uint32_t>(block), cfg.seed));
+    dropouts_.back()->set_first_example(cfg.first_example);
   }
   body_.emplace<Flatten>();
   body_.emplace<Linear>(in * h * w, cfg.classes, true, Init::GlorotUniform, ++seed, device);

@@ -23,6 +23,7 @@ struct CnnConfig {
   NormConfig norm_config;  // microbatch, eps, alpha, clipping schedule
   float dropout[3] = {0.2f, 0.3f, 0.4f};
   uint64_t seed = 1;
+  int64_t first_example = 0;  // data parallel: this rank's first example in the whole minibatch (dropout)
 };
 
 class CifarCnn : public Module {

@@ -31,6 +31,8 @@ bool launched_by_mpi() {
   return false;
 }
 
+std::shared_ptr<Communicator> single_communicator() { return std::make_shared<SingleCommunicator>(); }
+
 std::shared_ptr<Communicator> world_communicator() {
   static const std::shared_ptr<Communicator> world = [] {
     std::shared_ptr<Communicator> mpi = launched_by_mpi() ? mpi_world_communicator() : nullptr;

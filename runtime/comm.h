@@ -40,6 +40,8 @@ class Communicator {
 // The communicator of this process: MPI when renorm was built with MPI and an MPI launcher started the
 // process (mpirun, srun, ...), else one process. MPI is initialized on first call and finalized at exit.
 std::shared_ptr<Communicator> world_communicator();
+// Rank 0 of 1, whatever launched the process.
+std::shared_ptr<Communicator> single_communicator();
 // True when the environment says an MPI launcher started this process (OMPI_COMM_WORLD_SIZE, PMI_SIZE,
 // PMIX_RANK), whether or not renorm can use it.
 bool launched_by_mpi();

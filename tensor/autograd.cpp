@@ -45,6 +45,26 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
 }  // namespace
 
 static std::vector<BackwardTiming>* g_timing = nullptr;
+static thread_local const GradReadyHook* g_ready = nullptr;
+
+void set_grad_ready_hook(const GradReadyHook* hook) { g_ready = hook; }
+
+namespace {
+// Uses of each leaf by the nodes of `order`: its gradient is final when the count reaches zero.
+std::unordered_map<TensorImpl*, int> leaf_uses(const std::vector<std::shared_ptr<Node>>& order) {
+  std::unordered_map<TensorImpl*, int> uses;
+  for (const auto& node : order)
+    for (const auto& in : node->inputs)
+      if (in && !in->grad_fn) ++uses[in.get()];
+  return uses;
+}
+
+// After `node` ran (or was skipped): each leaf input whose last use it was is reported.
+void report_ready_leaves(const Node& node, std::unordered_map<TensorImpl*, int>& uses) {
+  for (const auto& in : node.inputs)
+    if (in && !in->grad_fn && --uses[in.get()] == 0) (*g_ready)(in);
+}
+}  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
 void set_backward_timing(std::vector<BackwardTiming>* sink) { g_timing = sink; }
@@ -72,16 +92,22 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   std::shared_ptr<TensorImpl> root_impl = root.impl_ptr();
   if (!root_impl->grad_fn) {  // a leaf: its gradient is the seed itself
     accumulate(root_impl->grad, grad_output);
+    if (g_ready) (*g_ready)(root_impl);
     return;
   }
   NoGradGuard no_grad;
   std::unordered_map<Node*, std::shared_ptr<TensorImpl>> pending;
   pending[root_impl->grad_fn.get()] = grad_output.impl_ptr();
   const std::vector<std::shared_ptr<Node>> order = topological_order(root_impl->grad_fn);
+  std::unordered_map<TensorImpl*, int> uses;
+  if (g_ready) uses = leaf_uses(order);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = it->get();
     auto p = pending.find(node);
-    if (p == pending.end()) continue;  // no gradient flows into this node
+    if (p == pending.end()) {  // no gradient flows into this node
+      if (g_ready) report_ready_leaves(*node, uses);
+      continue;
+    }
     const Tensor g(p->second);
     pending.erase(p);
     if (!node->backward)
@@ -113,6 +139,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         accumulate(in->grad, grads[i]);
       }
     }
+    if (g_ready) report_ready_leaves(*node, uses);
     node->backward = nullptr;  // frees the saved tensors
     node->inputs.clear();
   }

@@ -47,6 +47,13 @@ struct BackwardTiming {
 };
 void set_backward_timing(std::vector<BackwardTiming>* sink);
 
+// While set (this thread), run_backward calls it with each leaf whose gradient is final for this
+// backward — right after the last node that uses the leaf has run (a leaf no gradient reaches is
+// reported too, its .grad untouched) — so that data-parallel training starts reducing a layer's
+// gradients while the rest of backward runs (train/grad_reducer.h). Null: none.
+using GradReadyHook = std::function<void(const std::shared_ptr<TensorImpl>& leaf)>;
+void set_grad_ready_hook(const GradReadyHook* hook);
+
 // Backpropagates grad_output (same shape as root) through root's graph.
 void run_backward(const Tensor& root, const Tensor& grad_output);
 

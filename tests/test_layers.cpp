@@ -86,6 +86,24 @@ TEST_CASE("dropout: inverted scaling, mask keyed by seed/layer/step, identity in
   CHECK_THROWS_AS(Dropout(1.f, 0), ConfigError);
 }
 
+TEST_CASE("dropout: K shards of a minibatch, each told its first example, draw the whole minibatch's mask",
+          "[layers]") {
+  const Tensor x = Tensor::full(Shape{6, 5, 4}, 1.f);
+  const std::vector<float> whole = dropout(x, 0.4f, 3, 1, 7).to_vector();
+  for (int64_t k : {2, 3}) {
+    std::vector<float> joined;
+    for (int64_t r = 0; r < k; ++r) {
+      const int64_t b = 6 / k;
+      const std::vector<float> part = dropout(Tensor::full(Shape{b, 5, 4}, 1.f), 0.4f, 3, 1, 7, r * b).to_vector();
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    CHECK(joined == whole);
+  }
+  // Without the offset every shard would draw the first shard's mask.
+  CHECK(dropout(Tensor::full(Shape{3, 5, 4}, 1.f), 0.4f, 3, 1, 7, 3).to_vector() !=
+        dropout(Tensor::full(Shape{3, 5, 4}, 1.f), 0.4f, 3, 1, 7).to_vector());
+}
+
 TEST_CASE("softmax cross-entropy: values, stability, accuracy, bad labels", "[layers]") {
   const Tensor logits = Tensor::from_vector({1, 2, 3, 1000, 0, -1000}, Shape{2, 3});
   const Tensor labels = Tensor::from_vector({2, 1}, Shape{2});

@@ -163,6 +163,18 @@ void renorm_rows(std::vector<OpRow>& t) {
       t.push_back(mo);
     }
   }
+  // --sync-norm's path (moments merged across ranks, the backward's sums all-reduced) with one rank: the
+  // split kernels and merge_moments on both devices (tests/mpi/dp_cli.py runs it on 2 ranks).
+  OpRow synced{"renorm y, sync-norm path, one rank", {{8, 3, 5, 37}, {37}, {37}}, [clip](const Inputs& x) {
+                 static const std::shared_ptr<Communicator> one = single_communicator();
+                 const int64_t c = x[0].dim(-1);
+                 const Device d = x[0].device();
+                 Tensor rm = Tensor::uniform(Shape{c}, 4, 0.f, 1.4f, d), rs = Tensor::uniform(Shape{c}, 5, 1.2f, 2.6f, d);
+                 return batch_renorm_train(x[0], x[1], x[2], rm, rs, NormConfig{}, clip, nullptr, one.get());
+               }};
+  synced.make = renorm_input;
+  synced.gradcheck = false;
+  t.push_back(synced);
   // Gradient check at bounds that pin r = 1 and d = 0 (batchnorm over microbatches): exact.
   t.push_back({"renorm as batchnorm, small", {{4, 2, 2, 3}, {3}, {3}},
                [](const Inputs& x) { return renorm_step(x, 2, RenormStep{}, [](const Tensor& y, auto&...) { return y; }); }});

@@ -70,8 +70,9 @@ void validate(const TrainConfig& c) {
   fs::remove(probe, ec);
 }
 
-std::string config_to_json(TrainConfig c, const std::string& device_name) {
-  std::string out = "{\n  \"renorm_version\": " + json_quote(RENORM_VERSION) + ",\n  \"device_name\": " + json_quote(device_name);
+std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size) {
+  std::string out = "{\n  \"renorm_version\": " + json_quote(RENORM_VERSION) + ",\n  \"device_name\": " + json_quote(device_name) +
+                    ",\n  \"world_size\": " + std::to_string(world_size);
   c.visit([&](const char* name, auto& field, const char*) { out += ",\n  " + json_quote(name) + ": " + to_text(field); });
   return out + "\n}\n";
 }

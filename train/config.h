@@ -32,6 +32,7 @@ struct TrainConfig {
   // defaults and checks are NormConfig's. The schedule's steps are set per run from the three below.
   NormConfig norm_config;
   int64_t clip_warmup = -1, rmax_steps = -1, dmax_steps = -1;  // -1: ClipSchedule::for_run(total, alpha)
+  bool sync_norm = false;  // data parallel: normalize over the whole minibatch across ranks
   int64_t eval_every = 0;  // steps between validations; 0: once per epoch
   int64_t log_every = 50;
   Sampler sampler = Sampler::Iid;
@@ -54,8 +55,9 @@ struct TrainConfig {
 // message names the flag (or the folder) at fault.
 void validate(const TrainConfig& c);
 
-// config.json: every setting, the library version and the device; and back.
-std::string config_to_json(TrainConfig c, const std::string& device_name);
+// config.json: every setting, the library version, the device and the number of ranks (data parallel;
+// information only: reading back ignores it); and back.
+std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size = 1);
 // Reading back is strict (config.json is untrusted input): every setting present, of its type and range
 // (integers as JSON integers, floats finite); an IoError names the file and the setting otherwise.
 TrainConfig config_from_json(const std::string& text, const std::string& source);  // the fuzzer's entry point
@@ -71,7 +73,10 @@ void TrainConfig::visit(F&& f) {
   f("data-dir", data_dir, "folder of the dataset files (default: $RENORM_DATA_DIR)");
   f("norm", norm, "none | bn (batchnorm) | brn (Batch Renorm)");
   f("batch", batch, "minibatch size B");
-  f("microbatch", norm_config.microbatch, "examples per normalization group M (must divide B; 0: M = B)");
+  f("microbatch", norm_config.microbatch, "examples per normalization group M (must divide B; 0: M = B; "
+                                          "under mpirun 0 means each rank's own B/K examples)");
+  f("sync-norm", sync_norm, "under mpirun: normalize over the whole minibatch across the ranks (moments merged "
+                            "over ranks; needs --microbatch 0 or B)");
   f("epochs", epochs, "epochs to train (or --steps)");
   f("steps", steps, "steps to train (or --epochs)");
   f("optimizer", optimizer, "sgd | adam");

@@ -38,6 +38,7 @@ void MetricsLog::add(const MetricsRow& r) {
 }
 
 void MetricsLog::write() const {
+  if (path_.empty()) return;
   std::string all = std::string(kMetricsHeader) + "\n";
   for (const std::string& line : lines_) all += line + "\n";
   write_file_atomic(path_, all);

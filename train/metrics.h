@@ -22,7 +22,7 @@ std::string csv_line(const MetricsRow& r);
 
 class MetricsLog {
  public:
-  explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+  explicit MetricsLog(std::string path) : path_(std::move(path)) {}  // "": kept in memory, never written
   void add(const MetricsRow& r);  // appends and rewrites the file (atomically)
   void write() const;             // (re)writes the file with the rows so far (the header alone at first)
   // The rows of an earlier run up to `step` (resume); IoError naming the file and line for a row that

@@ -14,6 +14,7 @@ struct RunStart {
   bool renorm = false;  // Batch Renorm: the clipping schedule below applies
   int64_t clip_warmup = 0, rmax_steps = 0, dmax_steps = 0;
   float rmax = 1, dmax = 0, alpha = 0;
+  int ranks = 1;  // data parallel: each rank takes batch/ranks examples of every minibatch
 };
 
 class TrainObserver {

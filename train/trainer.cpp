@@ -14,6 +14,8 @@
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
+#include "train/grad_reducer.h"
 #include "train/optim.h"
 
 namespace renorm {
@@ -23,7 +25,8 @@ struct Eval {
   double loss = NAN, acc = NAN;
 };
 
-Eval evaluate(CifarCnn& model, DataLoader& val) {
+// Inference-mode loss and accuracy over `val` (this rank's share), reduced over the ranks.
+Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world) {
   model.eval();
   NoGradGuard no_grad;
   val.seek(0);
@@ -37,6 +40,11 @@ Eval evaluate(CifarCnn& model, DataLoader& val) {
     n += b.labels.numel();
   }
   model.train();
+  if (world.size() > 1) {
+    float sums[3] = {float(loss), float(correct), float(n)};
+    world.allreduce_sum(sums, 3);
+    return {double(sums[0]) / sums[2], double(sums[1]) / sums[2]};
+  }
   return {loss / n, correct / n};
 }
 
@@ -46,14 +54,16 @@ void truncate(Dataset& d, int64_t limit) {
   d.pixels.resize(limit * d.image_bytes());
 }
 
-Dataset load_split(const TrainConfig& c, bool train) {
+Dataset load_split(const TrainConfig& c, bool train, const Communicator& world) {
   Dataset d = load_dataset(c.dataset, c.data_dir, train);
   truncate(d, train ? c.train_limit : c.val_limit);
+  if (!train) keep_shard(d, world.rank(), world.size());
   return d;
 }
 
-CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total) {
+CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total, const Communicator& world) {
   CnnConfig mc;
+  mc.first_example = world.rank() * (c.batch / world.size());
   mc.height = d.height;
   mc.width = d.width;
   mc.channels = d.channels;
@@ -99,24 +109,34 @@ LrSchedule lr_schedule(const TrainConfig& c, int64_t total) {
 
 // Everything one run holds, built from its (validated) settings, and what it does with it.
 struct Run {
-  explicit Run(const TrainConfig& config)
+  // `grads`: the communicator gradients are averaged over (world itself on the CPU; NCCL on CUDA).
+  Run(const TrainConfig& config, Communicator& world_comm, Communicator& grads)
       : c(config),
+        world(world_comm),
+        writer(world.rank() == 0),
         dev(parse_device(c.device)),
-        train_set(load_split(c, true)),
-        val_set(load_split(c, false)),
+        train_set(load_split(c, true, world)),
+        val_set(load_split(c, false, world)),
         norm(Normalization::of(train_set)),
-        train_loader(train_set, norm, LoaderConfig{c.batch, true, c.augment, true, c.sampler, c.seed}, dev),
+        train_loader(train_set, norm,
+                     LoaderConfig{c.batch, true, c.augment, true, c.sampler, c.seed, world.rank(), world.size()}, dev),
         val_loader(val_set, norm, LoaderConfig{c.batch, false, false, false, Sampler::Iid, c.seed}, dev),
         per_epoch(train_loader.batches_per_epoch()),
         total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
-        model(model_config(c, train_set, total), dev),
+        model(model_config(c, train_set, total, world), dev),
         opt(make_optimizer(c, model)),
         lrs(lr_schedule(c, total)),
         ckpt_path(c.out_dir + "/checkpoint.safetensors"),
-        metrics(c.out_dir + "/metrics.csv") {}
+        metrics(writer ? c.out_dir + "/metrics.csv" : "") {
+    if (world.size() > 1) reducer = std::make_unique<GradReducer>(model.named_parameters(), model.named_buffers(), grads, dev);
+    if (world.size() > 1 && c.sync_norm)
+      for (BatchRenorm* n : model.norms()) n->set_sync(&grads);
+  }
 
   const TrainConfig c;
+  Communicator& world;
+  const bool writer;  // rank 0: the one that writes files and displays progress
   const Device dev;
   Dataset train_set, val_set;
   const Normalization norm;
@@ -124,6 +144,7 @@ struct Run {
   const int64_t per_epoch, total, eval_every;
   CifarCnn model;
   std::unique_ptr<Optimizer> opt;
+  std::unique_ptr<GradReducer> reducer;  // data parallel only
   const LrSchedule lrs;
   const std::string ckpt_path;
   MetricsLog metrics;
@@ -172,7 +193,7 @@ struct Run {
                         {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"},
                         // Data order, augmentation and dropout are counter-based: (seed, step) is their whole state.
                         {"seed", std::to_string(c.seed)}, {"data_position", std::to_string(train_loader.position())}};
-    save_safetensors(ckpt_path, state(), meta);
+    if (writer) save_safetensors(ckpt_path, state(), meta);
     last_good = ckpt_path + " (step " + std::to_string(step + 1) + ")";
   }
   std::string good_note() const { return "; last good checkpoint: " + last_good; }
@@ -185,7 +206,7 @@ struct Run {
     for (auto& [n, t] : model.named_buffers()) weights.emplace_back(n, t);
     const std::string bad = first_nonfinite(weights);
     if (!bad.empty()) throw TrainingDiverged(nonfinite_note(bad, "model"));
-    save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", enum_name(c.norm)}, {"dataset", enum_name(c.dataset)}});
+    if (writer) save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", enum_name(c.norm)}, {"dataset", enum_name(c.dataset)}});
   }
 
   // One optimizer step; the loss and accuracy are summed on the device (no sync).
@@ -195,7 +216,13 @@ struct Run {
     Tensor hits;
     Tensor loss = softmax_cross_entropy(model.forward(b.images), b.labels, &hits);
     opt->zero_grad();
-    loss.backward();
+    if (reducer) {  // data parallel: the moving averages and gradients averaged over the ranks
+      reducer->start_buffers();
+      reducer->backward(loss);
+      reducer->finish();
+    } else {
+      loss.backward();
+    }
     opt->step();
     NoGradGuard ng;
     loss_sum = add(loss_sum, loss.detach());
@@ -211,7 +238,7 @@ struct Run {
     const std::string bad = eval_now && finite ? first_nonfinite(state()) : "";
     const bool validate_now = eval_now && finite && bad.empty();
     Eval ev;
-    if (validate_now) *last = ev = evaluate(model, val_loader);
+    if (validate_now) *last = ev = evaluate(model, val_loader, world);
     const ClipFractions cf = model.clip_fractions();
     const BatchRenorm* n0 = model.norms().empty() ? nullptr : model.norms()[0];
     MetricsRow r{step + 1, double(step + 1) / per_epoch, loss, acc, validate_now, ev.loss, ev.acc,
@@ -245,10 +272,16 @@ TrainResult Run::loop(TrainObserver& obs) {
     ++since;
     const bool eval_now = (step + 1) % eval_every == 0 || step + 1 == total;
     if ((step + 1) % c.log_every == 0 || eval_now) {
-      const double loss = loss_sum.item() / since, acc = acc_sum.item() / since;  // reporting: the one sync
+      double loss = loss_sum.item() / since, acc = acc_sum.item() / since;  // reporting: the one sync
+      if (world.size() > 1) {  // every rank reports the means over all ranks' examples
+        float both[2] = {float(loss), float(acc)};
+        world.allreduce_sum(both, 2);
+        loss = double(both[0]) / world.size();
+        acc = double(both[1]) / world.size();
+      }
       const double t = now_s();
       const MetricsRow r = report(since, loss, acc, t, row_time, eval_now, &last);
-      obs.row(r, total, eval_now, (t - row_time) / double(since) * double(total - step - 1));
+      if (writer) obs.row(r, total, eval_now, (t - row_time) / double(since) * double(total - step - 1));
       last_loss = loss;
       last_acc = acc;
       loss_sum.fill_(0.f);
@@ -256,41 +289,61 @@ TrainResult Run::loop(TrainObserver& obs) {
       since = 0;
       row_time = t;
     }
-    if (since > 0 && (step + 1) % std::max<int64_t>(1, c.log_every / 10) == 0) {  // host clock only: no sync
+    if (writer && since > 0 && (step + 1) % std::max<int64_t>(1, c.log_every / 10) == 0) {  // host clock only: no sync
       const double rate = double(since * c.batch) / std::max(now_s() - row_time, 1e-9);
       obs.tick(step + 1, total, rate, double(total - step - 1) * c.batch / std::max(rate, 1e-9), last_loss, last_acc);
     }
     if (c.stop_after > 0 && step + 1 == c.stop_after) return {step + 1, last.loss, last.acc, now_s(), false, ""};
-    if (step + 1 < total && obs.stop_requested()) {  // a signal: the step is done; keep it, then stop
+    if (step + 1 < total && any_rank(obs.stop_requested(), world)) {  // a signal: the step is done; keep it, then stop
       require_finite_state();
       write_checkpoint(now_s());
       return {step + 1, last.loss, last.acc, now_s(), true, ckpt_path};
     }
   }
-  obs.finished();
-  if (std::isnan(last.acc)) last = evaluate(model, val_loader);  // resumed at the last step: nothing ran
+  if (writer) obs.finished();
+  if (std::isnan(last.acc)) last = evaluate(model, val_loader, world);  // resumed at the last step: nothing ran
   save_model();
   return {total, last.loss, last.acc, now_s(), false, ""};
 }
 }  // namespace
 
-TrainResult train(const TrainConfig& config, TrainObserver* observer) {
+namespace {
+// What the gradients are averaged over: the world itself on the CPU (MPI); on CUDA, NCCL over the world,
+// one GPU per rank chosen by its node-local rank (made before any CUDA tensor). Null for one process.
+std::unique_ptr<Communicator> gradient_communicator(const TrainConfig& c, Communicator& world) {
+  if (world.size() == 1 || parse_device(c.device) != Device::CUDA) return nullptr;
+  return make_nccl_communicator(world);
+}
+
+// OpenMP threads: --threads, else (several ranks on one machine) the cores shared out among them.
+void set_threads(const TrainConfig& c, const Communicator& world) {
+  if (c.threads > 0) omp_set_num_threads(c.threads);
+  else if (world.local_size() > 1) omp_set_num_threads(std::max(1, omp_get_num_procs() / world.local_size()));
+}
+}  // namespace
+
+TrainResult train(const TrainConfig& config, TrainObserver* observer, std::shared_ptr<Communicator> world) {
   TrainObserver quiet;
   TrainObserver& obs = observer ? *observer : quiet;
-  const TrainConfig c = resolve_resume(config);
+  if (!world) world = single_communicator();
+  const int ranks = world->size();
+  const TrainConfig c = settings_for_ranks(resolve_resume(config), ranks);
   validate(c);
-  if (c.threads > 0) omp_set_num_threads(c.threads);
-  Run run(c);
+  if (ranks > 1) require_same_settings(c, *world);
+  set_threads(c, *world);
+  const std::unique_ptr<Communicator> nccl = gradient_communicator(c, *world);
+  Run run(c, *world, nccl ? *nccl : *world);
   if (!c.resume_dir.empty()) run.resume();
   run.model.set_step(run.step);
   run.train_loader.seek(run.step);
-  write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev)));
+  if (run.writer) write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev), ranks));
   run.metrics.write();  // from the start, so that a run stopped before its first row can be resumed
-  const ClipSchedule clip = model_config(c, run.train_set, run.total).norm_config.schedule;
-  obs.started(RunStart{enum_name(c.dataset), enum_name(c.norm), device_description(run.dev), c.out_dir, c.batch,
-                       c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch,
-                       c.norm == NormKind::BatchRenorm, clip.warmup_steps, clip.rmax_steps, clip.dmax_steps,
-                       clip.rmax_final, clip.dmax_final, c.norm_config.alpha});
+  const ClipSchedule clip = model_config(c, run.train_set, run.total, *world).norm_config.schedule;
+  if (run.writer)
+    obs.started(RunStart{enum_name(c.dataset), enum_name(c.norm), device_description(run.dev), c.out_dir, c.batch,
+                         c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch,
+                         c.norm == NormKind::BatchRenorm, clip.warmup_steps, clip.rmax_steps, clip.dmax_steps,
+                         clip.rmax_final, clip.dmax_final, c.norm_config.alpha, ranks});
   return run.loop(obs);
 }
 

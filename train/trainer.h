@@ -4,9 +4,11 @@
 #pragma once
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "runtime/comm.h"
 #include "train/config.h"
 #include "train/observer.h"
 
@@ -21,11 +23,18 @@ struct TrainResult {
 };
 
 // Runs (or, with resume_dir, continues) a training run; writes everything into out_dir.
+// With `world` of K > 1 ranks (runtime/comm.h; every rank calls train with the same settings) the run is
+// data-parallel (docs/distributed.md): rank r trains on examples [rB/K, (r+1)B/K) of every minibatch,
+// normalizing over its own examples (microbatches of --microbatch within them); gradients and the
+// norm layers' moving averages are averaged across ranks every step (GPU: NCCL, one GPU per rank);
+// validation is sharded and reduced; rank 0 alone writes files and calls the observer's display
+// callbacks. Null: one process.
 // Throws TrainingDiverged when the training or validation loss becomes NaN or Inf, or when a parameter, buffer or
 // optimizer state is not finite at a checkpoint or at the end: no checkpoint or model with a non-finite
 // value is ever written, and the message names the last good checkpoint. When the observer's
 // stop_requested() says so, finishes the step, writes a checkpoint and returns with `interrupted`.
-TrainResult train(const TrainConfig& config, TrainObserver* observer = nullptr);
+TrainResult train(const TrainConfig& config, TrainObserver* observer = nullptr,
+                  std::shared_ptr<Communicator> world = nullptr);
 
 struct TrainingDiverged : std::exception {
   std::string message;

@@ -62,10 +62,11 @@ void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps,
         }
 }
 
-void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
+                   uint32_t step) {
   const float scale = 1.f / (1.f - p);
 #pragma omp parallel for schedule(static) if (n >= (1 << 15))
-  for (int64_t i = 0; i < n; ++i) y[i] = dropout_keep(seed, layer, step, i, p) ? x[i] * scale : 0.f;
+  for (int64_t i = 0; i < n; ++i) y[i] = dropout_keep(seed, layer, step, first + i, p) ? x[i] * scale : 0.f;
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,

@@ -72,16 +72,15 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
   }
 }
 
-void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
-                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd,
-                          float* save_r, float* save_d, float* clip_counts) {
+void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var, const float* gamma,
+                                 const float* beta, float* run_mean, float* run_std, RenormParams p, float* y,
+                                 float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   const int64_t nc = s.n * s.c;
-  std::vector<float> var(nc), a(nc), b(nc);
-  moments(x, s, save_mean, var.data());
+  std::vector<float> a(nc), b(nc);
   ClipCount clipped;
   for (int64_t c = 0; c < s.c; ++c) {
-    const ClipCount k = renorm_forward_channel(c, s, save_mean, var.data(), gamma[c], beta[c], run_mean, run_std, p,
-                                               save_invstd, save_r, save_d, a.data(), b.data());
+    const ClipCount k = renorm_forward_channel(c, s, mean, var, gamma[c], beta[c], run_mean, run_std, p, save_invstd,
+                                               save_r, save_d, a.data(), b.data());
     clipped.r += k.r;
     clipped.d += k.d;
   }
@@ -90,31 +89,45 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   apply_affine(x, s, a.data(), b.data(), y);
 }
 
-void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
-                     const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
-                     float* dbeta) {
+void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd,
+                          float* save_r, float* save_d, float* clip_counts) {
+  std::vector<float> var(s.n * s.c);
+  moments(x, s, save_mean, var.data());
+  renorm_forward_from_moments(x, s, save_mean, var.data(), gamma, beta, run_mean, run_std, p, y, save_invstd, save_r,
+                              save_d, clip_counts);
+}
+
+void renorm_backward_sums(const float* x, const float* dy, NormShape s, const float* save_mean,
+                          const float* save_invstd, float* sums) {
   // (S1, S2) per (n,c): Σ dy and Σ dy·x̃ over the microbatch's rows.
-  const std::vector<double> sums = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
+  const std::vector<double> acc = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* out) {
     const float* m = save_mean + n * s.c;
     const float* is = save_invstd + n * s.c;
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t off = (n * s.rows + r) * s.c;
       for (int64_t c = 0; c < s.c; ++c) {
         const float g = dy[off + c];
-        acc[c] += g;
-        acc[s.c + c] += g * ((x[off + c] - m[c]) * is[c]);
+        out[c] += g;
+        out[s.c + c] += g * ((x[off + c] - m[c]) * is[c]);
       }
     }
   });
   const int64_t nc = s.n * s.c;
-  std::vector<float> s1(nc), s2(nc), pq(2 * nc), sh(nc);
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t c = 0; c < s.c; ++c) {
-      s1[n * s.c + c] = static_cast<float>(sums[n * 2 * s.c + c]);
-      s2[n * s.c + c] = static_cast<float>(sums[n * 2 * s.c + s.c + c]);
+      sums[n * s.c + c] = static_cast<float>(acc[n * 2 * s.c + c]);
+      sums[nc + n * s.c + c] = static_cast<float>(acc[n * 2 * s.c + s.c + c]);
     }
+}
+
+void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, const float* sums, float rows,
+                               const float* gamma, const float* save_mean, const float* save_invstd,
+                               const float* save_r, const float* save_d, float* dx, float* dgamma, float* dbeta) {
+  const int64_t nc = s.n * s.c;
+  std::vector<float> pq(2 * nc), sh(nc);
   for (int64_t c = 0; c < s.c; ++c)
-    renorm_backward_channel(c, s, s1.data(), s2.data(), gamma[c], save_mean, save_invstd, save_r, save_d, pq.data(),
+    renorm_backward_channel(c, s, rows, sums, sums + nc, gamma[c], save_mean, save_invstd, save_r, save_d, pq.data(),
                             pq.data() + nc, sh.data(), dgamma, dbeta);
   const float* p = pq.data();
   const float* q = pq.data() + nc;
@@ -128,6 +141,19 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
 #pragma omp simd
     for (int64_t c = 0; c < s.c; ++c) dr[c] = pn[c] * gr[c] + qn[c] * xr[c] + sn[c];
   }
+}
+
+void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
+                     const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
+                     float* dbeta) {
+  std::vector<float> sums(2 * s.n * s.c);
+  renorm_backward_sums(x, dy, s, save_mean, save_invstd, sums.data());
+  renorm_backward_from_sums(x, dy, s, sums.data(), static_cast<float>(s.rows), gamma, save_mean, save_invstd, save_r,
+                            save_d, dx, dgamma, dbeta);
+}
+
+void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
+  for (int64_t j = 0; j < c; ++j) merge_moments_channel(parts, k, c, j, mean, var);
 }
 
 void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,

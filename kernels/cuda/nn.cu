@@ -65,10 +65,11 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void __launch_bounds__(kThreads)
-    dropout_kernel(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+    dropout_kernel(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
+                   uint32_t step) {
   const float scale = 1.f / (1.f - p);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = dropout_keep(seed, layer, step, i, p) ? x[i] * scale : 0.f;
+    y[i] = dropout_keep(seed, layer, step, first + i, p) ? x[i] * scale : 0.f;
 }
 
 __global__ void __launch_bounds__(kThreads) xent_fwd_kernel(const float* logits, const float* labels, int64_t b,
@@ -107,8 +108,9 @@ void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps,
   launch_n<maxpool_bwd_kernel>(ps.b * ps.oh() * ps.ow() * ps.c, dy, argmax, ps, dx);
 }
 
-void dropout_apply(const float* x, float* y, int64_t n, float p, uint64_t seed, uint32_t layer, uint32_t step) {
-  launch_n<dropout_kernel>(n, x, y, n, p, seed, layer, step);
+void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
+                   uint32_t step) {
+  launch_n<dropout_kernel>(n, x, y, n, first, p, seed, layer, step);
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,

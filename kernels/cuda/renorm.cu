@@ -126,17 +126,17 @@ __global__ void __launch_bounds__(kThreads)
 int64_t merge_threads(NormShape s) { return s.n * s.c * kLanes; }
 
 // Stage 2b, forward: one block of kThreads; thread per channel (strided): the shared per-channel step
-// (kernels/renorm.h) from μ_n (save_mean) and var_n (var).
+// (kernels/renorm.h) from μ_n (mean) and var_n (var).
 __global__ void __launch_bounds__(kThreads)
     renorm_finalize(NormShape s, const float* gamma, const float* beta, float* run_mean, float* run_std,
-                    RenormParams p, const float* var, float* save_mean, float* save_invstd, float* save_r,
+                    RenormParams p, const float* var, const float* mean, float* save_invstd, float* save_r,
                     float* save_d, float* a, float* b, float* clip_counts) {
   __shared__ int clipped[2];
   if (threadIdx.x == 0) clipped[0] = clipped[1] = 0;
   __syncthreads();
   ClipCount mine;
   for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
-    const ClipCount k = renorm_forward_channel(c, s, save_mean, var, gamma[c], beta[c], run_mean, run_std, p,
+    const ClipCount k = renorm_forward_channel(c, s, mean, var, gamma[c], beta[c], run_mean, run_std, p,
                                                save_invstd, save_r, save_d, a, b);
     mine.r += k.r;
     mine.d += k.d;
@@ -225,13 +225,22 @@ __global__ void __launch_bounds__(kPartialThreads)
   }
 }
 
-// Stage 2b, backward: thread per channel: the shared per-channel step (kernels/renorm.h) from S1, S2.
+// Stage 2b, backward: thread per channel: the shared per-channel step (kernels/renorm.h) from S1, S2
+// summed over `rows` rows.
 __global__ void __launch_bounds__(kThreads)
-    backward_finalize(NormShape s, const float* s1, const float* s2, const float* gamma, const float* save_mean,
-                      const float* save_invstd, const float* save_r, const float* save_d, float* cp, float* cq,
-                      float* cs, float* dgamma, float* dbeta) {
+    backward_finalize(NormShape s, float rows, const float* s1, const float* s2, const float* gamma,
+                      const float* save_mean, const float* save_invstd, const float* save_r, const float* save_d,
+                      float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
   for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x)
-    renorm_backward_channel(c, s, s1, s2, gamma[c], save_mean, save_invstd, save_r, save_d, cp, cq, cs, dgamma, dbeta);
+    renorm_backward_channel(c, s, rows, s1, s2, gamma[c], save_mean, save_invstd, save_r, save_d, cp, cq, cs, dgamma,
+                            dbeta);
+}
+
+// --sync-norm: thread per channel, the ranks' moments merged in rank order (kernels/renorm.h).
+__global__ void __launch_bounds__(kThreads)
+    merge_moments_kernel(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
+    merge_moments_channel(parts, k, c, j, mean, var);
 }
 
 __global__ void __launch_bounds__(kThreads)
@@ -263,39 +272,66 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
   launch_n<merge_welford>(merge_threads(s), s, plan, ws, ws + w, ws + 2 * w, mean, var);
 }
 
+void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var, const float* gamma,
+                                 const float* beta, float* run_mean, float* run_std, RenormParams p, float* y,
+                                 float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
+  if (s.numel() == 0) return;
+  const int64_t nc = s.n * s.c;
+  Scratch scratch(2 * nc * sizeof(float));
+  float* a = scratch.as<float>();
+  float* b = a + nc;
+  launch<renorm_finalize>(1, kThreads, 0, s, gamma, beta, run_mean, run_std, p, var, mean, save_invstd, save_r, save_d,
+                          a, b, clip_counts);
+  launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
+}
+
 void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
                           float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd, float* save_r,
                           float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
+  Scratch scratch(s.n * s.c * sizeof(float));
+  float* var = scratch.as<float>();
+  moments(x, s, save_mean, var);
+  renorm_forward_from_moments(x, s, save_mean, var, gamma, beta, run_mean, run_std, p, y, save_invstd, save_r, save_d,
+                              clip_counts);
+}
+
+void renorm_backward_sums(const float* x, const float* dy, NormShape s, const float* save_mean,
+                          const float* save_invstd, float* sums) {
+  if (s.numel() == 0) return;
   const ChunkPlan plan = plan_chunks(s);
-  const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
-  Scratch scratch((3 * w + 3 * nc) * sizeof(float));
+  const int64_t w = s.n * plan.per_n * s.c;
+  Scratch scratch(2 * w * sizeof(float));
   float* ws = scratch.as<float>();
-  float* a = ws + 3 * w;
-  float* b = a + nc;
-  float* var = b + nc;
-  launch_welford(x, s, plan, ws);
-  launch_n<merge_welford>(merge_threads(s), s, plan, ws, ws + w, ws + 2 * w, save_mean, var);
-  launch<renorm_finalize>(1, kThreads, 0, s, gamma, beta, run_mean, run_std, p, var, save_mean, save_invstd, save_r,
-                          save_d, a, b, clip_counts);
-  launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
+  launch<backward_partial>(partial_grid(s, plan), kPartialBlock, 0, x, dy, s, plan, save_mean, save_invstd, ws, ws + w);
+  launch_n<merge_sums>(merge_threads(s), s, plan, ws, ws + w, sums, sums + s.n * s.c);
+}
+
+void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, const float* sums, float rows,
+                               const float* gamma, const float* save_mean, const float* save_invstd,
+                               const float* save_r, const float* save_d, float* dx, float* dgamma, float* dbeta) {
+  if (s.numel() == 0) return;
+  const int64_t nc = s.n * s.c;
+  Scratch scratch(3 * nc * sizeof(float));
+  float* cp = scratch.as<float>();
+  launch_n<backward_finalize>(s.c, s, rows, sums, sums + nc, gamma, save_mean, save_invstd, save_r, save_d, cp,
+                              cp + nc, cp + 2 * nc, dgamma, dbeta);
+  launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
 }
 
 void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
                      const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
                      float* dbeta) {
   if (s.numel() == 0) return;
-  const ChunkPlan plan = plan_chunks(s);
-  const int64_t w = s.n * plan.per_n * s.c, nc = s.n * s.c;
-  Scratch scratch((2 * w + 5 * nc) * sizeof(float));
-  float* ws = scratch.as<float>();
-  float* cp = ws + 2 * w;
-  float* sums = cp + 3 * nc;  // S1, S2
-  launch<backward_partial>(partial_grid(s, plan), kPartialBlock, 0, x, dy, s, plan, save_mean, save_invstd, ws, ws + w);
-  launch_n<merge_sums>(merge_threads(s), s, plan, ws, ws + w, sums, sums + nc);
-  launch_n<backward_finalize>(s.c, s, sums, sums + nc, gamma, save_mean, save_invstd, save_r, save_d, cp, cp + nc,
-                              cp + 2 * nc, dgamma, dbeta);
-  launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
+  Scratch scratch(2 * s.n * s.c * sizeof(float));
+  float* sums = scratch.as<float>();
+  renorm_backward_sums(x, dy, s, save_mean, save_invstd, sums);
+  renorm_backward_from_sums(x, dy, s, sums, float(s.rows), gamma, save_mean, save_invstd, save_r, save_d, dx, dgamma,
+                            dbeta);
+}
+
+void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
+  launch_n<merge_moments_kernel>(c, parts, k, c, mean, var);
 }
 
 void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,

@@ -58,13 +58,15 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
   });
 }
 
-Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step, int64_t first_example) {
   if (!(p >= 0.f && p < 1.f)) throw ConfigError("dropout: p must be in [0, 1), got " + std::to_string(p));
+  if (first_example < 0) throw ConfigError("dropout: first_example must be >= 0");
   Tensor y = Tensor::empty(x.shape(), x.device());
-  RENORM_DISPATCH(x.device(), dropout_apply, x.data(), y.data(), x.numel(), p, seed, layer, step);
-  return record("dropout", y, {x}, [p, seed, layer, step](const Tensor& g) {
+  const int64_t first = x.rank() == 0 || x.numel() == 0 ? 0 : first_example * (x.numel() / x.dim(0));
+  RENORM_DISPATCH(x.device(), dropout_apply, x.data(), y.data(), x.numel(), first, p, seed, layer, step);
+  return record("dropout", y, {x}, [p, seed, layer, step, first](const Tensor& g) {
     Tensor dx = Tensor::empty(g.shape(), g.device());
-    RENORM_DISPATCH(g.device(), dropout_apply, g.data(), dx.data(), g.numel(), p, seed, layer, step);
+    RENORM_DISPATCH(g.device(), dropout_apply, g.data(), dx.data(), g.numel(), first, p, seed, layer, step);
     return std::vector<Tensor>{dx};
   });
 }

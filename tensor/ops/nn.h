@@ -12,7 +12,9 @@ Tensor bias_add(const Tensor& x, const Tensor& bias);
 // window gets the gradient.
 Tensor max_pool2d(const Tensor& x, int64_t k = 2, int64_t stride = 2);
 // Inverted dropout with probability p: the mask is a pure function of (seed, layer, step, element).
-Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step);
+// `first_example`: the index of x's first example in the whole minibatch (a data-parallel shard), so
+// that K shards draw exactly the mask of the whole minibatch.
+Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step, int64_t first_example = 0);
 // Mean over the batch of -log softmax(logits)[label]; logits [B,K], labels [B] (class index as float).
 // A label outside [0,K) makes the loss NaN (caught by the trainer), never a stray memory read.
 // correct (optional): [B], 1 where argmax(logits) == label.

@@ -7,6 +7,7 @@
 #include "tensor/autograd.h"
 #include "runtime/error.h"
 #include "kernels/dispatch.h"
+#include "kernels/elementwise.h"
 
 namespace renorm {
 
@@ -95,11 +96,30 @@ void check_param(const char* op, const char* what, const Tensor& x, const Tensor
 }
 }  // namespace
 
+namespace {
+// This rank's moments (one group: s.n == 1) merged with every other rank's in rank order: the mean and
+// biased variance of all ranks' examples, each (1,C).
+void synced_moments(const Tensor& x, kernels::NormShape s, Communicator& comm, Tensor& mean, Tensor& var) {
+  const Device dev = x.device();
+  const int64_t k = comm.size(), c = s.c;
+  Tensor parts = Tensor::zeros(Shape{k, 3, c}, dev);  // (count, mean, M2) per rank; others' slots 0
+  float* mine = parts.data() + comm.rank() * 3 * c;
+  RENORM_DISPATCH(dev, moments, x.data(), s, mine + c, mine + 2 * c);
+  RENORM_DISPATCH(dev, fill, mine, c, static_cast<float>(s.rows));
+  RENORM_DISPATCH(dev, scale, mine + 2 * c, static_cast<float>(s.rows), mine + 2 * c, c);  // var -> M2
+  comm.allreduce_sum(parts.data(), parts.numel());  // an all-gather: each slot has one non-zero rank
+  RENORM_DISPATCH(dev, merge_moments, parts.data(), k, c, mean.data(), var.data());
+}
+}  // namespace
+
 Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                           const Tensor& running_std, const NormConfig& config, const RenormStep& o,
-                          RenormSaved* saved_out) {
+                          RenormSaved* saved_out, Communicator* sync) {
   static constexpr const char* op = "batch_renorm";
   const kernels::NormShape s = norm_shape(x, config.microbatch, op);
+  if (sync && s.n != 1)
+    throw ConfigError(std::string(op) + ": normalizing across ranks needs this rank's examples as one group, got " +
+                      std::to_string(s.n) + " microbatches (--sync-norm: --microbatch 0)");
   check_param(op, "gamma", x, gamma, s.c);
   check_param(op, "beta", x, beta, s.c);
   check_param(op, "running_mean", x, running_mean, s.c);
@@ -126,15 +146,32 @@ Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& be
     sv.d = Tensor::empty(Shape{s.n, s.c}, dev);
   }
   Tensor y = Tensor::empty(x.shape(), dev);
-  RENORM_DISPATCH(dev, renorm_forward_train, x.data(), s, gamma.data(), beta.data(), running_mean.data(),
-                  running_std.data(), p, y.data(), sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
+  Tensor var = Tensor::empty(Shape{s.n, s.c}, dev);
+  if (sync) synced_moments(x, s, *sync, sv.mean, var);
+  else RENORM_DISPATCH(dev, moments, x.data(), s, sv.mean.data(), var.data());
+  RENORM_DISPATCH(dev, renorm_forward_from_moments, x.data(), s, sv.mean.data(), var.data(), gamma.data(), beta.data(),
+                  running_mean.data(), running_std.data(), p, y.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
                   sv.clip_counts.data());
   if (saved_out) *saved_out = sv;
-  return record(op, y, {x, gamma, beta}, [x = x.detach(), gamma = gamma.detach(), sv, s](const Tensor& g) {
-    Tensor dx = Tensor::empty(x.shape(), x.device());
-    Tensor dgamma = Tensor::empty(Shape{s.c}, x.device()), dbeta = Tensor::empty(Shape{s.c}, x.device());
-    RENORM_DISPATCH(x.device(), renorm_backward, x.data(), g.data(), s, gamma.data(), sv.mean.data(),
-                    sv.invstd.data(), sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
+  return record(op, y, {x, gamma, beta}, [x = x.detach(), gamma = gamma.detach(), sv, s, sync](const Tensor& g) {
+    const Device d = x.device();
+    Tensor dx = Tensor::empty(x.shape(), d);
+    Tensor dgamma = Tensor::empty(Shape{s.c}, d), dbeta = Tensor::empty(Shape{s.c}, d);
+    Tensor sums = Tensor::empty(Shape{2, s.n, s.c}, d);  // S1, S2
+    RENORM_DISPATCH(d, renorm_backward_sums, x.data(), g.data(), s, sv.mean.data(), sv.invstd.data(), sums.data());
+    float rows = static_cast<float>(s.rows);
+    if (sync) {  // the sums over all ranks' examples
+      sync->allreduce_sum(sums.data(), sums.numel());
+      rows *= static_cast<float>(sync->size());
+    }
+    RENORM_DISPATCH(d, renorm_backward_from_sums, x.data(), g.data(), s, sums.data(), rows, gamma.data(),
+                    sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
+    if (sync) {  // dγ, dβ from the global sums are every rank's total: each reports its 1/K share, so that the
+                 // gradients' average over ranks (GradReducer) is the total's average, as for every parameter
+      const float share = 1.f / static_cast<float>(sync->size());
+      RENORM_DISPATCH(d, scale, dgamma.data(), share, dgamma.data(), s.c);
+      RENORM_DISPATCH(d, scale, dbeta.data(), share, dbeta.data(), s.c);
+    }
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "runtime/comm.h"
 #include "tensor/tensor.h"
 #include "kernels/renorm.h"
 
@@ -63,9 +64,15 @@ kernels::NormShape norm_shape(const Tensor& x, int64_t microbatch, const char* o
 // Training forward with config.microbatch, eps and alpha and this step's bounds: y, and the moving
 // averages running_mean/running_std ((C) each) updated in place (when step.update_running).
 // Differentiable in x, gamma, beta with r and d held constant.
+// `sync` (data parallel, --sync-norm): x is this rank's share of a minibatch normalized as one group
+// across the ranks of `sync` (config.microbatch must make x one group): the moments are merged across
+// ranks (count, mean, M2, Chan's formula in rank order) and the backward's sums all-reduced, so every
+// rank computes batchnorm / Batch Renorm over all ranks' examples; dγ and dβ are this rank's 1/K share of
+// the total, which the gradients' average over ranks (train/grad_reducer.h) turns back into the total's
+// average. `sync` must outlive the backward.
 Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                           const Tensor& running_std, const NormConfig& config, const RenormStep& step,
-                          RenormSaved* saved = nullptr);
+                          RenormSaved* saved = nullptr, Communicator* sync = nullptr);
 
 // Inference (eval mode): y = γ·(x-μ)/σ + β with the moving averages. Not recorded by autograd: a
 // backward through it throws "does not require grad" rather than returning a wrong gradient.

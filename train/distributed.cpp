@@ -1,0 +1,65 @@
+#include "train/distributed.h"
+
+#include <sstream>
+
+#include "runtime/error.h"
+
+namespace renorm {
+
+TrainConfig settings_for_ranks(TrainConfig c, int ranks) {
+  if (ranks <= 1) return c;
+  const std::string k = std::to_string(ranks);
+  if (c.batch % ranks != 0)
+    throw ConfigError("--batch " + std::to_string(c.batch) + " is not divisible by the " + k +
+                      " ranks of this run (each rank takes B/K examples of every minibatch)");
+  const int64_t share = c.batch / ranks;
+  if (c.sync_norm) {  // one group across the ranks: the op merges their moments
+    if (c.norm_config.microbatch != 0 && c.norm_config.microbatch != c.batch)
+      throw ConfigError("--sync-norm normalizes over the whole minibatch across ranks: --microbatch must be 0 or " +
+                        std::to_string(c.batch) + ", got " + std::to_string(c.norm_config.microbatch));
+    c.norm_config.microbatch = 0;
+    return c;
+  }
+  if (c.norm_config.microbatch == 0) c.norm_config.microbatch = share;
+  if (share % c.norm_config.microbatch != 0)
+    throw ConfigError("--microbatch " + std::to_string(c.norm_config.microbatch) + " does not divide each rank's " +
+                      std::to_string(share) + " examples (--batch " + std::to_string(c.batch) + " over " + k + " ranks)");
+  if (c.sampler == Sampler::NonIid && share % 2 != 0)
+    throw ConfigError("--sampler noniid needs an even number of examples per rank, got " + std::to_string(share));
+  return c;
+}
+
+void require_same_settings(const TrainConfig& c, Communicator& world) {
+  const std::string mine = config_to_json(c, "", world.size());
+  int64_t len = int64_t(mine.size());
+  world.broadcast(&len, int64_t(sizeof len), 0);
+  std::string root(size_t(len), '\0');
+  if (world.rank() == 0) root = mine;
+  world.broadcast(root.data(), len, 0);
+  float differ = root != mine ? 1.f : 0.f;
+  world.allreduce_sum(&differ, 1);
+  if (differ == 0.f) return;
+  std::string first = "its settings";
+  std::istringstream a(root), b(mine);
+  for (std::string la, lb; std::getline(a, la) && std::getline(b, lb);)
+    if (la != lb) {
+      first = "'" + lb.substr(lb.find_first_not_of(' ')) + "' where rank 0 has '" + la.substr(la.find_first_not_of(' ')) + "'";
+      break;
+    }
+  throw ConfigError(root != mine ? "this rank's settings differ from rank 0's: " + first
+                                 : std::to_string(int(differ)) + " rank(s) run with settings that differ from rank 0's");
+}
+
+void keep_shard(Dataset& d, int rank, int ranks) {
+  const int64_t n = d.size(), lo = n * rank / ranks, hi = n * (rank + 1) / ranks;
+  d.labels = std::vector<uint8_t>(d.labels.begin() + lo, d.labels.begin() + hi);
+  d.pixels = std::vector<uint8_t>(d.pixels.begin() + lo * d.image_bytes(), d.pixels.begin() + hi * d.image_bytes());
+}
+
+bool any_rank(bool mine, Communicator& world) {
+  float v = mine ? 1.f : 0.f;
+  if (world.size() > 1) world.allreduce_sum(&v, 1);
+  return v > 0.f;
+}
+
+}  // namespace renorm
