@@ -89,13 +89,6 @@ inline int parse_flags(CLI::App& app, const char* program, int argc, char** argv
   }
 }
 
-// Started by mpirun/srun with several ranks: refused by renorm-reproduce, which launches its own ranks
-// (--ranks), since every rank would run every experiment.
-inline void require_one_process(const char* use_instead) {
-  if (launched_by_mpi() && world_communicator()->size() > 1)
-    throw ConfigError("launched as " + std::to_string(world_communicator()->size()) + " MPI ranks: " + use_instead);
-}
-
 // SIGINT and SIGTERM ask the run to stop after its current step (TrainObserver::stop_requested); the
 // handler then steps aside, so a second signal ends the process at once.
 inline volatile std::sig_atomic_t stop_signal = 0;

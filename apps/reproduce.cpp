@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "apps/main_guard.h"
+#include "apps/mpi_launch.h"
 #include "apps/progress.h"
 #include "runtime/error.h"
 #include "apps/reproduce_runner.h"
@@ -31,16 +32,18 @@ int main(int argc, char** argv) {
   app.add_option("--train-limit", c.train_limit, "use only the first N training images (0: all)");
   app.add_option("--threads", c.threads, "CPU threads (0: all)");
   app.add_flag("--figure1", c.figure1, "also Batch Renorm over the whole minibatch (paper Figure 1)");
+  int ranks = 0;
+  app.add_option("--ranks", ranks, "run every experiment data-parallel on K ranks: starts mpirun -np K (printed), "
+                                   "each rank normalizing over its own examples (docs/distributed.md)");
   bool no_plot = false;
   app.add_flag("--no-plot", no_plot, "do not render the figures (prints the command that does)");
   if (const int rc = renorm::app::parse_flags(app, "renorm-reproduce", argc, argv); rc >= 0) return rc;
   c.plot = !no_plot;
   return renorm::app::guarded_main("renorm-reproduce", [&] {
-    renorm::app::require_one_process(
-        "renorm-reproduce runs as one process (its experiments data-parallel: not yet, docs/distributed.md); "
-        "renorm-train runs under mpirun");
+    const renorm::ReproduceConfig resolved = renorm::resolve(c);  // flags checked before any launch
+    renorm::app::launch_ranks("renorm-reproduce", ranks, argc, argv);
     renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(false);
-    return renorm::reproduce(renorm::resolve(c), &progress);
+    return renorm::reproduce(resolved, &progress, renorm::world_communicator());
   });
 }

@@ -80,7 +80,7 @@ std::vector<RunSpec> plan(const ReproduceConfig& c) {
   return runs;
 }
 
-TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
+TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r, int ranks) {
   TrainConfig t;
   t.dataset = DatasetKind::Cifar10;
   t.data_dir = c.data_dir;
@@ -88,6 +88,7 @@ TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r) {
   t.norm = parse_norm(r.norm);
   t.batch = c.batch;
   t.norm_config.microbatch = r.microbatch;
+  t.sync_norm = ranks > 1 && r.microbatch == c.batch;
   t.steps = c.steps;
   t.eval_every = c.eval_every;
   t.log_every = c.eval_every;
@@ -118,38 +119,55 @@ std::string python_with_matplotlib() {
   return "";
 }
 
-int reproduce(const ReproduceConfig& c, TrainObserver* observer) {
+namespace {
+enum RunState { kFresh = 0, kInterrupted = 1, kDone = 2 };
+
+// Rank 0's view of a run's folder, shared with every rank (they must run the same runs).
+int run_state(const RunSpec& r, Communicator& world) {
+  int32_t state = fs::exists(r.dir + "/model.safetensors") ? kDone : fs::exists(r.dir + "/checkpoint.safetensors") ? kInterrupted : kFresh;
+  world.broadcast(&state, int64_t(sizeof state), 0);
+  return state;
+}
+}  // namespace
+
+int reproduce(const ReproduceConfig& c, TrainObserver* observer, std::shared_ptr<Communicator> world) {
+  if (!world) world = single_communicator();
+  const bool lead = world->rank() == 0;
   const std::vector<RunSpec> runs = plan(c);
   fs::create_directories(c.out_dir);
   std::string index = "experiment,label,norm,microbatch,sampler,seed,dir\n";
   for (const RunSpec& r : runs)
     index += r.experiment + ",\"" + r.label + "\"," + r.norm + "," + std::to_string(r.microbatch) + "," + r.sampler + "," +
              std::to_string(r.seed) + "," + fs::relative(r.dir, c.out_dir).string() + "\n";
-  write_file_atomic(c.out_dir + "/runs.csv", index);
+  if (lead) write_file_atomic(c.out_dir + "/runs.csv", index);
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunSpec& r = runs[i];
-    if (fs::exists(r.dir + "/model.safetensors")) {
-      std::printf("[%zu/%zu] %s, seed %llu: already done (%s)\n", i + 1, runs.size(), r.label.c_str(),
-                  (unsigned long long)r.seed, r.dir.c_str());
+    const int state = run_state(r, *world);
+    if (state == kDone) {
+      if (lead)
+        std::printf("[%zu/%zu] %s, seed %llu: already done (%s)\n", i + 1, runs.size(), r.label.c_str(),
+                    (unsigned long long)r.seed, r.dir.c_str());
       continue;
     }
-    std::printf("[%zu/%zu] %s, seed %llu\n", i + 1, runs.size(), r.label.c_str(), (unsigned long long)r.seed);
+    if (lead) std::printf("[%zu/%zu] %s, seed %llu\n", i + 1, runs.size(), r.label.c_str(), (unsigned long long)r.seed);
     std::fflush(stdout);
-    TrainConfig t = train_config(c, r);
-    if (fs::exists(r.dir + "/checkpoint.safetensors")) {  // an interrupted run: continue it exactly
+    TrainConfig t = train_config(c, r, world->size());
+    if (state == kInterrupted) {  // an interrupted run: continue it exactly
       t = TrainConfig{};
       t.resume_dir = r.dir;
       t.progress = false;
     }
-    const TrainResult res = train(t, observer);
+    const TrainResult res = train(t, observer, world);
     if (res.interrupted) {
-      std::fprintf(stderr, "renorm-reproduce: stopped by a signal after step %lld of %s (checkpoint %s written); "
-                   "run the same command again to continue\n", (long long)res.steps, r.dir.c_str(), res.checkpoint.c_str());
+      if (lead)
+        std::fprintf(stderr, "renorm-reproduce: stopped by a signal after step %lld of %s (checkpoint %s written); "
+                     "run the same command again to continue\n", (long long)res.steps, r.dir.c_str(), res.checkpoint.c_str());
       return app::kExitInterrupted;
     }
-    std::printf("    validation accuracy %.4f after %lld steps\n", res.final_val_acc, (long long)res.steps);
+    if (lead) std::printf("    validation accuracy %.4f after %lld steps\n", res.final_val_acc, (long long)res.steps);
   }
+  if (!lead) return app::kExitOk;
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
   std::printf("renorm-reproduce: %zu runs in %.1f minutes; results in %s\n", runs.size(), minutes, c.out_dir.c_str());
   const std::string script = plot_script_path(), python = python_with_matplotlib();

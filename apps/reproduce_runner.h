@@ -8,6 +8,7 @@
 // folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,12 +38,17 @@ struct RunSpec {
 // The preset's values for every setting left unset; throws ConfigError naming a bad flag.
 ReproduceConfig resolve(ReproduceConfig c);
 std::vector<RunSpec> plan(const ReproduceConfig& c);
-TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r);
+// The run's settings; on `ranks` > 1 ranks the whole-minibatch baseline normalizes across the ranks
+// (--sync-norm), so that every run means what it means on one process (docs/distributed.md).
+TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r, int ranks = 1);
 
 // Runs every planned run that has not finished yet (a finished run has model.safetensors), writes
 // runs.csv, and renders the figures when python3 with matplotlib is present. Returns an exit status
 // (apps/exit_status.h): 0 on success, kExitInterrupted after a signal, kExitPlotFailed.
-int reproduce(const ReproduceConfig& c, TrainObserver* observer = nullptr);  // observer: each run's progress
+// With `world` of K > 1 ranks (renorm-reproduce under mpirun) every run is data-parallel; rank 0 decides
+// which runs are done, prints and writes runs.csv and the figures.
+int reproduce(const ReproduceConfig& c, TrainObserver* observer = nullptr,  // observer: each run's progress
+              std::shared_ptr<Communicator> world = nullptr);
 
 // A python3 that imports matplotlib: $RENORM_PYTHON, python3 on the PATH, or /usr/bin/python3; "" if none.
 std::string python_with_matplotlib();

@@ -29,7 +29,8 @@ class Communicator {
   // device memory for NCCL (queued on renorm's stream: no host sync).
   virtual void allreduce_sum(float* data, int64_t n) = 0;
   // The same, started without waiting: finish() completes every collective started so far (MPI: waits
-  // for the requests; NCCL: nothing to wait for on the host, the stream orders what follows).
+  // for the requests; NCCL: the all-reduces run on a side stream after an event on renorm's stream, and
+  // finish() makes renorm's stream wait for them with another event: the host never waits).
   virtual void start_allreduce_sum(float* data, int64_t n) = 0;
   virtual void finish() = 0;
   // `bytes` at `data` from rank `root` to every rank.

@@ -30,8 +30,14 @@ class NcclCommunicator : public Communicator {
     boot.broadcast(&id, sizeof id, 0);
     check(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank");
     RENORM_CUDA_CHECK(cudaMalloc(&scratch_, sizeof(float)));
+    RENORM_CUDA_CHECK(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking));
+    RENORM_CUDA_CHECK(cudaEventCreateWithFlags(&queued_, cudaEventDisableTiming));
+    RENORM_CUDA_CHECK(cudaEventCreateWithFlags(&reduced_, cudaEventDisableTiming));
   }
   ~NcclCommunicator() override {
+    cudaEventDestroy(reduced_);
+    cudaEventDestroy(queued_);
+    cudaStreamDestroy(side_);
     cudaFree(scratch_);
     ncclCommDestroy(comm_);
   }
@@ -45,8 +51,21 @@ class NcclCommunicator : public Communicator {
   void allreduce_sum(float* data, int64_t n) override {
     check(ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, comm_, cuda::stream()), "ncclAllReduce");
   }
-  void start_allreduce_sum(float* data, int64_t n) override { allreduce_sum(data, n); }  // stream-ordered
-  void finish() override {}
+  // On a side stream, after what renorm's stream has queued so far (an event, no host sync), so that
+  // the all-reduce overlaps the kernels queued after it (the rest of backward).
+  void start_allreduce_sum(float* data, int64_t n) override {
+    RENORM_CUDA_CHECK(cudaEventRecord(queued_, cuda::stream()));
+    RENORM_CUDA_CHECK(cudaStreamWaitEvent(side_, queued_, 0));
+    check(ncclAllReduce(data, data, size_t(n), ncclFloat, ncclSum, comm_, side_), "ncclAllReduce");
+    pending_ = true;
+  }
+  // renorm's stream waits for the side stream's all-reduces (an event: the host does not wait).
+  void finish() override {
+    if (!pending_) return;
+    RENORM_CUDA_CHECK(cudaEventRecord(reduced_, side_));
+    RENORM_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(), reduced_, 0));
+    pending_ = false;
+  }
   void broadcast(void* data, int64_t bytes, int root) override {
     check(ncclBroadcast(data, data, size_t(bytes), ncclUint8, root, comm_, cuda::stream()), "ncclBroadcast");
   }
@@ -58,6 +77,9 @@ class NcclCommunicator : public Communicator {
  private:
   ncclComm_t comm_ = nullptr;
   float* scratch_ = nullptr;
+  cudaStream_t side_ = nullptr;
+  cudaEvent_t queued_ = nullptr, reduced_ = nullptr;
+  bool pending_ = false;
   int rank_, size_, local_rank_, local_size_;
 };
 }  // namespace
