@@ -10,6 +10,7 @@ Cases:
                 run bitwise; its checkpoint resumed by one process ends within TOL of the one-process run.
   bad_batch     3 ranks and --batch 32: status 2, the line names --batch.
   flag_mismatch ranks started with different --lr: status 2, the line names the setting.
+  sigterm_rank  SIGTERM to rank 1 only: every rank stops after the same step, status 4, rank 0's checkpoint.
   kill_rank     SIGKILL to rank 1 mid-run: mpirun ends with a non-zero status within 30 s; rank 0's files
                 (config.json, metrics.csv, checkpoint) are complete.
 
@@ -170,6 +171,22 @@ def case_kill_rank(r):
     assert int(meta["step"]) % 5 == 0 and tensors, meta
     print("ok: rank 1 killed; mpirun ended with status %d after %.1f s; rank 0's files complete (checkpoint of "
           "step %s)" % (p.returncode, time.time() - t0, meta["step"]))
+
+
+def case_sigterm_rank(r):
+    out = r.out("stopped")
+    p = subprocess.Popen(r.argv(2, "stopped", "--steps", "100000", "--eval-every", "50"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(out, "metrics.csv")) or open(os.path.join(out, "metrics.csv")).read().count("\n") < 3:
+        assert p.poll() is None and time.time() < deadline, "no progress"
+        time.sleep(0.2)
+    os.kill(rank_pid(out, 1), signal.SIGTERM)  # one rank only: the ranks must still stop together
+    so, se = p.communicate(timeout=120)
+    assert p.returncode == 4, "exit %d, expected 4\n%s%s" % (p.returncode, so, se)
+    assert "stopped by SIGTERM after step" in se, se
+    meta, _ = safetensors(os.path.join(out, "checkpoint.safetensors"))
+    print("ok: SIGTERM to rank 1: both ranks stopped after step %s, status 4, checkpoint written" % meta["step"])
 
 
 def main():
