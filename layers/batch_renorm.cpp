@@ -20,10 +20,14 @@ float BatchRenorm::rmax() const { return config_.batchnorm ? 1.f : config_.sched
 float BatchRenorm::dmax() const { return config_.batchnorm ? 0.f : config_.schedule.dmax(step_); }
 
 Tensor BatchRenorm::forward(const Tensor& x) {
-  if (!training_) return batch_renorm_inference(x, gamma, beta, running_mean, running_std);
   RenormStep step;
   step.rmax = rmax();
   step.dmax = dmax();
+  if (!training_ && !eval_batch_stats_) return batch_renorm_inference(x, gamma, beta, running_mean, running_std);
+  if (!training_) {  // batch statistics, nothing moved
+    step.update_running = false;
+    return batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, nullptr, sync_);
+  }
   RenormSaved saved;
   Tensor y = batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, &saved, sync_);
   clip_counts_ = saved.clip_counts;

@@ -28,6 +28,10 @@ class BatchRenorm : public Module {
   const NormConfig& config() const { return config_; }
   // Data parallel, --sync-norm: normalize over all ranks' examples of `comm` (null: this process's own).
   void set_sync(Communicator* comm) { sync_ = comm; }
+  // Eval mode only: normalize with the batch's own statistics as the training forward does (microbatches
+  // of M, r and d at the current step) but leave the moving averages and the step alone — what the
+  // network saw in training, against what inference shows it (the train/inference gap; off: inference).
+  void set_eval_batch_stats(bool on) { eval_batch_stats_ = on; }
 
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
   void collect_buffers(const std::string& prefix, NamedTensors& out) const override;
@@ -38,6 +42,7 @@ class BatchRenorm : public Module {
  private:
   NormConfig config_;
   Communicator* sync_ = nullptr;
+  bool eval_batch_stats_ = false;
   int64_t step_ = 0;
   Tensor clip_counts_;  // (2), on the device, from the last training forward
   int64_t last_nc_ = 0;

@@ -1,6 +1,8 @@
 #include "models/cifar_cnn.h"
 
 #include "runtime/error.h"
+#include "tensor/autograd.h"
+#include "tensor/compare.h"
 
 namespace renorm {
 
@@ -74,6 +76,31 @@ ClipFractions CifarCnn::clip_fractions() const {
     total.d += f.d / float(norms_.size());
   }
   return total;
+}
+
+void CifarCnn::set_eval_batch_stats(bool on) {
+  for (BatchRenorm* n : norms_) n->set_eval_batch_stats(on);
+}
+
+std::vector<double> CifarCnn::train_inference_gaps(const Tensor& x) {
+  NoGradGuard no_grad;
+  train(false);
+  std::vector<double> gaps;
+  Tensor h = x;
+  for (const auto& layer : body_.children()) {
+    auto* norm = dynamic_cast<BatchRenorm*>(layer.get());
+    if (norm) {
+      norm->set_eval_batch_stats(true);
+      const Tensor with_batch = norm->forward(h);
+      norm->set_eval_batch_stats(false);
+      h = norm->forward(h);
+      gaps.push_back(compare(h, with_batch).normalized_error);
+    } else {
+      h = layer->forward(h);
+    }
+  }
+  train(true);
+  return gaps;
 }
 
 }  // namespace renorm

@@ -40,6 +40,13 @@ class CifarCnn : public Module {
   const std::vector<Dropout*>& dropouts() const { return dropouts_; }
   // Mean over the norm layers of the fraction of r and d clipped in the last step (host sync: logging).
   ClipFractions clip_fractions() const;
+  // Eval mode with the norm layers normalizing over the batch's own microbatches, as in training (dropout
+  // off, moving averages untouched): BatchRenorm::set_eval_batch_stats on every norm layer.
+  void set_eval_batch_stats(bool on);
+  // Per norm layer, on the batch x in eval mode: ||y_train - y_infer|| / ||y_infer||, y_train its output
+  // with the batch's statistics (as in training), y_infer with the moving averages (inference), each
+  // layer fed the inference-mode network's input. Leaves the model in train mode, nothing moved.
+  std::vector<double> train_inference_gaps(const Tensor& x);
   // The modules in order, for per-layer timing.
   const Sequential& body() const { return body_; }
 

@@ -2,8 +2,11 @@
 """Figures of a renorm-reproduce folder: one PNG and one SVG per experiment.
 
 Left panel: validation accuracy against training step, one line per configuration (mean over seeds,
-shaded min-max band), labelled like the paper's figures. Right panel: training loss (mean over seeds)
-and the rmax / dmax clipping schedule of the Batch Renorm runs.
+shaded min-max band), labelled like the paper's figures; dotted, the same validation with the norm layers
+normalizing over microbatches as in training (val_acc_train_mode). Middle panel: training loss (mean over
+seeds) and the rmax / dmax clipping schedule of the Batch Renorm runs. Right panel: the mechanism — the
+train/inference gap of the norm layers' outputs (mean over layers; mean and band over seeds). Runs written
+before those columns existed plot without them.
 
 usage: plot_curves.py OUT_DIR   (reads OUT_DIR/runs.csv and each run's metrics.csv)
 """
@@ -40,6 +43,14 @@ def series(rows, column):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def add_gap_mean(rows):
+    """gap_mean: the mean over the norm layers' gap_norm* cells of each row that has them."""
+    for r in rows:
+        gaps = [float(v) for k, v in r.items() if k and k.startswith("gap_norm") and v not in ("", None)]
+        r["gap_mean"] = str(sum(gaps) / len(gaps)) if gaps else ""
+    return rows
+
+
 def band(runs, column):
     """Mean, min and max over seeds at the steps every seed has."""
     per_seed = [dict(zip(*series(rows, column))) for rows in runs]
@@ -66,9 +77,9 @@ def main():
     with open(index, newline="") as f:
         for r in csv.DictReader(f):
             runs = experiments.setdefault(r["experiment"], OrderedDict()).setdefault(r["label"], [])
-            runs.append((r, read_metrics(os.path.join(out, r["dir"], "metrics.csv"))))
+            runs.append((r, add_gap_mean(read_metrics(os.path.join(out, r["dir"], "metrics.csv")))))
     for experiment, configs in experiments.items():
-        fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(13, 4.8))
+        fig, (acc_ax, loss_ax, gap_ax) = plt.subplots(1, 3, figsize=(20, 4.8), gridspec_kw={"wspace": 0.38})
         sched_ax = loss_ax.twinx()
         schedule_drawn = False
         for i, (label, runs) in enumerate(configs.items()):
@@ -77,6 +88,13 @@ def main():
             steps, mean, lo, hi = band(metrics, "val_acc")
             acc_ax.plot(steps, mean, color=color, label="%s (%d seeds)" % (label, len(runs)))
             acc_ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
+            steps, mean, lo, hi = band(metrics, "val_acc_train_mode")
+            if steps:
+                acc_ax.plot(steps, mean, color=color, linestyle=":", linewidth=1)
+            steps, mean, lo, hi = band(metrics, "gap_mean")
+            if steps:
+                gap_ax.plot(steps, mean, color=color, label=label)
+                gap_ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
             steps, mean, lo, hi = band(metrics, "train_loss")
             loss_ax.plot(steps, mean, color=color, label=label)
             if runs[0][0]["norm"] == "brn" and not schedule_drawn:
@@ -99,6 +117,14 @@ def main():
         lines = loss_ax.get_legend_handles_labels()
         extra = sched_ax.get_legend_handles_labels()
         loss_ax.legend(lines[0] + extra[0], lines[1] + extra[1], loc="upper right", fontsize=8)
+        gap_ax.set_title("train/inference gap: ||y_train - y_infer|| / ||y_infer||")
+        gap_ax.set_xlabel("training step")
+        gap_ax.set_ylabel("mean over the norm layers")
+        gap_ax.grid(alpha=0.3)
+        if gap_ax.lines:
+            gap_ax.set_yscale("log")
+            gap_ax.legend(loc="upper right", fontsize=8)
+        acc_ax.text(0.01, 0.01, "dotted: norm layers in training mode", transform=acc_ax.transAxes, fontsize=7)
         save(fig, os.path.join(out, experiment))
         plt.close(fig)
         print("plot_curves.py: wrote %s.png and %s.svg" % (os.path.join(out, experiment), os.path.join(out, experiment)))

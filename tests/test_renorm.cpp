@@ -4,6 +4,8 @@
 #include "runtime/error.h"
 #include "tensor/ops.h"
 #include "layers/batch_renorm.h"
+#include "models/cifar_cnn.h"
+#include "tensor/autograd.h"
 #include "support/parity.h"
 #include "support/renorm_reference.h"
 
@@ -244,3 +246,34 @@ TEST_CASE("renorm: bad configuration gets a clear error naming the setting", "[r
                     Catch::Contains("microbatch 3 does not divide the batch size 8"));
   CHECK_THROWS_AS(layer.forward(Tensor::zeros(Shape{6, 2, 2, 5})), ShapeError);  // 5 channels, layer has 4
 }
+
+// The mechanism behind Figure 2 (issue 14): a network trained on microbatch statistics is evaluated with
+// moving averages. With batchnorm over the whole batch the two agree once the moving averages have
+// converged on that batch; over microbatches of 2 they cannot (each microbatch has its own statistics).
+TEST_CASE("train/inference gap: closes for batchnorm over the whole batch, stays open for microbatches",
+          "[renorm][mechanism]") {
+  const Tensor x = Tensor::normal(Shape{16, 8, 8, 3}, 11, 0.3f, 1.5f);
+  double whole = 0, micro = 0;
+  for (int64_t m : {16, 2}) {
+    CnnConfig cfg;
+    cfg.height = cfg.width = 8;
+    cfg.norm = NormKind::BatchNorm;
+    cfg.norm_config.microbatch = m;
+    cfg.norm_config.alpha = 0.5f;
+    cfg.dropout[0] = cfg.dropout[1] = cfg.dropout[2] = 0.f;  // the training forward must be the eval one
+    CifarCnn net(cfg, Device::CPU);
+    {
+      NoGradGuard no_grad;
+      for (int i = 0; i < 60; ++i) net.forward(x);  // moving averages converge on x's statistics
+    }
+    const std::vector<double> gaps = net.train_inference_gaps(x);
+    REQUIRE(gaps.size() == 6);
+    double worst = 0;
+    for (double g : gaps) worst = std::max(worst, g);
+    (m == 16 ? whole : micro) = worst;
+  }
+  INFO("largest gap, M = B: " << whole << ", M = 2: " << micro);
+  CHECK(whole < 1e-3);
+  CHECK(micro > 0.05);
+}
+

@@ -9,6 +9,7 @@
 #include "runtime/error.h"
 #include "train/checkpoint.h"
 #include "train/json.h"
+#include "train/metrics.h"
 #include "train/trainer.h"
 #include "support/small_run.h"
 #include "support/synthetic_data.h"
@@ -24,13 +25,19 @@ std::string read(const std::string& p) {
   return s.str();
 }
 
-// metrics.csv without the wall-clock columns (elapsed_s, images_per_s)
+// metrics.csv without the wall-clock columns (elapsed_s, images_per_s: the 12th and 13th)
 std::vector<std::string> metric_values(const std::string& path) {
   std::vector<std::string> rows;
   std::istringstream in(read(path));
   for (std::string line; std::getline(in, line);) {
-    for (int cut = 0; cut < 2; ++cut) line = line.substr(0, line.rfind(','));
-    rows.push_back(line);
+    std::vector<std::string> cells;
+    std::istringstream cols(line);
+    for (std::string cell; std::getline(cols, cell, ',');) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    std::string kept;
+    for (size_t i = 0; i < cells.size(); ++i)
+      if (i != 11 && i != 12) kept += (kept.empty() && i == 0 ? "" : ",") + cells[i];
+    rows.push_back(kept);
   }
   return rows;
 }
@@ -45,7 +52,16 @@ TEST_CASE("trainer: writes config.json, metrics.csv, checkpoint and model", "[tr
   CHECK_FALSE(fs::exists(out + "/checkpoint.safetensors.tmp"));
   const std::vector<std::string> rows = metric_values(out + "/metrics.csv");
   CHECK(rows.size() == 1 + 6);
-  CHECK(rows[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr");
+  CHECK(rows[0] == "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr,val_acc_train_mode,"
+                   "gap_norm1,gap_norm2,gap_norm3,gap_norm4,gap_norm5,gap_norm6");
+  // The last row has a validation: the training-mode accuracy and six gaps are numbers, gaps > 0 (M = 4).
+  std::vector<std::string> last;
+  std::istringstream cells(rows.back());
+  for (std::string cell; std::getline(cells, cell, ',');) last.push_back(cell);
+  REQUIRE(last.size() == 18);
+  const double acc_train_mode = std::stod(last[11]);
+  CHECK((acc_train_mode >= 0.0 && acc_train_mode <= 1.0));
+  for (size_t i = 12; i < 18; ++i) CHECK(std::stod(last[i]) > 0.0);
   const TrainConfig back = config_from_json_file(out + "/config.json");
   CHECK(back.norm_config.microbatch == 4);
   CHECK(back.norm == NormKind::BatchRenorm);
@@ -140,4 +156,17 @@ TEST_CASE("json: malformed or deeply nested input is an IoError naming the file,
                     Catch::Contains("nested.json: JSON nested deeper than 64 levels"));
   CHECK_THROWS_AS(parse_json("{\"a\": }", "bad.json"), IoError);
   CHECK(json_quote("a\"b\n") == "\"a\\\"b\\n\"");
+}
+
+TEST_CASE("metrics.csv: a file from before the mechanism columns still resumes, its rows padded", "[trainer]") {
+  const std::string dir = test::make_synthetic_cifar("metrics-v1", 4, 4), old = dir + "/old.csv";
+  std::ofstream(old) << "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr,elapsed_s,images_per_s\n"
+                     << "5,1,2.3,0.1,2.2,0.12,1,0,0,0,0.01,1.5,100\n";
+  MetricsLog log(dir + "/new.csv");
+  log.load(old, 5);
+  log.write();
+  const std::vector<std::string> rows = metric_values(dir + "/new.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].find(",val_acc_train_mode,gap_norm1,") != std::string::npos);
+  CHECK(rows[1] == "5,1,2.3,0.1,2.2,0.12,1,0,0,0,0.01,,,,,,,");
 }

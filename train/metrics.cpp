@@ -12,8 +12,11 @@
 namespace renorm {
 
 namespace {
-const char* kMetricsHeader =
+// The columns before val_acc_train_mode and the gaps were added (2026-12-01): such a file still resumes.
+const char* kMetricsHeaderV1 =
     "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr,elapsed_s,images_per_s";
+const std::string kMetricsHeader = std::string(kMetricsHeaderV1) +
+                                   ",val_acc_train_mode,gap_norm1,gap_norm2,gap_norm3,gap_norm4,gap_norm5,gap_norm6";
 }  // namespace
 
 std::string format_number(double v, int digits) {
@@ -24,12 +27,23 @@ std::string format_number(double v, int digits) {
   return buf;
 }
 
+namespace {
+// val_acc_train_mode and the kGapColumns gaps: empty cells without a validation or norm layers.
+std::string mechanism_cells(const MetricsRow& r) {
+  const bool measured = r.evaluated && !r.gaps.empty();
+  std::string out = "," + (measured ? format_number(r.val_acc_train_mode) : std::string());
+  for (int i = 0; i < kGapColumns; ++i)
+    out += "," + (measured && size_t(i) < r.gaps.size() ? format_number(r.gaps[size_t(i)]) : std::string());
+  return out;
+}
+}  // namespace
+
 std::string csv_line(const MetricsRow& r) {
   return std::to_string(r.step) + "," + format_number(r.epoch) + "," + format_number(r.train_loss) + "," +
          format_number(r.train_acc) + "," + (r.evaluated ? format_number(r.val_loss) + "," + format_number(r.val_acc) : ",") + "," +
          format_number(r.rmax) + "," + format_number(r.dmax) + "," + format_number(r.clip_r) + "," +
          format_number(r.clip_d) + "," + format_number(r.lr) + "," + format_number(r.elapsed_s, 8) + "," +
-         format_number(r.images_per_s);
+         format_number(r.images_per_s) + mechanism_cells(r);
 }
 
 void MetricsLog::add(const MetricsRow& r) {
@@ -39,7 +53,7 @@ void MetricsLog::add(const MetricsRow& r) {
 
 void MetricsLog::write() const {
   if (path_.empty()) return;
-  std::string all = std::string(kMetricsHeader) + "\n";
+  std::string all = kMetricsHeader + "\n";
   for (const std::string& line : lines_) all += line + "\n";
   write_file_atomic(path_, all);
 }
@@ -47,7 +61,9 @@ void MetricsLog::write() const {
 void MetricsLog::load(const std::string& file, int64_t step) {
   std::istringstream in(read_file(file, "metrics log (metrics.csv)"));
   std::string line;
-  if (!std::getline(in, line) || line != kMetricsHeader) throw IoError(file + ": line 1 is not the metrics.csv header");
+  if (!std::getline(in, line) || (line != kMetricsHeader && line != kMetricsHeaderV1))
+    throw IoError(file + ": line 1 is not the metrics.csv header");
+  const std::string pad = line == kMetricsHeaderV1 ? std::string(1 + kGapColumns, ',') : "";  // the new cells, empty
   int64_t previous = 0;
   for (int64_t number = 2; std::getline(in, line); ++number) {
     int64_t row_step = -1;
@@ -57,7 +73,7 @@ void MetricsLog::load(const std::string& file, int64_t step) {
       throw IoError(file + ": line " + std::to_string(number) + " does not start with a step after " +
                     std::to_string(previous) + ": '" + line.substr(0, 40) + "'");
     previous = row_step;
-    if (row_step <= step) lines_.push_back(line);
+    if (row_step <= step) lines_.push_back(line + pad);
   }
 }
 

@@ -13,7 +13,14 @@ struct MetricsRow {
   bool evaluated = false;            // the row has a validation: val_loss and val_acc are its results
   double val_loss = 0, val_acc = 0;  // written as empty cells when !evaluated
   double rmax = 1, dmax = 0, clip_r = 0, clip_d = 0, lr = 0, elapsed_s = 0, images_per_s = 0;
+  // At a validation, with norm layers (empty cells otherwise): the validation accuracy with the norm
+  // layers normalizing over microbatches as in training (val_acc_train_mode), and per norm layer the
+  // normalized gap between its training-mode and inference-mode outputs on one validation batch
+  // (gap_norm1.., at most kGapColumns; CifarCnn::train_inference_gaps).
+  double val_acc_train_mode = 0;
+  std::vector<double> gaps;
 };
+constexpr int kGapColumns = 6;  // the CIFAR CNN's norm layers
 
 // A number as the CSV and the messages write it: %.*g with `digits` significant digits; NaN and the
 // infinities as nan, inf, -inf (what Python's float() and pandas read back).

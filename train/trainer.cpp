@@ -23,6 +23,8 @@ namespace renorm {
 namespace {
 struct Eval {
   double loss = NAN, acc = NAN;
+  double acc_train_mode = NAN;  // the mechanism (issue 14): with the batch's statistics, as in training
+  std::vector<double> gaps;     // per norm layer: train/inference gap on one validation batch
 };
 
 // Inference-mode loss and accuracy over `val` (this rank's share), reduced over the ranks.
@@ -48,15 +50,54 @@ Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world) {
   return {loss / n, correct / n};
 }
 
+// The validation set through the norm layers' training-mode normalization (microbatches of M of b = B/K
+// examples, r and d at this step; dropout off, nothing moved): the accuracy over the first `batches`
+// whole batches of this rank's share (the same count on every rank, so that --sync-norm's collectives
+// line up), reduced over the ranks; and the per-layer gaps on the first batch, averaged over the ranks.
+void evaluate_train_mode(CifarCnn& model, DataLoader& groups, int64_t batches, Communicator& world, Eval* ev) {
+  if (model.norms().empty() || batches <= 0) return;
+  groups.seek(0);
+  std::vector<float> gaps;
+  float sums[2] = {0.f, 0.f};  // correct, n
+  {
+    NoGradGuard no_grad;
+    model.eval();
+    model.set_eval_batch_stats(true);
+    for (int64_t k = 0; k < batches; ++k) {
+      const Batch b = groups.next();
+      Tensor hits;
+      softmax_cross_entropy(model.forward(b.images), b.labels, &hits);
+      sums[0] += sum(hits).item();
+      sums[1] += float(b.labels.numel());
+      if (k == 0) {
+        model.set_eval_batch_stats(false);
+        for (double g : model.train_inference_gaps(b.images)) gaps.push_back(float(g));
+        model.eval();
+        model.set_eval_batch_stats(true);
+      }
+    }
+    model.set_eval_batch_stats(false);
+    model.train();
+  }
+  if (world.size() > 1) {
+    world.allreduce_sum(sums, 2);
+    world.allreduce_sum(gaps.data(), int64_t(gaps.size()));
+    for (float& g : gaps) g /= float(world.size());
+  }
+  ev->acc_train_mode = double(sums[0]) / sums[1];
+  ev->gaps.assign(gaps.begin(), gaps.end());
+}
+
 void truncate(Dataset& d, int64_t limit) {
   if (limit <= 0 || limit >= d.size()) return;
   d.labels.resize(limit);
   d.pixels.resize(limit * d.image_bytes());
 }
 
-Dataset load_split(const TrainConfig& c, bool train, const Communicator& world) {
+Dataset load_split(const TrainConfig& c, bool train, const Communicator& world, int64_t* whole = nullptr) {
   Dataset d = load_dataset(c.dataset, c.data_dir, train);
   truncate(d, train ? c.train_limit : c.val_limit);
+  if (whole) *whole = d.size();
   if (!train) keep_shard(d, world.rank(), world.size());
   return d;
 }
@@ -116,11 +157,13 @@ struct Run {
         writer(world.rank() == 0),
         dev(parse_device(c.device)),
         train_set(load_split(c, true, world)),
-        val_set(load_split(c, false, world)),
+        val_set(load_split(c, false, world, &val_total)),
         norm(Normalization::of(train_set)),
         train_loader(train_set, norm,
                      LoaderConfig{c.batch, true, c.augment, true, c.sampler, c.seed, world.rank(), world.size()}, dev),
         val_loader(val_set, norm, LoaderConfig{c.batch, false, false, false, Sampler::Iid, c.seed}, dev),
+        val_groups(val_set, norm, LoaderConfig{c.batch / world.size(), false, false, true, Sampler::Iid, c.seed}, dev),
+        val_group_batches(val_total / world.size() / (c.batch / world.size())),
         per_epoch(train_loader.batches_per_epoch()),
         total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
@@ -138,9 +181,12 @@ struct Run {
   Communicator& world;
   const bool writer;  // rank 0: the one that writes files and displays progress
   const Device dev;
+  int64_t val_total = 0;  // validation examples over all ranks (set by val_set's initializer)
   Dataset train_set, val_set;
   const Normalization norm;
   DataLoader train_loader, val_loader;
+  DataLoader val_groups;  // the validation set in training's batches of B/K (evaluate_train_mode)
+  const int64_t val_group_batches;
   const int64_t per_epoch, total, eval_every;
   CifarCnn model;
   std::unique_ptr<Optimizer> opt;
@@ -238,12 +284,16 @@ struct Run {
     const std::string bad = eval_now && finite ? first_nonfinite(state()) : "";
     const bool validate_now = eval_now && finite && bad.empty();
     Eval ev;
-    if (validate_now) *last = ev = evaluate(model, val_loader, world);
+    if (validate_now) {
+      ev = evaluate(model, val_loader, world);
+      evaluate_train_mode(model, val_groups, val_group_batches, world, &ev);
+      *last = ev;
+    }
     const ClipFractions cf = model.clip_fractions();
     const BatchRenorm* n0 = model.norms().empty() ? nullptr : model.norms()[0];
     MetricsRow r{step + 1, double(step + 1) / per_epoch, loss, acc, validate_now, ev.loss, ev.acc,
                  n0 ? n0->rmax() : 1.0, n0 ? n0->dmax() : 0.0, cf.r, cf.d, opt->lr(), t,
-                 double(since * c.batch) / std::max(t - row_time, 1e-9)};
+                 double(since * c.batch) / std::max(t - row_time, 1e-9), ev.acc_train_mode, ev.gaps};
     metrics.add(r);
     if (!finite)
       throw TrainingDiverged("training loss became " + format_number(loss) + " between steps " +
