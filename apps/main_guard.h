@@ -101,6 +101,9 @@ inline void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
-inline const char* stop_signal_name() { return stop_signal == SIGINT ? "SIGINT" : "SIGTERM"; }
+// What stopped the run: this process's signal, or (data parallel) one that reached another rank.
+inline const char* stop_signal_name() {
+  return stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "a signal to another rank";
+}
 
 }  // namespace renorm::app
