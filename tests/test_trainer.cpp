@@ -170,3 +170,19 @@ TEST_CASE("metrics.csv: a file from before the mechanism columns still resumes, 
   CHECK(rows[0].find(",val_acc_train_mode,gap_norm1,") != std::string::npos);
   CHECK(rows[1] == "5,1,2.3,0.1,2.2,0.12,1,0,0,0,0.01,,,,,,,");
 }
+
+TEST_CASE("config.json from before a later setting still loads; a missing first-version setting does not",
+          "[trainer]") {
+  TrainConfig c;
+  c.out_dir = "x";
+  std::string text = config_to_json(c, "CPU");
+  const auto drop = [](std::string t, const std::string& key) {
+    const size_t at = t.find("\"" + key + "\"");
+    REQUIRE(at != std::string::npos);
+    return t.erase(at, t.find('\n', at) - at + 1);
+  };
+  const TrainConfig back = config_from_json(drop(text, "sync-norm"), "old.json");
+  CHECK_FALSE(back.sync_norm);
+  CHECK(back.batch == c.batch);
+  CHECK_THROWS_WITH(config_from_json(drop(text, "lr"), "old.json"), Catch::Contains("setting 'lr' is missing"));
+}

@@ -106,12 +106,19 @@ bool setting_from_json(const Json& v, T& field, const char* name) {
 }
 }  // namespace
 
+// Settings added after config.json's first version: a file written before one of them (a run still to
+// be resumed) lacks it and gets its default, which is what that run ran with.
+namespace {
+bool added_later(const std::string& name) { return name == "sync-norm"; }
+}  // namespace
+
 TrainConfig config_from_json(const std::string& text, const std::string& source) {
   const Json j = parse_json(text, source);
   TrainConfig c;
   if (!j.is_object()) throw IoError(source + ": not a JSON object");
   c.visit([&](const char* name, auto& field, const char*) {
     const auto v = j.find(name);
+    if (v == j.end() && added_later(name)) return;
     if (v == j.end()) throw IoError(source + ": setting '" + std::string(name) + "' is missing");
     try {
       if (!setting_from_json(*v, field, name))
