@@ -30,49 +30,43 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
-}  // namespace
 
-int main(int argc, char** argv) try {
+struct Options {
   int64_t batch = 128, micro = 4, steps = 20, threads = 0;
   std::string device = "cpu", norm = "brn";
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--batch") batch = std::stoll(argv[i + 1]);
-    else if (flag == "--microbatch") micro = std::stoll(argv[i + 1]);
-    else if (flag == "--steps") steps = std::stoll(argv[i + 1]);
-    else if (flag == "--threads") threads = std::stoll(argv[i + 1]);
-    else if (flag == "--device") device = argv[i + 1];
-    else if (flag == "--norm") norm = argv[i + 1];
+    if (flag == "--batch") o.batch = std::stoll(argv[i + 1]);
+    else if (flag == "--microbatch") o.micro = std::stoll(argv[i + 1]);
+    else if (flag == "--steps") o.steps = std::stoll(argv[i + 1]);
+    else if (flag == "--threads") o.threads = std::stoll(argv[i + 1]);
+    else if (flag == "--device") o.device = argv[i + 1];
+    else if (flag == "--norm") o.norm = argv[i + 1];
     else throw ConfigError("unknown flag " + flag);
   }
-  const std::shared_ptr<Communicator> world = world_communicator();
-  const int k = world->size(), rank = world->rank();
-  if (batch % k != 0 || (batch / k) % micro != 0) throw ConfigError("--batch must be K x a multiple of --microbatch");
-  if (threads > 0) omp_set_num_threads(int(threads));
-  const Device dev = parse_device(device);
-  std::unique_ptr<Communicator> nccl = k > 1 && dev == Device::CUDA ? make_nccl_communicator(*world) : nullptr;
-  const int64_t b = batch / k;
-  CnnConfig cfg;
-  cfg.norm = parse_norm(norm);
-  cfg.norm_config.microbatch = micro;
-  cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
-  cfg.first_example = rank * b;
-  CifarCnn net(cfg, dev);
-  Sgd opt(net.named_parameters(), 0.001f);
-  GradReducer reducer(net.named_parameters(), net.named_buffers(), nccl ? *nccl : *world, dev);
-  const Tensor x = Tensor::normal(Shape{b, 32, 32, 3}, 1 + uint64_t(rank), 0.f, 1.f, dev);
-  std::vector<float> lv(size_t(b), 0.f);
-  for (int64_t i = 0; i < b; ++i) lv[size_t(i)] = float((rank * b + i) % 10);
-  const Tensor labels = Tensor::from_vector(lv, Shape{b}, dev);
+  return o;
+}
+
+struct Timing {
+  double step_ms, wait_ms;
+};
+
+// Median step time and median wait in GradReducer::finish over `steps` steps after two warm-ups.
+Timing time_steps(CifarCnn& net, Sgd& opt, GradReducer& reducer, Communicator& world, const Tensor& x,
+                  const Tensor& labels, int64_t steps, Device dev) {
   std::vector<double> step_ms, wait_ms;
-  for (int64_t s = 0; s < steps + 2; ++s) {  // two warm-ups
-    world->barrier();
+  for (int64_t s = 0; s < steps + 2; ++s) {
+    world.barrier();
     synchronize(dev);
     const double t0 = now_ms();
     opt.zero_grad();
     const Tensor loss = softmax_cross_entropy(net.forward(x), labels);
     double w0 = 0, w1 = 0;
-    if (k > 1) {
+    if (world.size() > 1) {
       reducer.start_buffers();
       reducer.backward(loss);
       synchronize(dev);
@@ -90,13 +84,39 @@ int main(int argc, char** argv) try {
       wait_ms.push_back(w1 - w0);
     }
   }
-  const double ms = median(step_ms), wait = median(wait_ms);
+  return {median(step_ms), median(wait_ms)};
+}
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options o = parse(argc, argv);
+  const std::shared_ptr<Communicator> world = world_communicator();
+  const int k = world->size(), rank = world->rank();
+  if (o.batch % k != 0 || (o.batch / k) % o.micro != 0) throw ConfigError("--batch must be K x a multiple of --microbatch");
+  if (o.threads > 0) omp_set_num_threads(int(o.threads));
+  const Device dev = parse_device(o.device);
+  std::unique_ptr<Communicator> nccl = k > 1 && dev == Device::CUDA ? make_nccl_communicator(*world) : nullptr;
+  const int64_t b = o.batch / k;
+  CnnConfig cfg;
+  cfg.norm = parse_norm(o.norm);
+  cfg.norm_config.microbatch = o.micro;
+  cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
+  cfg.first_example = rank * b;
+  CifarCnn net(cfg, dev);
+  Sgd opt(net.named_parameters(), 0.001f);
+  GradReducer reducer(net.named_parameters(), net.named_buffers(), nccl ? *nccl : *world, dev);
+  const Tensor x = Tensor::normal(Shape{b, 32, 32, 3}, 1 + uint64_t(rank), 0.f, 1.f, dev);
+  std::vector<float> lv(size_t(b), 0.f);
+  for (int64_t i = 0; i < b; ++i) lv[size_t(i)] = float((rank * b + i) % 10);
+  const Tensor labels = Tensor::from_vector(lv, Shape{b}, dev);
+  const Timing t = time_steps(net, opt, reducer, *world, x, labels, o.steps, dev);
   if (rank == 0)
     std::printf("data-parallel step, %s, norm %s M=%lld, B %lld = %d rank(s) x %lld, %d thread(s) per rank: %.2f ms/step, "
                 "%.1f images/s, %lld bytes all-reduced per step in %lld buckets, waiting %.2f ms (%.1f%% of the step)\n",
-                device_description(dev).c_str(), norm.c_str(), (long long)micro, (long long)batch, k, (long long)b,
-                omp_get_max_threads(), ms, 1000.0 * double(batch) / ms, (long long)(k > 1 ? reducer.bytes_per_step() : 0),
-                (long long)reducer.buckets(), wait, 100.0 * wait / ms);
+                device_description(dev).c_str(), o.norm.c_str(), (long long)o.micro, (long long)o.batch, k, (long long)b,
+                omp_get_max_threads(), t.step_ms, 1000.0 * double(o.batch) / t.step_ms,
+                (long long)(k > 1 ? reducer.bytes_per_step() : 0), (long long)reducer.buckets(), t.wait_ms,
+                100.0 * t.wait_ms / t.step_ms);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "renorm-bench-dp: %s\n", e.what());
