@@ -3,6 +3,7 @@
 #pragma once
 // runtime: devices, errors, memory
 #include "runtime/allocator.h"
+#include "runtime/comm.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 // tensor, autograd and every differentiable op
@@ -16,5 +17,7 @@
 // data and training
 #include "data/loader.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
+#include "train/grad_reducer.h"
 #include "train/optim.h"
 #include "train/trainer.h"
