@@ -29,11 +29,13 @@ const EnumNames<Sampler>& enum_names(Sampler) {
 DataLoader::DataLoader(const Dataset& data, Normalization norm, LoaderConfig cfg, Device device)
     : data_(data), norm_(std::move(norm)), cfg_(cfg), device_(device) {
   if (cfg.batch <= 0) throw ConfigError("loader: batch must be > 0, got " + std::to_string(cfg.batch));
-  if (cfg.sampler == Sampler::NonIid && cfg.batch % 2 != 0)
-    throw ConfigError("loader: the non-i.i.d. sampler needs an even batch, got " + std::to_string(cfg.batch));
   if (cfg.shards < 1 || cfg.shard < 0 || cfg.shard >= cfg.shards || cfg.batch % cfg.shards != 0 || (cfg.shards > 1 && !cfg.drop_last))
     throw ConfigError("loader: shard " + std::to_string(cfg.shard) + " of " + std::to_string(cfg.shards) +
                       ": the shards must divide the batch " + std::to_string(cfg.batch) + " (and whole batches only)");
+  if (cfg.sampler == Sampler::NonIid && (cfg.class_run < 1 || (cfg.batch / cfg.shards) % cfg.class_run != 0))
+    throw ConfigError("loader: the non-i.i.d. sampler's runs of " + std::to_string(cfg.class_run) +
+                      " same-class examples must divide the batch, got " + std::to_string(cfg.batch) +
+                      (cfg.shards > 1 ? " in " + std::to_string(cfg.shards) + " shards" : std::string()));
   if (batches_per_epoch() == 0)
     throw ConfigError("loader: the dataset has " + std::to_string(data.size()) + " examples, fewer than one batch of " +
                       std::to_string(cfg.batch));
@@ -85,12 +87,11 @@ std::vector<int64_t> DataLoader::batch_indices(int64_t k) const {
   }
   std::vector<int64_t> out;
   if (cfg_.sampler == Sampler::Iid) return {perm_.begin() + j * cfg_.batch, perm_.begin() + j * cfg_.batch + b};
-  const int64_t pairs = b / 2, classes = int64_t(perm_.size());
-  for (int64_t p = 0; p < pairs; ++p) {
-    const int64_t g = j * pairs + p, round = g / classes;
+  const int64_t run = cfg_.class_run, runs = b / run, classes = int64_t(perm_.size());
+  for (int64_t p = 0; p < runs; ++p) {
+    const int64_t g = j * runs + p, round = g / classes;
     const std::vector<int64_t>& list = by_class_[perm_[g % classes]];
-    out.push_back(list[(2 * round) % list.size()]);
-    out.push_back(list[(2 * round + 1) % list.size()]);
+    for (int64_t t = 0; t < run; ++t) out.push_back(list[size_t(run * round + t) % list.size()]);
   }
   return out;
 }

@@ -18,9 +18,9 @@ namespace renorm {
 
 enum class Sampler {
   Iid,     // a seeded permutation per epoch
-  NonIid,  // the paper's non-i.i.d. setting: each minibatch is B/2 pairs of same-class examples; the
-           // pairs' classes are distinct while B/2 <= classes (else they cycle), so each microbatch
-           // of 4 holds two classes only
+  NonIid,  // the paper's non-i.i.d. setting: each minibatch is B/run runs of `class_run` same-class
+           // examples (the paper: pairs, run 2); the runs' classes are distinct while B/run <= classes
+           // (else they cycle), so each microbatch of M holds M/run classes
 };
 const EnumNames<Sampler>& enum_names(Sampler);  // "iid", "noniid"
 
@@ -35,6 +35,7 @@ struct LoaderConfig {
   // [shard·B/shards, (shard+1)·B/shards) of the batch one loader would yield, augmented exactly as there.
   // Needs drop_last and shards dividing B.
   int64_t shard = 0, shards = 1;
+  int64_t class_run = 2;  // NonIid: examples of one class in a row; must divide the batch (and each shard)
 };
 
 struct Batch {

@@ -144,6 +144,28 @@ TEST_CASE("loader: the non-i.i.d. sampler makes pairs of one class, distinct cla
                   ConfigError);
 }
 
+TEST_CASE("loader: non-i.i.d. runs of k same-class examples: a microbatch of M holds M/k classes", "[data]") {
+  const std::string dir = make_synthetic_cifar("noniid-runs", 20, 10);
+  const Dataset d = load_cifar10(dir, true);
+  for (int64_t run : {1, 4}) {
+    LoaderConfig cfg{8, true, false, true, Sampler::NonIid, 3};
+    cfg.class_run = run;
+    DataLoader l(d, Normalization::of(d), cfg, Device::CPU);
+    for (int k = 0; k < 4; ++k) {
+      const std::vector<float> lab = l.next().labels.to_vector();
+      std::set<float> classes(lab.begin(), lab.end());
+      CHECK(int64_t(classes.size()) == 8 / run);  // distinct classes, one per run
+      for (size_t i = 0; i < lab.size(); ++i) CHECK(lab[i] == lab[i - i % size_t(run)]);
+    }
+  }
+  LoaderConfig pairs{8, true, false, true, Sampler::NonIid, 3}, sharded = pairs;
+  sharded.class_run = 4;
+  sharded.shards = 4;  // shards of 2: a run of 4 would straddle them
+  CHECK_THROWS_WITH(DataLoader(d, Normalization::of(d), sharded, Device::CPU), Catch::Contains("runs of 4"));
+  // The default, run 2, is the paper's pairs (and the earlier sampler's draws).
+  CHECK(pairs.class_run == 2);
+}
+
 TEST_CASE("normalization: per-channel statistics of the training set", "[data]") {
   Dataset d;
   d.height = d.width = 1;

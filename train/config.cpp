@@ -60,7 +60,9 @@ void validate(const TrainConfig& c) {
   check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");
   check(c.clip_warmup >= -1 && c.rmax_steps >= -1 && c.dmax_steps >= -1,
         "--clip-warmup, --rmax-steps and --dmax-steps must be >= 0 (or -1: the default schedule)");
-  check(c.sampler != Sampler::NonIid || c.batch % 2 == 0, "--sampler noniid needs an even --batch");
+  check(c.noniid_run >= 1, "--noniid-run must be >= 1");
+  check(c.sampler != Sampler::NonIid || c.batch % c.noniid_run == 0,
+        "--sampler noniid needs --noniid-run (" + std::to_string(c.noniid_run) + ") to divide --batch");
   parse_device(c.device);
   if (c.out_dir.empty()) throw ConfigError("--out: not given");
   std::error_code ec;
@@ -109,7 +111,7 @@ bool setting_from_json(const Json& v, T& field, const char* name) {
 // Settings added after config.json's first version: a file written before one of them (a run still to
 // be resumed) lacks it and gets its default, which is what that run ran with.
 namespace {
-bool added_later(const std::string& name) { return name == "sync-norm"; }
+bool added_later(const std::string& name) { return name == "sync-norm" || name == "noniid-run"; }
 }  // namespace
 
 TrainConfig config_from_json(const std::string& text, const std::string& source) {

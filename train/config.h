@@ -36,6 +36,7 @@ struct TrainConfig {
   int64_t eval_every = 0;  // steps between validations; 0: once per epoch
   int64_t log_every = 50;
   Sampler sampler = Sampler::Iid;
+  int64_t noniid_run = LoaderConfig{}.class_run;  // non-i.i.d. sampler: examples of one class in a row
   bool augment = false;
   std::string device = "auto";
   uint64_t seed = 1;
@@ -98,6 +99,8 @@ void TrainConfig::visit(F&& f) {
   f("eval-every", eval_every, "validate every so many steps (0: once per epoch)");
   f("log-every", log_every, "a metrics row every so many steps");
   f("sampler", sampler, "iid | noniid (B/2 pairs of same-class examples per minibatch)");
+  f("noniid-run", noniid_run, "noniid sampler: same-class examples in a row (2: the paper's pairs; a microbatch "
+                              "of M then holds M/run classes)");
   f("augment", augment, "random crop (padding 4) and horizontal flip");
   f("device", device, "auto | cpu | cuda");
   f("seed", seed, "seed of initialization, data order, augmentation and dropout");

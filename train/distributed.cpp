@@ -24,8 +24,9 @@ TrainConfig settings_for_ranks(TrainConfig c, int ranks) {
   if (share % c.norm_config.microbatch != 0)
     throw ConfigError("--microbatch " + std::to_string(c.norm_config.microbatch) + " does not divide each rank's " +
                       std::to_string(share) + " examples (--batch " + std::to_string(c.batch) + " over " + k + " ranks)");
-  if (c.sampler == Sampler::NonIid && share % 2 != 0)
-    throw ConfigError("--sampler noniid needs an even number of examples per rank, got " + std::to_string(share));
+  if (c.sampler == Sampler::NonIid && share % c.noniid_run != 0)
+    throw ConfigError("--sampler noniid needs --noniid-run (" + std::to_string(c.noniid_run) +
+                      ") to divide each rank's " + std::to_string(share) + " examples");
   return c;
 }
 
