@@ -9,7 +9,9 @@ initialization and data order) with its mean, standard deviation and t = mean / 
 whether the mean exceeds the seed-to-seed spread (max − min) of either configuration. Writes OUT/sweep.png,
 OUT/sweep.svg and OUT/sweep.csv, and prints the table in Markdown.
 
-usage: plot_sweep.py OUT
+usage: plot_sweep.py OUT [--by runs]
+  --by runs: folders <norm>-k<k>-s<seed> of the non-i.i.d. sampler with runs of k same-class examples
+  (--noniid-run k); the x axis is then k (a microbatch of M holds M/k classes).
 """
 import csv
 import os
@@ -22,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-RUN = re.compile(r"^(bn|brn)-m(\d+)-s(\d+)$")
+RUN = {"m": re.compile(r"^(bn|brn)-m(\d+)-s(\d+)$"), "k": re.compile(r"^(bn|brn)-k(\d+)-s(\d+)$")}
 LABEL = {"bn": "batchnorm", "brn": "Batch Renorm"}
 
 
@@ -44,12 +46,14 @@ def spread(values):
 
 
 def main():
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: plot_sweep.py OUT")
-    out = sys.argv[1]
+    if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2:] != ["--by", "runs"]):
+        raise SystemExit("usage: plot_sweep.py OUT [--by runs]")
+    out, key = sys.argv[1], "k" if len(sys.argv) == 4 else "m"
+    xlabel = ("same-class run k of the non-i.i.d. sampler (a microbatch of M holds M/k classes)" if key == "k"
+              else "microbatch size M (normalization group)")
     runs = {}  # (norm, m) -> {seed: row}
     for name in sorted(os.listdir(out)):
-        m = RUN.match(name)
+        m = RUN[key].match(name)
         if m and os.path.exists(os.path.join(out, name, "metrics.csv")):
             runs.setdefault((m.group(1), int(m.group(2))), {})[int(m.group(3))] = final_row(
                 os.path.join(out, name, "metrics.csv"))
@@ -84,13 +88,13 @@ def main():
             w.writerow([t["norm"], t["m"], t["seeds"], *("%.4f" % v for v in t["acc"]), "%.4f" % t["acc_train_mode"][0],
                         *("%.4g" % v for v in t["gap"])])
     os.replace(os.path.join(out, "sweep.csv.tmp"), os.path.join(out, "sweep.csv"))
-    print("| M | norm | seeds | val acc, mean [min, max] | train-mode acc | gap, mean [min, max] |")
+    print("| %s | norm | seeds | val acc, mean [min, max] | train-mode acc | gap, mean [min, max] |" % key.upper())
     print("|---:|---|---:|---|---:|---|")
     for t in table:
         print("| %d | %s | %d | %.3f [%.3f, %.3f] | %.3f | %.3g [%.3g, %.3g] |" % (
             t["m"], LABEL[t["norm"]], t["seeds"], *t["acc"], t["acc_train_mode"][0], *t["gap"]))
     print()
-    print("| M | Batch Renorm − batchnorm, per seed | mean ± sd (paired) | t | larger seed spread (max − min) of the two | mean exceeds it |")
+    print("| %s | Batch Renorm − batchnorm, per seed | mean ± sd (paired) | t | larger seed spread (max − min) of the two | mean exceeds it |" % key.upper())
     print("|---:|---|---|---:|---:|---|")
     for m, (diffs, sp) in paired.items():
         mean = statistics.mean(diffs)
@@ -113,14 +117,15 @@ def main():
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes)
         ax.set_xticklabels([str(m) for m in sizes])
-        ax.set_xlabel("microbatch size M (normalization group)")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     acc_ax.set_ylabel("final validation accuracy (mean, min-max over seeds)")
-    acc_ax.set_title("Where Figure 2's claim holds: accuracy against M")
+    acc_ax.set_title("Where Figure 2's claim holds: accuracy against M" if key == "m"
+                     else "Non-i.i.d. (Figure 3): accuracy against the same-class run k")
     gap_ax.set_yscale("log")
     gap_ax.set_ylabel("||y_train - y_infer|| / ||y_infer||, mean over layers")
-    gap_ax.set_title("The mechanism: train/inference gap against M")
+    gap_ax.set_title("The mechanism: train/inference gap against " + ("M" if key == "m" else "k"))
     for ext in ("png", "svg"):
         tmp = os.path.join(out, "sweep.tmp." + ext)
         fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")
