@@ -1,5 +1,5 @@
 // renorm-reproduce: the paper's small-microbatch (Figure 2) and non-i.i.d. (Figure 3) experiments on
-// CIFAR-10, several seeds per configuration, one output folder, figures at the end.
+// CIFAR-10 (or Fashion-MNIST), several seeds per configuration, one output folder, figures at the end.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -15,20 +15,24 @@ int main(int argc, char** argv) {
   renorm::ReproduceConfig c;
   if (const char* env = std::getenv("RENORM_DATA_DIR")) c.data_dir = env;
   CLI::App app{"renorm-reproduce: Batch Renorm (Ioffe 2017) Figure 2 (microbatches) and Figure 3 (non-i.i.d.) on "
-               "CIFAR-10.\nPresets: quick (about 15 minutes on 2 CPU cores, the 5085-image subset), full (all of "
-               "CIFAR-10; docs/reproduction.md)."};
+               "CIFAR-10.\nPresets: quick (about 15 minutes on 2 CPU cores, the 5085-image subset), long (a few hours on "
+               "2 CPU cores, the subset), full (all of CIFAR-10, a GPU); docs/reproduction.md.\n" +
+               renorm::preset_summary()};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--experiment", c.experiment, "microbatch | noniid | all")->capture_default_str();
-  app.add_option("--preset", c.preset, "quick | full")->capture_default_str();
-  app.add_option("--data-dir", c.data_dir, "CIFAR-10 binary folder (default: $RENORM_DATA_DIR)");
+  app.add_option("--experiment", c.experiment, "microbatch | noniid | all (the two) | classes (non-i.i.d. against "
+                 "classes per microbatch)")->capture_default_str();
+  app.add_option("--preset", c.preset, "quick | long | full")->capture_default_str();
+  app.add_option("--dataset", c.dataset, "cifar10 | fashion-mnist")->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "the dataset's folder (default: $RENORM_DATA_DIR)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();
   app.add_option("--device", c.device, "auto | cpu | cuda")->capture_default_str();
   app.add_option("--batch", c.batch, "minibatch size (preset: 128)");
-  app.add_option("--microbatch", c.microbatch, "microbatch size (preset: 4)");
-  app.add_option("--steps", c.steps, "training steps per run (preset: quick 300, full 30000)");
-  app.add_option("--seeds", c.seeds, "seeds per configuration (preset: quick 2, full 3)");
-  app.add_option("--eval-every", c.eval_every, "steps between validations (preset: quick 25, full 500)");
-  app.add_option("--alpha", c.alpha, "moving-average rate (preset: quick 0.05, full 0.01)");
+  app.add_option("--microbatch", c.microbatch, "Figure 2's microbatch size M (preset's)");
+  app.add_option("--noniid-microbatch", c.noniid_microbatch, "the non-i.i.d. experiments' microbatch size (preset's)");
+  app.add_option("--steps", c.steps, "training steps per run (preset's)");
+  app.add_option("--seeds", c.seeds, "seeds per configuration (preset's)");
+  app.add_option("--eval-every", c.eval_every, "steps between validations (preset's)");
+  app.add_option("--alpha", c.alpha, "moving-average rate (preset's)");
   app.add_option("--train-limit", c.train_limit, "use only the first N training images (0: all)");
   app.add_option("--threads", c.threads, "CPU threads (0: all)");
   app.add_flag("--figure1", c.figure1, "also Batch Renorm over the whole minibatch (paper Figure 1)");

@@ -2,10 +2,16 @@
 //   microbatch (paper Figure 2): batchnorm over the whole minibatch (baseline), batchnorm over
 //     microbatches of M, Batch Renorm over microbatches of M; optionally Batch Renorm over the whole
 //     minibatch (Figure 1).
-//   noniid (paper Figure 3): batchnorm vs Batch Renorm over microbatches of M, trained with the
-//     non-i.i.d. sampler, validated on i.i.d. test data.
-// Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,seed,dir) and one renorm-train
-// folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py.
+//   noniid (paper Figure 3): batchnorm vs Batch Renorm over microbatches of M', trained with the
+//     non-i.i.d. sampler (pairs of same-class examples), validated on i.i.d. test data.
+//   classes: the non-i.i.d. experiment against the number of classes per microbatch of M': runs of
+//     k = M', M'/2, ..., 1 same-class examples, so a microbatch holds M'/k classes.
+// Presets (kPresets in the .cpp, the one table): quick (the README's main job, ~15 min on 2 CPU cores),
+// long (a few hours on 2 CPU cores), full (all of CIFAR-10, a GPU). docs/reproduction.md says why each
+// preset's settings are what they are.
+// Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,noniid_run,seed,dir) and one
+// renorm-train folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py, and for the
+// classes experiment <out>/classes/sweep.png from scripts/plot_sweep.py.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,12 +24,14 @@
 namespace renorm {
 
 struct ReproduceConfig {
-  std::string experiment = "all";  // microbatch | noniid | all
-  std::string preset = "quick";    // quick | full
+  std::string experiment = "all";  // microbatch | noniid | classes | all (microbatch and noniid)
+  std::string preset = "quick";    // quick | long | full
+  std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string data_dir, out_dir = "reproduction", device = "auto";
-  // 0 / -1: the preset's value
-  int64_t batch = 0, microbatch = 0, steps = 0, seeds = 0, eval_every = 0, train_limit = -1;
+  // 0 / -1: the preset's value. microbatch: Figure 2's M; noniid_microbatch: M' of noniid and classes.
+  int64_t batch = 0, microbatch = 0, noniid_microbatch = 0, steps = 0, seeds = 0, eval_every = 0, train_limit = -1;
   float alpha = 0;
+  bool augment = false;  // set by resolve() from the preset
   bool figure1 = false;  // also Batch Renorm over the whole minibatch
   bool plot = true;
   int threads = 0;
@@ -31,9 +39,12 @@ struct ReproduceConfig {
 
 struct RunSpec {
   std::string experiment, label, norm, sampler, dir;
-  int64_t microbatch = 0;
+  int64_t microbatch = 0, noniid_run = 2;  // noniid_run: the non-i.i.d. sampler's same-class run
   uint64_t seed = 1;
 };
+
+// The presets' values, for --help and the docs: "quick: ...; long: ...; full: ...".
+std::string preset_summary();
 
 // The preset's values for every setting left unset; throws ConfigError naming a bad flag.
 ReproduceConfig resolve(ReproduceConfig c);
@@ -53,7 +64,7 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer = nullptr,  // o
 // A python3 that imports matplotlib: $RENORM_PYTHON, python3 on the PATH, or /usr/bin/python3; "" if none.
 std::string python_with_matplotlib();
 
-// Where scripts/plot_curves.py is: $RENORM_PLOT_SCRIPT, else the source tree's.
-std::string plot_script_path();
+// Where a plot script is: the source tree's scripts/<name>; for plot_curves.py $RENORM_PLOT_SCRIPT first.
+std::string plot_script_path(const std::string& name = "plot_curves.py");
 
 }  // namespace renorm

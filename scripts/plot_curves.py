@@ -23,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 TITLES = {
     "microbatch": "Microbatches (Ioffe 2017, Figure 2): validation accuracy",
     "noniid": "Non-i.i.d. minibatches (Ioffe 2017, Figure 3): validation accuracy",
+    "classes": "Non-i.i.d. minibatches against classes per microbatch: validation accuracy",
 }
 
 

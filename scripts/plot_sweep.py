@@ -49,8 +49,9 @@ def main():
     if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2:] != ["--by", "runs"]):
         raise SystemExit("usage: plot_sweep.py OUT [--by runs]")
     out, key = sys.argv[1], "k" if len(sys.argv) == 4 else "m"
-    xlabel = ("same-class run k of the non-i.i.d. sampler (a microbatch of M holds M/k classes)" if key == "k"
+    xlabel = ("same-class run k (non-i.i.d. sampler; M/k classes per microbatch)" if key == "k"
               else "microbatch size M (normalization group)")
+    name = "M" if key == "m" else "k"
     runs = {}  # (norm, m) -> {seed: row}
     for name in sorted(os.listdir(out)):
         m = RUN[key].match(name)
@@ -88,13 +89,13 @@ def main():
             w.writerow([t["norm"], t["m"], t["seeds"], *("%.4f" % v for v in t["acc"]), "%.4f" % t["acc_train_mode"][0],
                         *("%.4g" % v for v in t["gap"])])
     os.replace(os.path.join(out, "sweep.csv.tmp"), os.path.join(out, "sweep.csv"))
-    print("| %s | norm | seeds | val acc, mean [min, max] | train-mode acc | gap, mean [min, max] |" % key.upper())
+    print("| %s | norm | seeds | val acc, mean [min, max] | train-mode acc | gap, mean [min, max] |" % name)
     print("|---:|---|---:|---|---:|---|")
     for t in table:
         print("| %d | %s | %d | %.3f [%.3f, %.3f] | %.3f | %.3g [%.3g, %.3g] |" % (
             t["m"], LABEL[t["norm"]], t["seeds"], *t["acc"], t["acc_train_mode"][0], *t["gap"]))
     print()
-    print("| %s | Batch Renorm − batchnorm, per seed | mean ± sd (paired) | t | larger seed spread (max − min) of the two | mean exceeds it |" % key.upper())
+    print("| %s | Batch Renorm − batchnorm, per seed | mean ± sd (paired) | t | larger seed spread (max − min) of the two | mean exceeds it |" % name)
     print("|---:|---|---|---:|---:|---|")
     for m, (diffs, sp) in paired.items():
         mean = statistics.mean(diffs)
@@ -106,9 +107,9 @@ def main():
     for i, norm in enumerate(("bn", "brn")):
         rows = [t for t in table if t["norm"] == norm]
         ms = [t["m"] for t in rows]
-        for key, style, suffix in (("acc", "-o", ""), ("acc_train_mode", ":x", ", norm in training mode")):
-            mean = [t[key][0] for t in rows]
-            err = [[t[key][0] - t[key][1] for t in rows], [t[key][2] - t[key][0] for t in rows]]
+        for column, style, suffix in (("acc", "-o", ""), ("acc_train_mode", ":x", ", norm in training mode")):
+            mean = [t[column][0] for t in rows]
+            err = [[t[column][0] - t[column][1] for t in rows], [t[column][2] - t[column][0] for t in rows]]
             acc_ax.errorbar(ms, mean, yerr=err, fmt=style, color="C%d" % i, capsize=3, label=LABEL[norm] + suffix)
         gap_ax.errorbar(ms, [t["gap"][0] for t in rows], yerr=[[t["gap"][0] - t["gap"][1] for t in rows],
                                                                [t["gap"][2] - t["gap"][0] for t in rows]],
@@ -125,7 +126,7 @@ def main():
                      else "Non-i.i.d. (Figure 3): accuracy against the same-class run k")
     gap_ax.set_yscale("log")
     gap_ax.set_ylabel("||y_train - y_infer|| / ||y_infer||, mean over layers")
-    gap_ax.set_title("The mechanism: train/inference gap against " + ("M" if key == "m" else "k"))
+    gap_ax.set_title("The mechanism: train/inference gap against " + name)
     for ext in ("png", "svg"):
         tmp = os.path.join(out, "sweep.tmp." + ext)
         fig.savefig(tmp, format=ext, dpi=130, bbox_inches="tight")

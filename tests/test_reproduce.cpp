@@ -21,14 +21,41 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   const ReproduceConfig q = resolve(c);
   CHECK(q.steps == 300);
   CHECK(q.alpha == 0.05f);
-  CHECK(q.microbatch == 4);
-  CHECK(plan(q).size() == 10);  // (3 microbatch + 2 non-iid configurations) x 2 seeds
+  CHECK(q.microbatch == 2);
+  CHECK(q.noniid_microbatch == 4);
+  CHECK_FALSE(q.augment);
+  const std::vector<RunSpec> runs = plan(q);
+  REQUIRE(runs.size() == 15);  // (3 microbatch + 2 non-iid configurations) x 3 seeds
+  CHECK(runs[3].microbatch == 2);
+  CHECK(runs[9].microbatch == 4);
+  CHECK(runs[9].sampler == "noniid");
+  CHECK(runs[9].noniid_run == 2);
+  CHECK(train_config(q, runs[9]).noniid_run == 2);
   c.figure1 = true;
   c.experiment = "microbatch";
-  CHECK(plan(resolve(c)).size() == 8);
+  CHECK(plan(resolve(c)).size() == 12);
+  c.experiment = "classes";  // runs of 4, 2, 1 same-class examples in microbatches of 4
+  const std::vector<RunSpec> classes = plan(resolve(c));
+  REQUIRE(classes.size() == 18);
+  CHECK(classes[0].noniid_run == 4);
+  CHECK(classes[17].noniid_run == 1);
+  CHECK(classes[17].dir == "reproduction/classes/brn-k1-s3");
+  c.experiment = "microbatch";
+  c.preset = "long";
+  CHECK(resolve(c).steps == 1500);
+  CHECK(resolve(c).augment);
   c.preset = "full";
   CHECK(resolve(c).steps == 30000);
   CHECK(resolve(c).alpha == 0.01f);
+  CHECK(resolve(c).microbatch == 4);
+  c.dataset = "mnist";
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--dataset: 'mnist'"));
+  c.dataset = "fashion-mnist";
+  CHECK(train_config(resolve(c), plan(resolve(c))[0]).dataset == DatasetKind::FashionMnist);
+  c.preset = "fast";
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--preset: 'fast'"));
+  c.preset = "full";
+  c.dataset = "cifar10";
   // The paper's schedule at its own length; the warmup floor of 3/alpha for short runs.
   const ClipSchedule paper = ClipSchedule::for_run(160000, 0.01f);
   CHECK(paper.warmup_steps == 5000);
@@ -44,6 +71,9 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   c.microbatch = 5;
   CHECK_THROWS_WITH(resolve(c), Catch::Contains("--microbatch 5"));
   c.microbatch = 0;
+  c.noniid_microbatch = 3;
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--noniid-microbatch 3"));
+  c.noniid_microbatch = 0;
   c.data_dir = "/nonexistent";
   CHECK_THROWS_WITH(resolve(c), Catch::Contains("--data-dir /nonexistent"));
 }
@@ -56,6 +86,7 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   c.steps = 4;
   c.eval_every = 2;
   c.batch = 16;
+  c.seeds = 2;
   c.device = "cpu";
   c.plot = false;
   c = resolve(c);
