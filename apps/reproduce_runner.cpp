@@ -29,7 +29,7 @@ struct Preset {
   bool augment;
 };
 constexpr Preset kPresets[] = {
-    {"quick", 2, 4, 300, 3, 50, 0.05f, false},
+    {"quick", 2, 4, 250, 3, 50, 0.05f, false},
     {"long", 2, 4, 1500, 3, 100, 0.01f, true},
     {"full", 4, 4, 30000, 3, 500, 0.01f, true},
 };

@@ -19,7 +19,7 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   ReproduceConfig c;
   c.data_dir = data;
   const ReproduceConfig q = resolve(c);
-  CHECK(q.steps == 300);
+  CHECK(q.steps == 250);
   CHECK(q.alpha == 0.05f);
   CHECK(q.microbatch == 2);
   CHECK(q.noniid_microbatch == 4);
@@ -106,4 +106,33 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   CHECK(std::system((py + " " + plot_script_path() + " " + out).c_str()) == 0);
   for (const char* f : {"microbatch.png", "microbatch.svg", "noniid.png", "noniid.svg"}) CHECK(fs::exists(out + "/" + f));
   CHECK(std::system((py + " " + plot_script_path() + " /nonexistent 2>/dev/null").c_str()) != 0);
+}
+
+TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figure is drawn", "[reproduce][slow]") {
+  const std::string data = test::make_synthetic_cifar("repro-classes", 16, 32), out = data + "/rep";
+  ReproduceConfig c;
+  c.experiment = "classes";
+  c.data_dir = data;
+  c.out_dir = out;
+  c.steps = 2;
+  c.eval_every = 2;
+  c.batch = 16;
+  c.seeds = 2;
+  c.device = "cpu";
+  c.plot = false;
+  c = resolve(c);
+  REQUIRE(reproduce(c) == 0);
+  for (const char* run : {"bn-k4-s1", "brn-k4-s2", "bn-k2-s1", "brn-k1-s2"})
+    CHECK(fs::exists(out + "/classes/" + run + "/metrics.csv"));
+  const std::string py = python_with_matplotlib();
+  if (py.empty()) {
+    std::cout << "SKIPPED: no python3 with matplotlib for the plot script" << std::endl;
+    return;
+  }
+  REQUIRE(std::system((py + " " + plot_script_path("plot_sweep.py") + " " + out + "/classes --by runs >/dev/null").c_str()) == 0);
+  std::ifstream table(out + "/classes/sweep.csv");
+  int lines = 0;
+  for (std::string line; std::getline(table, line);) ++lines;
+  CHECK(lines == 1 + 6);  // header + (bn, brn) x k in {1, 2, 4}
+  CHECK(fs::exists(out + "/classes/sweep.png"));
 }
