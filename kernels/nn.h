@@ -39,14 +39,36 @@ RENORM_HD int64_t maxpool_source(const PoolShape& ps, int64_t n, int64_t i, int6
   return ps.input_index(n, i, j, kk / ps.k, kk % ps.k, ch);
 }
 
-// Dropout's keep decision for element i of the step `step` of layer `layer` under `seed`: a pure
-// function of those four, so CPU and CUDA masks are identical and backward recomputes the mask
-// instead of storing it.
-RENORM_HD bool dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, int64_t i, float p) {
-  const Philox4 r = philox4x32_10(static_cast<uint32_t>(i), static_cast<uint32_t>(static_cast<uint64_t>(i) >> 32), layer,
+// Dropout's keep decisions: element i of the step `step` of layer `layer` under `seed` is kept when word
+// i % 4 of Philox call i / 4 (all 128 bits of each call used, 24 per decision), as a uniform in (0, 1],
+// exceeds p. A pure function of those four, so CPU and CUDA masks are identical and backward recomputes
+// the mask instead of storing it. dropout_keep4: bit j for element 4q + j.
+RENORM_HD uint32_t dropout_keep4(uint64_t seed, uint32_t layer, uint32_t step, int64_t q, float p) {
+  const Philox4 r = philox4x32_10(static_cast<uint32_t>(q), static_cast<uint32_t>(static_cast<uint64_t>(q) >> 32), layer,
                                   step ^ 0x9E3779B9u, seed);
-  return philox_to_unit(r.v[0]) > p;
+  uint32_t keep = 0;
+  for (int j = 0; j < 4; ++j) keep |= static_cast<uint32_t>(philox_to_unit(r.v[j]) > p) << j;
+  return keep;
 }
+
+RENORM_HD bool dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, int64_t i, float p) {
+  return (dropout_keep4(seed, layer, step, i >> 2, p) >> (i & 3)) & 1u;
+}
+
+// Inverted dropout of the elements of stream group q (stream elements 4q .. 4q+3) that fall in the
+// tensor, whose element 0 is stream element `first`: y = keep ? x * scale : 0.
+RENORM_HD void dropout_group(const float* x, float* y, int64_t n, int64_t first, int64_t q, float p, float scale,
+                             uint64_t seed, uint32_t layer, uint32_t step) {
+  const uint32_t keep = dropout_keep4(seed, layer, step, q, p);
+  for (int j = 0; j < 4; ++j) {
+    const int64_t i = 4 * q + j - first;
+    if (i >= 0 && i < n) y[i] = (keep >> j) & 1u ? x[i] * scale : 0.f;
+  }
+}
+
+// The stream groups a tensor of n elements starting at stream element `first` touches: [q0, q1).
+RENORM_HD int64_t dropout_first_group(int64_t first) { return first >> 2; }
+RENORM_HD int64_t dropout_end_group(int64_t n, int64_t first) { return (first + n + 3) >> 2; }
 
 // One example of softmax cross-entropy: probs p[k], loss -log p[label] (NaN for a label outside [0,k)),
 // correct = argmax == label. Max-shifted, accumulated in double.

@@ -7,6 +7,7 @@
 
 #include "runtime/error.h"
 #include "tensor/ops.h"
+#include "kernels/nn.h"
 #include "layers/layers.h"
 #include "support/gradcheck.h"
 #include "support/parity.h"
@@ -88,20 +89,41 @@ TEST_CASE("dropout: inverted scaling, mask keyed by seed/layer/step, identity in
 
 TEST_CASE("dropout: K shards of a minibatch, each told its first example, draw the whole minibatch's mask",
           "[layers]") {
-  const Tensor x = Tensor::full(Shape{6, 5, 4}, 1.f);
+  // 15 elements per example: shards start inside the stream's groups of 4 (one Philox call each).
+  const Tensor x = Tensor::full(Shape{6, 5, 3}, 1.f);
   const std::vector<float> whole = dropout(x, 0.4f, 3, 1, 7).to_vector();
-  for (int64_t k : {2, 3}) {
+  for (int64_t k : {2, 3, 6}) {
     std::vector<float> joined;
     for (int64_t r = 0; r < k; ++r) {
       const int64_t b = 6 / k;
-      const std::vector<float> part = dropout(Tensor::full(Shape{b, 5, 4}, 1.f), 0.4f, 3, 1, 7, r * b).to_vector();
+      const std::vector<float> part = dropout(Tensor::full(Shape{b, 5, 3}, 1.f), 0.4f, 3, 1, 7, r * b).to_vector();
       joined.insert(joined.end(), part.begin(), part.end());
     }
     CHECK(joined == whole);
   }
   // Without the offset every shard would draw the first shard's mask.
-  CHECK(dropout(Tensor::full(Shape{3, 5, 4}, 1.f), 0.4f, 3, 1, 7, 3).to_vector() !=
-        dropout(Tensor::full(Shape{3, 5, 4}, 1.f), 0.4f, 3, 1, 7).to_vector());
+  CHECK(dropout(Tensor::full(Shape{3, 5, 3}, 1.f), 0.4f, 3, 1, 7, 3).to_vector() !=
+        dropout(Tensor::full(Shape{3, 5, 3}, 1.f), 0.4f, 3, 1, 7).to_vector());
+}
+
+TEST_CASE("dropout: each Philox call decides 4 independent elements", "[layers]") {
+  // Four decisions per call from its four words: neighbours inside a group of 4 agree as often as
+  // independent draws do, p^2 + (1-p)^2, not always (one word reused) and not never.
+  const float p = 0.3f;
+  int64_t same = 0, pairs = 0, kept = 0;
+  for (int64_t q = 0; q < 20000; ++q) {
+    const uint32_t keep = kernels::dropout_keep4(11, 2, 5, q, p);
+    for (int j = 0; j < 4; ++j) {
+      CHECK(kernels::dropout_keep(11, 2, 5, 4 * q + j, p) == bool((keep >> j) & 1u));
+      kept += (keep >> j) & 1u;
+      if (j > 0) {
+        same += ((keep >> j) & 1u) == ((keep >> (j - 1)) & 1u);
+        ++pairs;
+      }
+    }
+  }
+  CHECK(std::abs(double(same) / pairs - (p * p + (1 - p) * (1 - p))) < 0.01);
+  CHECK(std::abs(double(kept) / 80000 - (1 - p)) < 0.01);
 }
 
 TEST_CASE("softmax cross-entropy: values, stability, accuracy, bad labels", "[layers]") {

@@ -17,6 +17,9 @@ TEST_CASE("parity: dropout masks are identical on CPU and CUDA", "[parity][cuda]
   RENORM_REQUIRE_CUDA_OR_SKIP();
   const Tensor x = Tensor::full(Shape{3, 1000}, 1.f);
   CHECK(dropout(x, 0.4f, 5, 1, 77).to_vector() == dropout(x.to(Device::CUDA), 0.4f, 5, 1, 77).to_vector());
+  // A shard starting at example 1 of 333 elements: stream element 333, inside a group of 4.
+  const Tensor s = Tensor::full(Shape{3, 333}, 1.f);
+  CHECK(dropout(s, 0.4f, 5, 1, 77, 1).to_vector() == dropout(s.to(Device::CUDA), 0.4f, 5, 1, 77, 1).to_vector());
 }
 
 TEST_CASE("parity: SGD and Adam fused steps", "[parity][cuda][optim]") {

@@ -65,8 +65,9 @@ void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps,
 void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
                    uint32_t step) {
   const float scale = 1.f / (1.f - p);
+  const int64_t q0 = dropout_first_group(first), q1 = dropout_end_group(n, first);
 #pragma omp parallel for schedule(static) if (n >= (1 << 15))
-  for (int64_t i = 0; i < n; ++i) y[i] = dropout_keep(seed, layer, step, first + i, p) ? x[i] * scale : 0.f;
+  for (int64_t q = q0; q < q1; ++q) dropout_group(x, y, n, first, q, p, scale, seed, layer, step);
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,

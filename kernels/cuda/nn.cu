@@ -68,8 +68,9 @@ __global__ void __launch_bounds__(kThreads)
     dropout_kernel(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
                    uint32_t step) {
   const float scale = 1.f / (1.f - p);
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = dropout_keep(seed, layer, step, first + i, p) ? x[i] * scale : 0.f;
+  const int64_t q0 = dropout_first_group(first), groups = dropout_end_group(n, first) - q0;
+  for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x)
+    dropout_group(x, y, n, first, q0 + g, p, scale, seed, layer, step);
 }
 
 __global__ void __launch_bounds__(kThreads) xent_fwd_kernel(const float* logits, const float* labels, int64_t b,
@@ -110,7 +111,7 @@ void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps,
 
 void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
                    uint32_t step) {
-  launch_n<dropout_kernel>(n, x, y, n, first, p, seed, layer, step);
+  launch_n<dropout_kernel>(dropout_end_group(n, first) - dropout_first_group(first), x, y, n, first, p, seed, layer, step);
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
