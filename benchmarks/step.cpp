@@ -1,7 +1,8 @@
 // One CNN training step (forward, loss, backward, SGD step) per norm kind: ms/step and images/s (median of
 // the timed steps after two warm-ups), then a per-layer breakdown (forward and backward of each layer,
 // measured with a device sync around each, so their sum exceeds the step time a little) that shows
-// what the norm costs.
+// what the norm costs, and for each convolution its GFLOP/s and share of the fp32 FMA peak that this run
+// measures on the same cores (CPU; benchmarks/fma_peak.h).
 //   renorm-bench-step [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "train/optim.h"
 #include "models/cifar_cnn.h"
 #include "train/checkpoint.h"
+#include "benchmarks/fma_peak.h"
 
 using namespace renorm;
 
@@ -36,101 +38,167 @@ std::string layer_name(const Module& m) {
   if (dynamic_cast<const Linear*>(&m)) return "linear";
   return "?";
 }
+
+struct Flags {
+  int64_t batch = 128, micro = 4, steps = 10;
+  std::string device = "auto", json;
+};
+
+Flags parse_flags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--batch") f.batch = std::stoll(argv[i + 1]);
+    else if (flag == "--microbatch") f.micro = std::stoll(argv[i + 1]);
+    else if (flag == "--steps") f.steps = std::stoll(argv[i + 1]);
+    else if (flag == "--device") f.device = argv[i + 1];
+    else if (flag == "--json") f.json = argv[i + 1];
+    else throw ConfigError("unknown flag " + flag);
+  }
+  return f;
+}
+
+struct Batch {
+  Tensor x, labels;
+};
+
+void train_step(CifarCnn& net, Sgd& opt, const Batch& b) {
+  opt.zero_grad();
+  Tensor loss = softmax_cross_entropy(net.forward(b.x), b.labels);
+  loss.backward();
+  opt.step();
+}
+
+// The median of `steps` timed steps after two warm-ups.
+double median_step_ms(CifarCnn& net, Sgd& opt, const Batch& b, int64_t steps, Device dev) {
+  std::vector<double> ms;
+  for (int64_t s = 0; s < steps + 2; ++s) {
+    synchronize(dev);
+    const double t0 = now_ms();
+    train_step(net, opt, b);
+    synchronize(dev);
+    if (s >= 2) ms.push_back(now_ms() - t0);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct LayerTime {
+  std::string type;
+  double fwd_ms = 1e300, bwd_ms = 0, fwd_gflop = 0;  // fwd_gflop: convolutions only; backward does twice it
+};
+
+// Per layer: the minimum over three steps (robust to interference), each layer between device syncs.
+std::vector<LayerTime> layer_breakdown(CifarCnn& net, Sgd& opt, const Batch& b, Device dev) {
+  const auto& layers = net.body().children();
+  std::vector<LayerTime> t(layers.size());
+  std::vector<BackwardTiming> bwd;
+  for (int rep = 0; rep < 3; ++rep) {
+    opt.zero_grad();
+    Tensor h = b.x;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      synchronize(dev);
+      const double t0 = now_ms();
+      h = layers[i]->forward(h);
+      synchronize(dev);
+      t[i].fwd_ms = std::min(t[i].fwd_ms, now_ms() - t0);
+      t[i].type = layer_name(*layers[i]);
+      if (const auto* conv = dynamic_cast<const Conv2d*>(layers[i].get()))  // 2 flops per multiply-add
+        t[i].fwd_gflop = 2.0 * double(h.numel()) * double(conv->weight.numel() / conv->weight.dim(0)) / 1e9;
+    }
+    Tensor loss = softmax_cross_entropy(h, b.labels);
+    std::vector<BackwardTiming> once;
+    set_backward_timing(&once);
+    loss.backward();
+    set_backward_timing(nullptr);
+    if (bwd.empty()) bwd = once;
+    for (size_t i = 0; i < once.size() && i < bwd.size(); ++i) bwd[i].ms = std::min(bwd[i].ms, once[i].ms);
+  }
+  for (size_t i = 0; i < t.size(); ++i)  // bwd[0] is the loss; then one node per layer, last layer first
+    t[i].bwd_ms = i + 1 < bwd.size() ? bwd[bwd.size() - 1 - i].ms : 0.0;
+  return t;
+}
+
+// "  GFLOP/s (x% of peak)" for a convolution's pass, or "" for other layers.
+std::string rate(double gflop, double ms, double peak) {
+  if (gflop <= 0 || ms <= 0) return "";
+  char s[64];
+  const double r = gflop / (ms / 1e3);
+  if (peak > 0) std::snprintf(s, sizeof s, " %7.1f (%3.0f%%)", r, 100.0 * r / peak);
+  else std::snprintf(s, sizeof s, " %7.1f", r);
+  return s;
+}
+
+std::string breakdown_text(const std::string& name, const std::vector<LayerTime>& t, double peak) {
+  std::string out = "\n" + name + ": layer, forward ms, backward ms; convolutions: forward and backward GFLOP/s" +
+                    (peak > 0 ? " (% of the FMA peak)" : "") + "\n";
+  for (size_t i = 0; i < t.size(); ++i) {
+    char line[96];
+    std::snprintf(line, sizeof line, "  %2zu %-13s %8.2f %8.2f", i, t[i].type.c_str(), t[i].fwd_ms, t[i].bwd_ms);
+    out += line + rate(t[i].fwd_gflop, t[i].fwd_ms, peak) + rate(2 * t[i].fwd_gflop, t[i].bwd_ms, peak) + "\n";
+  }
+  return out;
+}
+
+std::string json_row(const std::string& name, double med, int64_t batch, const std::vector<LayerTime>& t) {
+  std::map<std::string, double> per_type;
+  std::string convs;
+  for (size_t i = 0; i < t.size(); ++i) {
+    per_type[t[i].type] += t[i].fwd_ms + t[i].bwd_ms;
+    if (t[i].fwd_gflop > 0)
+      convs += std::string(convs.empty() ? "" : ", ") + "{\"layer\": " + std::to_string(i) + ", \"fwd_gflops\": " +
+               std::to_string(t[i].fwd_gflop / (t[i].fwd_ms / 1e3)) + ", \"bwd_gflops\": " +
+               std::to_string(2 * t[i].fwd_gflop / (t[i].bwd_ms / 1e3)) + "}";
+  }
+  std::string types;
+  for (auto& [k, v] : per_type) types += std::string(types.empty() ? "" : ", ") + "\"" + k + "\": " + std::to_string(v);
+  return "  {\"norm\": \"" + name + "\", \"ms_per_step\": " + std::to_string(med) + ", \"images_per_s\": " +
+         std::to_string(1000.0 * double(batch) / med) + ", \"layer_type_ms\": {" + types + "}, \"conv\": [" + convs + "]}";
+}
 }  // namespace
 
 int main(int argc, char** argv) try {
-  int64_t batch = 128, micro = 4, steps = 10;
-  std::string device = "auto", json;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--batch") batch = std::stoll(argv[i + 1]);
-    else if (flag == "--microbatch") micro = std::stoll(argv[i + 1]);
-    else if (flag == "--steps") steps = std::stoll(argv[i + 1]);
-    else if (flag == "--device") device = argv[i + 1];
-    else if (flag == "--json") json = argv[i + 1];
-    else throw ConfigError("unknown flag " + flag);
-  }
-  const Device dev = parse_device(device);
-  std::printf("CNN training step, batch %lld, %s\n", (long long)batch, device_description(dev).c_str());
+  const Flags f = parse_flags(argc, argv);
+  const Device dev = parse_device(f.device);
+  bench::FmaPeak peak;
+  if (dev == Device::CPU) peak = bench::measure_fma_peak();
+  std::printf("CNN training step, batch %lld, %s\n", (long long)f.batch, device_description(dev).c_str());
+  if (dev == Device::CPU)
+    std::printf("CPU: %s; fp32 FMA peak measured now: %.1f GFLOP/s on %d threads (%s)\n", bench::cpu_description().c_str(),
+                peak.gflops, peak.threads, peak.isa.c_str());
   std::printf("%-22s %10s %10s %12s\n", "norm", "ms/step", "images/s", "norm share");
-  const Tensor x = Tensor::normal(Shape{batch, 32, 32, 3}, 1, 0.f, 1.f, dev);
-  std::vector<float> lv(batch);
-  for (int64_t i = 0; i < batch; ++i) lv[i] = float(i % 10);
-  const Tensor labels = Tensor::from_vector(lv, Shape{batch}, dev);
+  std::vector<float> lv(f.batch);
+  for (int64_t i = 0; i < f.batch; ++i) lv[i] = float(i % 10);
+  const Batch b{Tensor::normal(Shape{f.batch, 32, 32, 3}, 1, 0.f, 1.f, dev), Tensor::from_vector(lv, Shape{f.batch}, dev)};
   std::string jrows, breakdowns;
   for (NormKind kind : {NormKind::None, NormKind::BatchNorm, NormKind::BatchRenorm}) {
-    for (int64_t m : {batch, micro}) {
-      if (kind == NormKind::None && m != batch) continue;
+    for (int64_t m : {f.batch, f.micro}) {
+      if (kind == NormKind::None && m != f.batch) continue;
       CnnConfig cfg;
       cfg.norm = kind;
       cfg.norm_config.microbatch = m;
       cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
       CifarCnn net(cfg, dev);
       Sgd opt(net.named_parameters(), 0.001f);
-      auto step = [&] {
-        opt.zero_grad();
-        Tensor loss = softmax_cross_entropy(net.forward(x), labels);
-        loss.backward();
-        opt.step();
-      };
-      std::vector<double> ms;
-      for (int64_t s = 0; s < steps + 2; ++s) {  // two warm-up steps
-        synchronize(dev);
-        const double t0 = now_ms();
-        step();
-        synchronize(dev);
-        if (s >= 2) ms.push_back(now_ms() - t0);
-      }
-      std::sort(ms.begin(), ms.end());
-      const double med = ms[ms.size() / 2];
-      // Per-layer breakdown: the minimum per layer over three more steps (robust to interference).
-      const auto& layers = net.body().children();
-      std::vector<double> fwd(layers.size(), 1e300);
-      std::vector<BackwardTiming> bwd;
-      for (int rep = 0; rep < 3; ++rep) {
-        opt.zero_grad();
-        Tensor h = x;
-        for (size_t i = 0; i < layers.size(); ++i) {
-          synchronize(dev);
-          const double t0 = now_ms();
-          h = layers[i]->forward(h);
-          synchronize(dev);
-          fwd[i] = std::min(fwd[i], now_ms() - t0);
-        }
-        Tensor loss = softmax_cross_entropy(h, labels);
-        std::vector<BackwardTiming> once;
-        set_backward_timing(&once);
-        loss.backward();
-        set_backward_timing(nullptr);
-        if (bwd.empty()) bwd = once;
-        for (size_t i = 0; i < once.size() && i < bwd.size(); ++i) bwd[i].ms = std::min(bwd[i].ms, once[i].ms);
-      }
-      // bwd[0] is the loss; then one node per layer, last layer first.
-      std::map<std::string, double> per_type;
-      double total = 0;
+      const double med = median_step_ms(net, opt, b, f.steps, dev);
+      const std::vector<LayerTime> t = layer_breakdown(net, opt, b, dev);
       const std::string name = kind == NormKind::None ? "none" : std::string(norm_name(kind)) + " M=" + std::to_string(m);
-      breakdowns += "\n" + name + ": layer, forward ms, backward ms\n";
-      for (size_t i = 0; i < layers.size(); ++i) {
-        const double b = i + 1 < bwd.size() ? bwd[bwd.size() - 1 - i].ms : 0.0;
-        const std::string t = layer_name(*layers[i]);
-        per_type[t] += fwd[i] + b;
-        total += fwd[i] + b;
-        char line[128];
-        std::snprintf(line, sizeof line, "  %2zu %-13s %8.2f %8.2f\n", i, t.c_str(), fwd[i], b);
-        breakdowns += line;
+      double total = 0, norm_ms = 0;
+      for (const LayerTime& l : t) {
+        total += l.fwd_ms + l.bwd_ms;
+        if (l.type == "batchnorm" || l.type == "batch_renorm") norm_ms += l.fwd_ms + l.bwd_ms;
       }
-      const double norm_ms = per_type["batchnorm"] + per_type["batch_renorm"];
-      std::printf("%-22s %10.2f %10.1f %11.1f%%\n", name.c_str(), med, 1000.0 * double(batch) / med, 100.0 * norm_ms / total);
-      std::string types;
-      for (auto& [t, v] : per_type) types += std::string(types.empty() ? "" : ", ") + "\"" + t + "\": " + std::to_string(v);
-      jrows += std::string(jrows.empty() ? "" : ",\n") + "  {\"norm\": \"" + name + "\", \"ms_per_step\": " + std::to_string(med) +
-               ", \"images_per_s\": " + std::to_string(1000.0 * double(batch) / med) + ", \"layer_type_ms\": {" + types + "}}";
+      std::printf("%-22s %10.2f %10.1f %11.1f%%\n", name.c_str(), med, 1000.0 * double(f.batch) / med, 100.0 * norm_ms / total);
+      breakdowns += breakdown_text(name, t, peak.gflops);
+      jrows += std::string(jrows.empty() ? "" : ",\n") + json_row(name, med, f.batch, t);
     }
   }
   std::printf("%s", breakdowns.c_str());
-  if (!json.empty())
-    write_file_atomic(json, "{\"device\": \"" + device_description(dev) + "\", \"batch\": " + std::to_string(batch) +
-                                ", \"results\": [\n" + jrows + "\n]}\n");
+  const std::string cpu = dev == Device::CPU ? ", \"cpu\": \"" + bench::cpu_description() + "\", \"fma_peak_gflops\": " +
+                                                  std::to_string(peak.gflops) + ", \"fma_isa\": \"" + peak.isa + "\"" : "";
+  if (!f.json.empty())
+    write_file_atomic(f.json, "{\"device\": \"" + device_description(dev) + "\"" + cpu + ", \"batch\": " +
+                                  std::to_string(f.batch) + ", \"results\": [\n" + jrows + "\n]}\n");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "renorm-bench-step: %s\n", e.what());

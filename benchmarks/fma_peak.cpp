@@ -1,0 +1,111 @@
+#include "benchmarks/fma_peak.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+namespace renorm::bench {
+namespace {
+
+constexpr int kChains = 16;  // independent accumulators: covers 4-cycle FMA latency on 2 ports twice over
+
+// Each kernel returns a value depending on every accumulator, so the loop cannot be removed.
+__attribute__((target("avx512f"))) float fma_loop_avx512(long iters) {
+  __m512 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(0.001f * float(k));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kChains; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  __m512 s = acc[0];
+  for (int k = 1; k < kChains; ++k) s = _mm512_add_ps(s, acc[k]);
+  return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
+  __m256 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm256_set1_ps(0.001f * float(k));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kChains; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
+  float out[8];
+  __m256 s = acc[0];
+  for (int k = 1; k < kChains; ++k) s = _mm256_add_ps(s, acc[k]);
+  _mm256_storeu_ps(out, s);
+  return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+
+float fma_loop_scalar(long iters) {
+  float acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = 0.001f * float(k);
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kChains; ++k) acc[k] = acc[k] * 0.999999f + 1e-7f;
+  float s = 0;
+  for (float v : acc) s += v;
+  return s;
+}
+
+struct Kernel {
+  const char* isa;
+  int lanes;
+  float (*run)(long);
+};
+
+Kernel pick_kernel() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return {"avx512f", 16, fma_loop_avx512};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {"avx2+fma", 8, fma_loop_avx2};
+  return {"scalar", 1, fma_loop_scalar};
+}
+
+// GFLOP/s of one timed run of `iters` iterations on every thread.
+double timed_run(const Kernel& k, long iters, int threads) {
+  float sum = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sum)
+  sum += k.run(iters);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  static volatile float sink;  // keeps the loops' results, and so the loops
+  sink = sum;
+  return 2.0 * kChains * k.lanes * double(iters) * threads / s / 1e9;  // an FMA is 2 flops per lane
+}
+
+}  // namespace
+
+FmaPeak measure_fma_peak(double seconds) {
+  const Kernel k = pick_kernel();
+  const int threads = omp_get_max_threads();
+  long iters = 1 << 16;
+  while (2.0 * kChains * k.lanes * double(iters) / (timed_run(k, iters, threads) * 1e9 / threads) < seconds / 3)
+    iters *= 2;  // grow until one repeat lasts a third of the budget
+  FmaPeak p;
+  p.threads = threads;
+  p.isa = k.isa;
+  for (int rep = 0; rep < 3; ++rep) p.gflops = std::max(p.gflops, timed_run(k, iters, threads));
+  return p;
+}
+
+std::string cpu_description() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string model = "unknown CPU";
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  __builtin_cpu_init();
+  std::string isa;
+  auto add = [&](bool has, const char* name) {
+    if (has) isa += std::string(isa.empty() ? "" : " ") + name;
+  };
+  add(__builtin_cpu_supports("avx512f"), "avx512f");
+  add(__builtin_cpu_supports("avx512bw"), "avx512bw");
+  add(__builtin_cpu_supports("avx512vl"), "avx512vl");
+  add(__builtin_cpu_supports("avx2"), "avx2");
+  add(__builtin_cpu_supports("fma"), "fma");
+  return model + " (" + (isa.empty() ? "no AVX" : isa) + ")";
+}
+
+}  // namespace renorm::bench

@@ -1,0 +1,21 @@
+// The machine's own fp32 peak, measured in the run that reports against it: independent FMA chains in
+// the widest vector unit the CPU has (chosen at run time: AVX-512, AVX2 + FMA, or scalar), on every
+// OpenMP thread. Benchmarks report their GFLOP/s as a share of this.
+#pragma once
+#include <string>
+
+namespace renorm::bench {
+
+struct FmaPeak {
+  double gflops = 0;  // all threads together
+  int threads = 0;
+  std::string isa;    // "avx512f", "avx2+fma" or "scalar"
+};
+
+// Runs for about `seconds` and returns the best of 3 repeats.
+FmaPeak measure_fma_peak(double seconds = 0.2);
+
+// "MODEL NAME (ISA flags that matter here)", from /proc/cpuinfo and the CPU's feature bits.
+std::string cpu_description();
+
+}  // namespace renorm::bench
