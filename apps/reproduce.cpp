@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   renorm::ReproduceConfig c;
   if (const char* env = std::getenv("RENORM_DATA_DIR")) c.data_dir = env;
   CLI::App app{"renorm-reproduce: Batch Renorm (Ioffe 2017) Figure 2 (microbatches) and Figure 3 (non-i.i.d.) on "
-               "CIFAR-10.\nPresets: quick (about 15 minutes on 2 CPU cores, the 5085-image subset), long (a few hours on "
+               "CIFAR-10.\nPresets: quick (about 15 minutes on 2 CPU cores, the 5085-image subset), long (about 2 hours on "
                "2 CPU cores, the subset), full (all of CIFAR-10, a GPU); docs/reproduction.md.\n" +
                renorm::preset_summary()};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);

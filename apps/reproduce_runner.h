@@ -7,7 +7,7 @@
 //   classes: the non-i.i.d. experiment against the number of classes per microbatch of M': runs of
 //     k = M', M'/2, ..., 1 same-class examples, so a microbatch holds M'/k classes.
 // Presets (kPresets in the .cpp, the one table): quick (the README's main job, ~15 min on 2 CPU cores),
-// long (a few hours on 2 CPU cores), full (all of CIFAR-10, a GPU). docs/reproduction.md says why each
+// long (about 2 hours on 2 CPU cores), full (all of CIFAR-10, a GPU). docs/reproduction.md says why each
 // preset's settings are what they are.
 // Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,noniid_run,seed,dir) and one
 // renorm-train folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py, and for the
