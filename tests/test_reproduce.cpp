@@ -78,23 +78,36 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK_THROWS_WITH(resolve(c), Catch::Contains("--data-dir /nonexistent"));
 }
 
-TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figures", "[reproduce][slow]") {
-  const std::string data = test::make_synthetic_cifar("repro", 16, 32), out = data + "/rep";
+namespace {
+// A tiny resolved configuration on generated data: batch 16, 2 seeds, CPU, no figures.
+ReproduceConfig tiny(const std::string& name, const std::string& experiment, int64_t steps) {
+  const std::string data = test::make_synthetic_cifar(name, 16, 32);
   ReproduceConfig c;
+  c.experiment = experiment;
   c.data_dir = data;
-  c.out_dir = out;
-  c.steps = 4;
+  c.out_dir = data + "/rep";
+  c.steps = steps;
   c.eval_every = 2;
   c.batch = 16;
   c.seeds = 2;
   c.device = "cpu";
   c.plot = false;
-  c = resolve(c);
-  REQUIRE(reproduce(c) == 0);
-  std::ifstream index(out + "/runs.csv");
+  return resolve(c);
+}
+
+int line_count(const std::string& path) {
+  std::ifstream f(path);
   int lines = 0;
-  for (std::string line; std::getline(index, line);) ++lines;
-  CHECK(lines == 1 + 10);
+  for (std::string line; std::getline(f, line);) ++lines;
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figures", "[reproduce][slow]") {
+  const ReproduceConfig c = tiny("repro", "all", 4);
+  const std::string out = c.out_dir;
+  REQUIRE(reproduce(c) == 0);
+  CHECK(line_count(out + "/runs.csv") == 1 + 10);
   for (const RunSpec& r : plan(c))
     for (const char* f : {"config.json", "metrics.csv", "model.safetensors"}) CHECK(fs::exists(r.dir + "/" + f));
   CHECK(reproduce(c) == 0);  // finished runs are skipped, not redone
@@ -109,18 +122,8 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
 }
 
 TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figure is drawn", "[reproduce][slow]") {
-  const std::string data = test::make_synthetic_cifar("repro-classes", 16, 32), out = data + "/rep";
-  ReproduceConfig c;
-  c.experiment = "classes";
-  c.data_dir = data;
-  c.out_dir = out;
-  c.steps = 2;
-  c.eval_every = 2;
-  c.batch = 16;
-  c.seeds = 2;
-  c.device = "cpu";
-  c.plot = false;
-  c = resolve(c);
+  const ReproduceConfig c = tiny("repro-classes", "classes", 2);
+  const std::string out = c.out_dir;
   REQUIRE(reproduce(c) == 0);
   for (const char* run : {"bn-k4-s1", "brn-k4-s2", "bn-k2-s1", "brn-k1-s2"})
     CHECK(fs::exists(out + "/classes/" + run + "/metrics.csv"));
@@ -130,9 +133,6 @@ TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figur
     return;
   }
   REQUIRE(std::system((py + " " + plot_script_path("plot_sweep.py") + " " + out + "/classes --by runs >/dev/null").c_str()) == 0);
-  std::ifstream table(out + "/classes/sweep.csv");
-  int lines = 0;
-  for (std::string line; std::getline(table, line);) ++lines;
-  CHECK(lines == 1 + 6);  // header + (bn, brn) x k in {1, 2, 4}
+  CHECK(line_count(out + "/classes/sweep.csv") == 1 + 6);  // header + (bn, brn) x k in {1, 2, 4}
   CHECK(fs::exists(out + "/classes/sweep.png"));
 }
