@@ -30,7 +30,7 @@ double now_ms() {
 std::string layer_name(const Module& m) {
   if (dynamic_cast<const BatchNorm*>(&m)) return "batchnorm";
   if (dynamic_cast<const BatchRenorm*>(&m)) return "batch_renorm";
-  if (dynamic_cast<const Conv2d*>(&m)) return "conv2d";
+  if (const auto* c = dynamic_cast<const Conv2d*>(&m)) return c->options().relu ? "conv2d+relu" : "conv2d";
   if (dynamic_cast<const ReLU*>(&m)) return "relu";
   if (dynamic_cast<const MaxPool2d*>(&m)) return "max_pool2d";
   if (dynamic_cast<const Dropout*>(&m)) return "dropout";

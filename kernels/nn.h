@@ -1,13 +1,28 @@
-// Small NN kernels: bias, max pooling, dropout, softmax cross-entropy. Same signatures on cpu:: and
-// cuda::; per-element formulas shared below.
+// Small NN kernels: the bias + ReLU epilogue, max pooling, dropout, softmax cross-entropy. Same
+// signatures on cpu:: and cuda::; per-element formulas shared below.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/elementwise.h"
 #include "runtime/hd.h"
 #include "runtime/philox.h"
 
 namespace renorm::kernels {
+
+// What a layer does to its output rows [rows, C] before storing them: + bias[channel] (when bias is
+// set), then ReLU (when asked). The convolution runs it in its own epilogue (kernels/conv.h).
+struct Epilogue {
+  const float* bias = nullptr;  // [C] on the kernel's device, or nullptr
+  bool relu = false;
+};
+RENORM_HD float epilogue_value(float z, const Epilogue& ep, int64_t channel) {
+  if (ep.bias) z += ep.bias[channel];
+  return ep.relu ? relu_value(z) : z;
+}
+// Its backward, from the stored output y (y > 0 exactly where the input was, NaN included: both give 0):
+// dz = relu_grad(y, dy) when y is given (ReLU), else dy.
+RENORM_HD float epilogue_grad(const float* y, const float* dy, int64_t i) { return y ? relu_grad(y[i], dy[i]) : dy[i]; }
 
 struct PoolShape {
   int64_t b, h, w, c;  // input NHWC
@@ -28,11 +43,12 @@ RENORM_HD void maxpool_start(float& best, float& arg) {
   arg = 0.f;
 }
 RENORM_HD void maxpool_take(float value, float offset, float& best, float& arg) {
-  if (value > best || (value != value && best == best)) {
-    best = value;
-    arg = offset;
-  }
+  const bool take = (value > best) | ((value != value) & (best == best));  // no branch: vectorizes
+  best = take ? value : best;
+  arg = take ? offset : arg;
 }
+// The gradient that window offset `offset` of an output receives: all of dy when it holds the max.
+RENORM_HD float maxpool_grad(float arg, float offset, float dy) { return arg == offset ? dy : 0.f; }
 // Where the gradient of output (b, i, j, ch) goes: the input element its window offset `arg` names.
 RENORM_HD int64_t maxpool_source(const PoolShape& ps, int64_t n, int64_t i, int64_t j, int64_t ch, float arg) {
   const int64_t kk = static_cast<int64_t>(arg);
@@ -55,6 +71,9 @@ RENORM_HD bool dropout_keep(uint64_t seed, uint32_t layer, uint32_t step, int64_
   return (dropout_keep4(seed, layer, step, i >> 2, p) >> (i & 3)) & 1u;
 }
 
+// One element of inverted dropout: kept elements scaled by 1/(1-p), the rest 0.
+RENORM_HD float dropout_value(float x, uint32_t keep, float scale) { return keep ? x * scale : 0.f; }
+
 // Inverted dropout of the elements of stream group q (stream elements 4q .. 4q+3) that fall in the
 // tensor, whose element 0 is stream element `first`: y = keep ? x * scale : 0.
 RENORM_HD void dropout_group(const float* x, float* y, int64_t n, int64_t first, int64_t q, float p, float scale,
@@ -62,7 +81,7 @@ RENORM_HD void dropout_group(const float* x, float* y, int64_t n, int64_t first,
   const uint32_t keep = dropout_keep4(seed, layer, step, q, p);
   for (int j = 0; j < 4; ++j) {
     const int64_t i = 4 * q + j - first;
-    if (i >= 0 && i < n) y[i] = (keep >> j) & 1u ? x[i] * scale : 0.f;
+    if (i >= 0 && i < n) y[i] = dropout_value(x[i], (keep >> j) & 1u, scale);
   }
 }
 
@@ -92,10 +111,11 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
 }
 
 #define RENORM_DECLARE_NN                                                                             \
-  /* y[r,c] += bias[c] for rows r */                                                                  \
-  void add_bias(float* y, const float* bias, int64_t rows, int64_t c);                                \
-  /* db[c] = Σ_r dy[r,c] (overwritten) */                                                             \
-  void bias_grad(const float* dy, int64_t rows, int64_t c, float* db);                                \
+  /* y[r,c] = epilogue_value(y[r,c], ep, c), in place */                                              \
+  void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep);                       \
+  /* in one pass: dz[r,c] = epilogue_grad(y, dy, r·C+c) (y: the forward's output, nullptr without     \
+     ReLU; dz not written when nullptr) and db[c] = Σ_r dz[r,c] (overwritten; skipped when nullptr) */ \
+  void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c); \
   /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
   void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax);                 \
   void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx);        \

@@ -42,7 +42,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, ConvOptions o, Device de
   if (o.bias) bias = Tensor::zeros(Shape{out}, device).requires_grad_();
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options_.stride, options_.pad); }
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options_.stride, options_.pad, options_.relu); }
 
 void Conv2d::collect_parameters(const std::string& prefix, NamedTensors& out) const {
   out.emplace_back(prefix + "weight", weight);

@@ -14,6 +14,7 @@ struct ConvOptions {
   bool bias = true;
   Init init = Init::HeNormal;
   uint64_t seed = 0;
+  bool relu = false;  // y = relu(conv + bias), fused into the convolution (tensor/ops/conv.h)
 };
 
 class Conv2d : public Module {
@@ -22,6 +23,7 @@ class Conv2d : public Module {
          Device device = Device::CPU);
   Tensor forward(const Tensor& x) override;
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
+  const ConvOptions& options() const { return options_; }
   Tensor weight;  // [K,R,S,C]
   Tensor bias;    // [K] or undefined
  private:

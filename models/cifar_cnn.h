@@ -1,5 +1,6 @@
 // The CIFAR CNN of the paper reproduction: three blocks of [conv3x3-relu-norm, conv3x3-relu-norm,
-// maxpool2, dropout .2/.3/.4] with 32/64/128 channels, then dense(10). Input [B,H,W,C]: 32x32x3
+// maxpool2, dropout .2/.3/.4] with 32/64/128 channels, then dense(10); each ReLU fused into its
+// convolution (ConvOptions::relu). Input [B,H,W,C]: 32x32x3
 // (CIFAR-10) or 28x28x1 (Fashion-MNIST); any H, W >= 8.
 #pragma once
 #include <memory>

@@ -3,7 +3,7 @@
 # names what is missing and fails. The CUDA toolkit (nvcc, cuBLAS, cuDNN) is not a Debian package here:
 # when /usr/local/cuda has it, the build uses it; without it, the CPU backend is built alone.
 set -euo pipefail
-packages=(cmake g++ make pkg-config catch2 libopenblas-dev libcli11-dev zlib1g-dev libbenchmark-dev
+packages=(cmake g++ make pkg-config catch2 libopenblas-dev libdnnl-dev libcli11-dev zlib1g-dev libbenchmark-dev
           python3 python3-matplotlib dataset-fashion-mnist
           libboost-context-dev nlohmann-json3-dev librandom123-dev
           clang-14 libclang-rt-14-dev libomp-14-dev strace  # fuzzing (libFuzzer), durable-write test

@@ -25,6 +25,26 @@ Tensor distinct(size_t, const Shape& s, Device d) {
   return Tensor::from_vector(v, s, d);
 }
 
+// Inputs of a bias + ReLU row: x at least 0.25 away from zero and a bias within 0.1 of it, so that no
+// finite-difference step crosses the ReLU's kink at x + bias = 0.
+Tensor off_the_kink(size_t i, const Shape& s, Device d) {
+  if (i == 1) return Tensor::uniform(s, 21, -0.1f, 0.1f, d);
+  std::vector<float> v = Tensor::uniform(s, 20, -1.f, 1.f, Device::CPU).to_vector();
+  for (float& f : v) f = f < 0.f ? f * 0.75f - 0.25f : f * 0.75f + 0.25f;
+  return Tensor::from_vector(v, s, d);
+}
+
+// Inputs of a conv + ReLU row: filters in [-0.1, 0.1], so that |conv| <= R·S·C·0.1 < 3, and biases of
+// +3 and -3 on alternate channels: every output is at least 0.3 from the kink, half the channels pass
+// and half are cut (the mask is exercised; no finite-difference step crosses it).
+Tensor both_sides_of_the_kink(size_t i, const Shape& s, Device d) {
+  if (i == 0) return Tensor::uniform(s, 22, -1.f, 1.f, d);
+  if (i == 1) return Tensor::uniform(s, 23, -0.1f, 0.1f, d);
+  std::vector<float> v(size_t(s.numel()));
+  for (size_t k = 0; k < v.size(); ++k) v[k] = k % 2 ? -3.f : 3.f;
+  return Tensor::from_vector(v, s, d);
+}
+
 test::GradCheckOptions kink_at_zero() {
   test::GradCheckOptions o;
   o.kink = 0.0;
@@ -64,11 +84,25 @@ void conv_rows(std::vector<OpRow>& t) {
                                    {"conv1x1, small", {2, 3, 3, 4}, 2, 1, 1, 0}})
     t.push_back({c.name, {c.x, {c.k, c.r, c.r, c.x[3]}, {c.k}},
                  [c](const Inputs& x) { return conv2d(x[0], x[1], x[2], c.stride, c.pad); }, true});
+  // The ReLU fused into the convolution (its epilogue forward, one backward pass for the mask and db).
+  OpRow a{"conv3x3 pad1 + relu", {{4, 9, 7, 3}, {5, 3, 3, 3}, {5}},
+           [](const Inputs& x) { return conv2d(x[0], x[1], x[2], 1, 1, true); }, true};
+  OpRow b{"conv3x3 stride2 + relu, small", {{1, 6, 6, 2}, {3, 3, 3, 2}, {3}},
+          [](const Inputs& x) { return conv2d(x[0], x[1], x[2], 2, 0, true); }, true};
+  for (OpRow* r : {&a, &b}) {
+    r->make = both_sides_of_the_kink;
+    t.push_back(*r);
+  }
 }
 
 void nn_rows(std::vector<OpRow>& t) {
   t.push_back({"bias add", {{6, 5, 3, 33}, {33}}, [](const Inputs& x) { return bias_add(x[0], x[1]); }});
   t.push_back({"bias add, many rows", {{3000, 7}, {7}}, [](const Inputs& x) { return bias_add(x[0], x[1]); }});
+  for (const Shape& s : {Shape{6, 5, 3, 33}, Shape{3000, 7}}) {
+    OpRow r{"bias relu " + s.str(), {s, {s[-1]}}, [](const Inputs& x) { return bias_relu(x[0], x[1]); }};
+    r.make = off_the_kink;
+    t.push_back(r);
+  }
   struct Pool {
     const char* name;
     Shape x;

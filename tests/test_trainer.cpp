@@ -68,7 +68,7 @@ TEST_CASE("trainer: writes config.json, metrics.csv, checkpoint and model", "[tr
   CHECK(read(out + "/config.json").find("\"device_name\": \"CPU") != std::string::npos);
   const SafeTensors model = load_safetensors(out + "/model.safetensors");
   CHECK(model.find("0.weight"));
-  CHECK(model.find("2.running_std"));
+  CHECK(model.find("1.running_std"));
 }
 
 TEST_CASE("trainer: flag validation names the flag", "[trainer]") {

@@ -4,16 +4,22 @@
 
 #include "kernels/nn.h"
 
+#include "kernels/cpu/multiversion.h"
+
 namespace renorm::kernels::cpu {
 
-void add_bias(float* y, const float* bias, int64_t rows, int64_t c) {
+void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep) {
 #pragma omp parallel for schedule(static) if (rows * c >= (1 << 15))
   for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd
-    for (int64_t j = 0; j < c; ++j) y[r * c + j] += bias[j];
+    for (int64_t j = 0; j < c; ++j) y[r * c + j] = epilogue_value(y[r * c + j], ep, j);
 }
 
-void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
+void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c) {
+  if (!db) {
+    if (dz) relu_backward(y, dy, dz, rows * c);  // only called with y: without ReLU there is nothing to do
+    return;
+  }
   // Fixed chunks combined in order: deterministic for any thread count.
   constexpr int64_t kChunk = 1024;
   const int64_t chunks = std::max<int64_t>(1, (rows + kChunk - 1) / kChunk);
@@ -21,7 +27,11 @@ void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
 #pragma omp parallel for schedule(static)
   for (int64_t k = 0; k < chunks; ++k)
     for (int64_t r = k * kChunk; r < std::min(rows, (k + 1) * kChunk); ++r)
-      for (int64_t j = 0; j < c; ++j) part[k * c + j] += dy[r * c + j];
+      for (int64_t j = 0; j < c; ++j) {
+        const float v = epilogue_grad(y, dy, r * c + j);
+        if (dz) dz[r * c + j] = v;
+        part[k * c + j] += v;
+      }
   for (int64_t j = 0; j < c; ++j) {
     double s = 0;
     for (int64_t k = 0; k < chunks; ++k) s += part[k * c + j];
@@ -29,28 +39,69 @@ void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
   }
 }
 
-void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
-  const int64_t oh = ps.oh(), ow = ps.ow();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t b = 0; b < ps.b; ++b)
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        const int64_t o = ((b * oh + i) * ow + j) * ps.c;
-        float* best = y + o;
-        float* arg = argmax + o;
-        for (int64_t c = 0; c < ps.c; ++c) maxpool_start(best[c], arg[c]);
-        // The window in the scan's order, channels innermost (contiguous in NHWC).
-        for (int64_t u = 0; u < ps.k; ++u)
-          for (int64_t v = 0; v < ps.k; ++v) {
-            const float* row = x + ps.input_index(b, i, j, u, v, 0);
-            const float kk = static_cast<float>(u * ps.k + v);
-            for (int64_t c = 0; c < ps.c; ++c) maxpool_take(row[c], kk, best[c], arg[c]);
-          }
+namespace {
+// Output pixels [p0, p1) (p = (b·OH + i)·OW + j): channels across the vector lanes (contiguous in NHWC),
+// the window in the scan's order.
+RENORM_MULTIVERSION void maxpool_pixels(const float* x, const PoolShape& ps, float* y, float* argmax, int64_t p0, int64_t p1) {
+  const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c;
+  for (int64_t p = p0; p < p1; ++p) {
+    float* __restrict best = y + p * c;
+    float* __restrict arg = argmax + p * c;
+#pragma omp simd
+    for (int64_t ch = 0; ch < c; ++ch) maxpool_start(best[ch], arg[ch]);
+    for (int64_t u = 0; u < ps.k; ++u)
+      for (int64_t v = 0; v < ps.k; ++v) {
+        const float* __restrict row = x + ps.input_index(p / (oh * ow), p / ow % oh, p % ow, u, v, 0);
+        const float kk = static_cast<float>(u * ps.k + v);
+#pragma omp simd
+        for (int64_t ch = 0; ch < c; ++ch) {
+          float b = best[ch], a = arg[ch];  // locals: the compiler keeps them in registers and vectorizes
+          maxpool_take(row[ch], kk, b, a);
+          best[ch] = b;
+          arg[ch] = a;
+        }
       }
+  }
+}
+
+// Windows that tile the input (stride == k): every dx element has at most one window, so dx is written
+// once, as a gather over the window (vector stores, no zero fill of the covered part, no scatter).
+RENORM_MULTIVERSION void maxpool_grad_pixels(const float* dy, const float* argmax, const PoolShape& ps, float* dx, int64_t p0,
+                                             int64_t p1) {
+  const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c, k = ps.k;
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* __restrict g = dy + p * c;
+    const float* __restrict arg = argmax + p * c;
+    for (int64_t u = 0; u < k; ++u)
+      for (int64_t v = 0; v < k; ++v) {
+        float* __restrict out = dx + ps.input_index(p / (oh * ow), p / ow % oh, p % ow, u, v, 0);
+        const float kk = static_cast<float>(u * k + v);
+#pragma omp simd
+        for (int64_t ch = 0; ch < c; ++ch) out[ch] = maxpool_grad(arg[ch], kk, g[ch]);
+      }
+  }
+}
+
+constexpr int64_t kPoolPixels = 64;  // output pixels per parallel work item
+
+template <class F>
+void over_pixel_blocks(int64_t pixels, F f) {
+  const int64_t blocks = (pixels + kPoolPixels - 1) / kPoolPixels;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < blocks; ++t) f(t * kPoolPixels, std::min(pixels, (t + 1) * kPoolPixels));
+}
+}  // namespace
+
+void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
+  over_pixel_blocks(ps.b * ps.oh() * ps.ow(), [&](int64_t p0, int64_t p1) { maxpool_pixels(x, ps, y, argmax, p0, p1); });
 }
 
 void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
   const int64_t oh = ps.oh(), ow = ps.ow();
+  if (ps.stride == ps.k) {
+    if (oh * ps.k != ps.h || ow * ps.k != ps.w) std::fill(dx, dx + ps.b * ps.h * ps.w * ps.c, 0.f);  // uncovered edges
+    return over_pixel_blocks(ps.b * oh * ow, [&](int64_t p0, int64_t p1) { maxpool_grad_pixels(dy, argmax, ps, dx, p0, p1); });
+  }
   std::fill(dx, dx + ps.b * ps.h * ps.w * ps.c, 0.f);
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < ps.b; ++b)  // images are disjoint: no two threads touch one dx element
@@ -62,12 +113,36 @@ void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps,
         }
 }
 
+namespace {
+constexpr int64_t kDropoutGroups = 256;  // stream groups (of 4 elements) per parallel work item
+
+// Stream groups [q0, q1) (at most kDropoutGroups): their keep decisions first, Philox vectorized across
+// groups (flatten: inlined, so that it can be), then the elements of the tensor they cover.
+[[gnu::flatten]] RENORM_MULTIVERSION void dropout_groups(const float* x, float* y, int64_t n, int64_t first, int64_t q0,
+                                                         int64_t q1, float p, float scale, uint64_t seed, uint32_t layer,
+                                                         uint32_t step) {
+  uint32_t keep[4 * kDropoutGroups];  // keep[4·(q - q0) + j]: stream element 4q + j
+#pragma omp simd
+  for (int64_t q = q0; q < q1; ++q) {
+    const uint32_t bits = dropout_keep4(seed, layer, step, q, p);
+    for (int j = 0; j < 4; ++j) keep[4 * (q - q0) + j] = (bits >> j) & 1u;
+  }
+  const int64_t i0 = std::max<int64_t>(0, 4 * q0 - first), i1 = std::min(n, 4 * q1 - first);
+  const uint32_t* k = keep + (first - 4 * q0);  // element i of the tensor is k[i]
+#pragma omp simd
+  for (int64_t i = i0; i < i1; ++i) y[i] = dropout_value(x[i], k[i], scale);
+}
+}  // namespace
+
 void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
                    uint32_t step) {
   const float scale = 1.f / (1.f - p);
   const int64_t q0 = dropout_first_group(first), q1 = dropout_end_group(n, first);
+  const int64_t blocks = (q1 - q0 + kDropoutGroups - 1) / kDropoutGroups;
 #pragma omp parallel for schedule(static) if (n >= (1 << 15))
-  for (int64_t q = q0; q < q1; ++q) dropout_group(x, y, n, first, q, p, scale, seed, layer, step);
+  for (int64_t t = 0; t < blocks; ++t)
+    dropout_groups(x, y, n, first, q0 + t * kDropoutGroups, std::min(q1, q0 + (t + 1) * kDropoutGroups), p, scale, seed,
+                   layer, step);
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,

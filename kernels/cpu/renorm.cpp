@@ -1,11 +1,15 @@
 // CPU microbatch moments and Batch Renorm. Per-(n,c) sums run over fixed chunks of kChunkRows rows in
 // parallel and are combined in a fixed order (deterministic for any thread count); elementwise passes
-// are y = a·x + b with per-(n,c) coefficients from the shared formulas in kernels/renorm.h.
+// are y = a·x + b with per-(n,c) coefficients from the shared formulas in kernels/renorm.h. The
+// forward reads x twice (Σx and Σx² in double in one pass, then y) and the backward twice (Σdy and
+// Σdy·x̃, then dx). The row loops are compiled for AVX-512, AVX2 and the baseline and picked at run time.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "kernels/renorm.h"
+
+#include "kernels/cpu/multiversion.h"
 
 namespace renorm::kernels::cpu {
 
@@ -34,42 +38,82 @@ std::vector<double> reduce_rows(NormShape s, int64_t width, Body&& body) {
   return total;
 }
 
-// y[n,r,c] = a[n,c]·x[n,r,c] + b[n,c]  (x, y: (N,R,C); a, b: (N,C))
-void apply_affine(const float* x, NormShape s, const float* a, const float* b, float* y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < s.n * s.rows; ++t) {
+// acc[c] += x[r,c] and acc[C + c] += x[r,c]² over rows [r0, r1) of x (rows of c channels).
+RENORM_MULTIVERSION void sum_squares_rows(const float* x, int64_t c, int64_t r0, int64_t r1, double* acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = x + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) {
+      const double v = row[j];
+      acc[j] += v;
+      acc[c + j] += v * v;
+    }
+  }
+}
+
+// out[c] += dy[r,c] and out[C + c] += dy[r,c]·(x[r,c] - m[c])·is[c] over rows [r0, r1).
+RENORM_MULTIVERSION void backward_sums_rows(const float* x, const float* dy, int64_t c, const float* m, const float* is,
+                                            int64_t r0, int64_t r1, double* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* xr = x + r * c;
+    const float* gr = dy + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) {
+      const float g = gr[j];
+      out[j] += g;
+      out[c + j] += g * ((xr[j] - m[j]) * is[j]);
+    }
+  }
+}
+
+// Rows [t0, t1) of the (N·R, C) view, each in microbatch t / R: y = a·x + b, or with dy given,
+// y = a·dy + b·x + e (the backward's dx = p·dy + q·x + shift).
+RENORM_MULTIVERSION void affine_rows(const float* x, const float* dy, NormShape s, const float* a, const float* b,
+                                     const float* e, float* y, int64_t t0, int64_t t1) {
+  for (int64_t t = t0; t < t1; ++t) {
     const int64_t n = t / s.rows;
-    const float* an = a + n * s.c;
-    const float* bn = b + n * s.c;
+    const float *an = a + n * s.c, *bn = b + n * s.c;
     const float* xr = x + t * s.c;
     float* yr = y + t * s.c;
+    if (!dy) {
 #pragma omp simd
-    for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * xr[c] + bn[c];
+      for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * xr[c] + bn[c];
+      continue;
+    }
+    const float* gr = dy + t * s.c;
+    const float* en = e + n * s.c;
+#pragma omp simd
+    for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * gr[c] + bn[c] * xr[c] + en[c];
   }
+}
+
+constexpr int64_t kAffineRows = 64;  // rows per parallel work item of the elementwise passes
+
+void apply_rows(const float* x, const float* dy, NormShape s, const float* a, const float* b, const float* e, float* y) {
+  const int64_t rows = s.n * s.rows, blocks = (rows + kAffineRows - 1) / kAffineRows;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < blocks; ++t) affine_rows(x, dy, s, a, b, e, y, t * kAffineRows, std::min(rows, (t + 1) * kAffineRows));
+}
+
+// y[n,r,c] = a[n,c]·x[n,r,c] + b[n,c]  (x, y: (N,R,C); a, b: (N,C))
+void apply_affine(const float* x, NormShape s, const float* a, const float* b, float* y) {
+  apply_rows(x, nullptr, s, a, b, nullptr, y);
 }
 }  // namespace
 
 void moments(const float* x, NormShape s, float* mean, float* var) {
+  // One pass for Σx and Σx² in double: var = E[x²] - μ² loses ~mean²/var ulps of a double, far below a
+  // float's for any activation (mean/std < 1e4 keeps the error under 1e-8 relative).
   const double inv_rows = 1.0 / static_cast<double>(s.rows);
-  const std::vector<double> sums = reduce_rows(s, s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + (n * s.rows + r) * s.c;
-      for (int64_t c = 0; c < s.c; ++c) acc[c] += row[c];
-    }
+  const std::vector<double> sums = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
+    sum_squares_rows(x + n * s.rows * s.c, s.c, r0, r1, acc);
   });
-  std::vector<double> mu(sums.size());
-  for (size_t i = 0; i < sums.size(); ++i) mu[i] = sums[i] * inv_rows;
-  const std::vector<double> sq = reduce_rows(s, s.c, [&](int64_t n, int64_t r0, int64_t r1, double* acc) {
-    const double* m = mu.data() + n * s.c;
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* row = x + (n * s.rows + r) * s.c;
-      for (int64_t c = 0; c < s.c; ++c) acc[c] += (row[c] - m[c]) * (row[c] - m[c]);
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t c = 0; c < s.c; ++c) {
+      const double mu = sums[n * 2 * s.c + c] * inv_rows;
+      mean[n * s.c + c] = static_cast<float>(mu);
+      var[n * s.c + c] = static_cast<float>(std::max(0.0, sums[n * 2 * s.c + s.c + c] * inv_rows - mu * mu));
     }
-  });
-  for (size_t i = 0; i < sums.size(); ++i) {
-    mean[i] = static_cast<float>(mu[i]);
-    var[i] = static_cast<float>(sq[i] * inv_rows);
-  }
 }
 
 void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var, const float* gamma,
@@ -102,16 +146,8 @@ void renorm_backward_sums(const float* x, const float* dy, NormShape s, const fl
                           const float* save_invstd, float* sums) {
   // (S1, S2) per (n,c): Σ dy and Σ dy·x̃ over the microbatch's rows.
   const std::vector<double> acc = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* out) {
-    const float* m = save_mean + n * s.c;
-    const float* is = save_invstd + n * s.c;
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t off = (n * s.rows + r) * s.c;
-      for (int64_t c = 0; c < s.c; ++c) {
-        const float g = dy[off + c];
-        out[c] += g;
-        out[s.c + c] += g * ((x[off + c] - m[c]) * is[c]);
-      }
-    }
+    const int64_t off = n * s.rows * s.c;
+    backward_sums_rows(x + off, dy + off, s.c, save_mean + n * s.c, save_invstd + n * s.c, r0, r1, out);
   });
   const int64_t nc = s.n * s.c;
   for (int64_t n = 0; n < s.n; ++n)
@@ -129,18 +165,7 @@ void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, con
   for (int64_t c = 0; c < s.c; ++c)
     renorm_backward_channel(c, s, rows, sums, sums + nc, gamma[c], save_mean, save_invstd, save_r, save_d, pq.data(),
                             pq.data() + nc, sh.data(), dgamma, dbeta);
-  const float* p = pq.data();
-  const float* q = pq.data() + nc;
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < s.n * s.rows; ++t) {
-    const int64_t n = t / s.rows;
-    const float *pn = p + n * s.c, *qn = q + n * s.c, *sn = sh.data() + n * s.c;
-    const float* xr = x + t * s.c;
-    const float* gr = dy + t * s.c;
-    float* dr = dx + t * s.c;
-#pragma omp simd
-    for (int64_t c = 0; c < s.c; ++c) dr[c] = pn[c] * gr[c] + qn[c] * xr[c] + sn[c];
-  }
+  apply_rows(x, dy, s, pq.data(), pq.data() + nc, sh.data(), dx);
 }
 
 void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,

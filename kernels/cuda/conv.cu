@@ -74,12 +74,13 @@ const Plan& plan_for(const ConvShape& cs) {
 
 }  // namespace
 
-void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs) {
+void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs, const Epilogue& ep) {
   const Plan& p = plan_for(cs);
   Scratch ws(p.fwd_ws);
   const float one = 1.f, zero = 0.f;
   RENORM_CUDNN_CHECK(cudnnConvolutionForward(::renorm::cuda::cudnn(), &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, ws.bytes,
                                              &zero, p.y, y));
+  if (ep.bias || ep.relu) epilogue_forward(y, cs.b * cs.oh() * cs.ow(), cs.k, ep);  // kernels/cuda/nn.cu
 }
 
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs) {

@@ -1,5 +1,6 @@
-// CUDA bias, max pooling, dropout and softmax cross-entropy. Elementwise grid-stride loops; bias_grad
-// is a coalesced column reduction (partials per row chunk, then a fixed-order sum: deterministic);
+// CUDA epilogue (bias + ReLU), max pooling, dropout and softmax cross-entropy. Elementwise grid-stride
+// loops; the epilogue's backward is one pass: the ReLU mask applied and the bias gradient a coalesced
+// column reduction (partials per row chunk, then a fixed-order sum: deterministic);
 // softmax cross-entropy is one thread per example (K = 10 classes here).
 #include <cmath>
 
@@ -11,19 +12,25 @@ namespace renorm::kernels::cuda {
 namespace {
 constexpr int64_t kBiasChunk = 256;
 
-__global__ void __launch_bounds__(kThreads) add_bias_kernel(float* y, const float* bias, int64_t rows, int64_t c) {
+__global__ void __launch_bounds__(kThreads) epilogue_kernel(float* y, int64_t rows, int64_t c, Epilogue ep) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * c; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] += bias[i % c];
+    y[i] = epilogue_value(y[i], ep, i % c);
 }
 
 constexpr int kBiasLanes = 32, kBiasRowLanes = 8, kBiasThreads = kBiasLanes * kBiasRowLanes;
 
-// grid (chunks, ceil(c/32)), block (32, 8): partial[chunk, c] = Σ dy over the chunk's rows.
-__global__ void __launch_bounds__(kBiasThreads) bias_partial(const float* dy, int64_t rows, int64_t c, float* partial) {
+// grid (chunks, ceil(c/32)), block (32, 8): dz = epilogue_grad(y, dy) (stored when dz is set) and
+// partial[chunk, c] = Σ dz over the chunk's rows.
+__global__ void __launch_bounds__(kBiasThreads)
+    epilogue_partial(const float* y, const float* dy, float* dz, int64_t rows, int64_t c, float* partial) {
   const int64_t j = int64_t(blockIdx.y) * kBiasLanes + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
   float s = 0.f;
   if (j < c)
-    for (int64_t r = r0 + threadIdx.y; r < min(rows, r0 + kBiasChunk); r += kBiasRowLanes) s += dy[r * c + j];
+    for (int64_t r = r0 + threadIdx.y; r < min(rows, r0 + kBiasChunk); r += kBiasRowLanes) {
+      const float v = epilogue_grad(y, dy, r * c + j);
+      if (dz) dz[r * c + j] = v;
+      s += v;
+    }
   __shared__ float sh[kBiasRowLanes][kBiasLanes];
   sh[threadIdx.y][threadIdx.x] = s;
   __syncthreads();
@@ -87,16 +94,20 @@ __global__ void __launch_bounds__(kThreads)
 }
 }  // namespace
 
-void add_bias(float* y, const float* bias, int64_t rows, int64_t c) {
-  launch_n<add_bias_kernel>(rows * c, y, bias, rows, c);
+void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep) {
+  launch_n<epilogue_kernel>(rows * c, y, rows, c, ep);
 }
 
-void bias_grad(const float* dy, int64_t rows, int64_t c, float* db) {
+void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c) {
+  if (!db) {
+    if (dz) relu_backward(y, dy, dz, rows * c);  // only called with y: without ReLU there is nothing to do
+    return;
+  }
   if (c == 0) return;
   const int64_t chunks = std::max<int64_t>(1, (rows + kBiasChunk - 1) / kBiasChunk);
   Scratch part(chunks * c * sizeof(float));
-  launch<bias_partial>(dim3(unsigned(chunks), unsigned((c + kBiasLanes - 1) / kBiasLanes)),
-                       dim3(kBiasLanes, kBiasRowLanes), 0, dy, rows, c, part.as<float>());
+  launch<epilogue_partial>(dim3(unsigned(chunks), unsigned((c + kBiasLanes - 1) / kBiasLanes)),
+                           dim3(kBiasLanes, kBiasRowLanes), 0, y, dy, dz, rows, c, part.as<float>());
   launch_n<bias_final>(c, part.as<float>(), chunks, c, db);
 }
 

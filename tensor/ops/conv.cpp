@@ -9,10 +9,11 @@
 
 namespace renorm {
 
-using detail::bias_grad_of;
+using detail::epilogue_grads;
+using detail::EpilogueGrads;
 using detail::check_bias;
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad) {
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad, bool relu) {
   static constexpr const char* op = "conv2d";
   check_same_device(op, x, w);
   if (x.rank() != 4 || w.rank() != 4 || x.dim(3) != w.dim(3))
@@ -24,18 +25,19 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
     throw ShapeError(std::string(op) + ": filters " + w.shape().str() + " larger than the padded input " + x.shape().str());
   check_bias(op, x, bias, cs.k);
   Tensor y = Tensor::empty(Shape{cs.b, cs.oh(), cs.ow(), cs.k}, x.device());
-  RENORM_DISPATCH(x.device(), conv2d_forward, x.data(), w.data(), y.data(), cs);
-  if (bias.defined()) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), y.numel() / cs.k, cs.k);
   const bool need_x = x.requires_grad(), has_bias = bias.defined();
-  return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), cs, need_x, has_bias](const Tensor& g) {
-    Tensor dx, dw = Tensor::empty(w.shape(), g.device()), db;
+  const kernels::Epilogue ep{has_bias ? bias.data() : nullptr, relu};
+  RENORM_DISPATCH(x.device(), conv2d_forward, x.data(), w.data(), y.data(), cs, ep);
+  return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), y = relu ? y.detach() : Tensor(), cs, need_x, has_bias,
+                                      relu](const Tensor& g) {
+    const EpilogueGrads e = epilogue_grads(y, g, cs.k, relu, has_bias);  // the ReLU mask and db in one pass
+    Tensor dx, dw = Tensor::empty(w.shape(), g.device());
     if (need_x) {
       dx = Tensor::empty(x.shape(), g.device());
-      RENORM_DISPATCH(g.device(), conv2d_backward_data, g.data(), w.data(), dx.data(), cs);
+      RENORM_DISPATCH(g.device(), conv2d_backward_data, e.dz.data(), w.data(), dx.data(), cs);
     }
-    RENORM_DISPATCH(g.device(), conv2d_backward_filter, x.data(), g.data(), dw.data(), cs);
-    if (has_bias) db = bias_grad_of(g, cs.k);
-    return std::vector<Tensor>{dx, dw, db};
+    RENORM_DISPATCH(g.device(), conv2d_backward_filter, x.data(), e.dz.data(), dw.data(), cs);
+    return std::vector<Tensor>{dx, dw, e.db};
   });
 }
 

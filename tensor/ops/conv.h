@@ -1,4 +1,4 @@
-// 2-D convolution as a differentiable op (kernels/conv.h: im2col + OpenBLAS / cuDNN), NHWC.
+// 2-D convolution as a differentiable op (kernels/conv.h: oneDNN or im2col + OpenBLAS / cuDNN), NHWC.
 #pragma once
 #include <cstdint>
 
@@ -6,7 +6,9 @@
 
 namespace renorm {
 
-// x: [B,H,W,C]; w: [K,R,S,C]; bias: [K] or undefined; y: [B,OH,OW,K].
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride = 1, int64_t pad = 0);
+// x: [B,H,W,C]; w: [K,R,S,C]; bias: [K] or undefined; y: [B,OH,OW,K]. relu: y = relu(conv + bias),
+// fused into the convolution's epilogue, and its backward into one pass before the convolution's.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride = 1, int64_t pad = 0,
+              bool relu = false);
 
 }  // namespace renorm

@@ -9,7 +9,7 @@
 
 namespace renorm {
 
-using detail::bias_grad_of;
+using detail::epilogue_grads;
 using detail::check_bias;
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -44,7 +44,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   check_bias(op, x, bias, out);
   Tensor y = Tensor::empty(Shape{b, out}, x.device());
   RENORM_DISPATCH(x.device(), gemm, false, true, b, out, in, 1.f, x.data(), w.data(), 0.f, y.data());
-  if (bias.defined()) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), b, out);
+  if (bias.defined()) RENORM_DISPATCH(x.device(), epilogue_forward, y.data(), b, out, kernels::Epilogue{bias.data(), false});
   const bool need_x = x.requires_grad(), has_bias = bias.defined();
   return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), b, in, out, need_x, has_bias](const Tensor& g) {
     Tensor dx, dw = Tensor::empty(w.shape(), g.device()), db;
@@ -54,7 +54,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     }
     // dw(out,in) = gᵀ(out,b)·x(b,in)
     RENORM_DISPATCH(g.device(), gemm, true, false, out, in, b, 1.f, g.data(), x.data(), 0.f, dw.data());
-    if (has_bias) db = bias_grad_of(g, out);
+    if (has_bias) db = epilogue_grads(Tensor(), g, out, false, true).db;
     return std::vector<Tensor>{dx, dw, db};
   });
 }

@@ -19,27 +19,37 @@ void check_bias(const char* op, const Tensor& x, const Tensor& bias, int64_t k) 
   check_shape(op, "bias", bias, Shape{k});
 }
 
-Tensor bias_grad_of(const Tensor& g, int64_t k) {
-  Tensor db = Tensor::empty(Shape{k}, g.device());
-  RENORM_DISPATCH(g.device(), bias_grad, g.data(), g.numel() / k, k, db.data());
-  return db;
+EpilogueGrads epilogue_grads(const Tensor& y, const Tensor& g, int64_t k, bool relu, bool bias) {
+  EpilogueGrads out;
+  out.dz = relu ? Tensor::empty(g.shape(), g.device()) : g;
+  if (bias) out.db = Tensor::empty(Shape{k}, g.device());
+  if (relu || bias)
+    RENORM_DISPATCH(g.device(), epilogue_backward, relu ? y.data() : nullptr, g.data(), relu ? out.dz.data() : nullptr,
+                    bias ? out.db.data() : nullptr, g.numel() / k, k);
+  return out;
 }
 
 }  // namespace detail
 
-using detail::bias_grad_of;
-
-Tensor bias_add(const Tensor& x, const Tensor& bias) {
-  static constexpr const char* op = "bias_add";
+namespace {
+// y = relu?(x + bias) over the last dimension, one op of the autograd graph.
+Tensor epilogue_op(const char* op, const Tensor& x, const Tensor& bias, bool relu) {
   if (x.rank() < 1) throw ShapeError(std::string(op) + ": input " + x.shape().str() + " has no channel dimension");
   const int64_t c = x.dim(x.rank() - 1);
   check_same_device(op, x, bias);
   check_shape(op, "bias", bias, Shape{c});
   Tensor y = Tensor::empty(x.shape(), x.device());
   copy_bytes(y.data(), y.device(), x.data(), x.device(), size_t(x.numel()) * sizeof(float));
-  if (y.numel() > 0) RENORM_DISPATCH(x.device(), add_bias, y.data(), bias.data(), y.numel() / c, c);
-  return record(op, y, {x, bias}, [c](const Tensor& g) { return std::vector<Tensor>{g, bias_grad_of(g, c)}; });
+  if (y.numel() > 0) RENORM_DISPATCH(x.device(), epilogue_forward, y.data(), y.numel() / c, c, kernels::Epilogue{bias.data(), relu});
+  return record(op, y, {x, bias}, [y = y.detach(), c, relu](const Tensor& g) {
+    detail::EpilogueGrads d = detail::epilogue_grads(y, g, c, relu, true);
+    return std::vector<Tensor>{d.dz, d.db};
+  });
 }
+}  // namespace
+
+Tensor bias_add(const Tensor& x, const Tensor& bias) { return epilogue_op("bias_add", x, bias, false); }
+Tensor bias_relu(const Tensor& x, const Tensor& bias) { return epilogue_op("bias_relu", x, bias, true); }
 
 Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
   static constexpr const char* op = "max_pool2d";

@@ -8,6 +8,8 @@ namespace renorm {
 
 // y = x + bias over the last dimension: x [..., C], bias [C] (the bias step of conv2d and linear).
 Tensor bias_add(const Tensor& x, const Tensor& bias);
+// y = relu(x + bias), one pass forward and one backward (the ReLU mask and the bias gradient together).
+Tensor bias_relu(const Tensor& x, const Tensor& bias);
 // x: [B,H,W,C] -> [B,OH,OW,C], square window k, the given stride, no padding; the first maximum of a
 // window gets the gradient.
 Tensor max_pool2d(const Tensor& x, int64_t k = 2, int64_t stride = 2);

@@ -1,0 +1,213 @@
+// CPU convolution through oneDNN (Debian's libdnnl, its OpenMP runtime: the same threads as the rest of
+// renorm). oneDNN JIT-compiles its kernels for the CPU it runs on (AVX2, AVX-512, ...), which is how
+// the fast path is chosen at run time. Activations stay NHWC and filters KRSC ("ohwi") in memory; each
+// primitive may ask for its filters in a blocked layout, into which they are reordered per call (K·R·S·C
+// floats: small next to the activations). Primitives are built once per shape and epilogue and cached;
+// their scratchpads and reordered filters come from the caching host allocator (no fresh memory in a
+// warm step). The forward's bias runs inside oneDNN's kernel; its ReLU does not: oneDNN's ReLU (and
+// clip) post-ops are a vmaxps that turns NaN into 0, and renorm's ReLU keeps NaN (kernels/elementwise.h),
+// so the ReLU is one in-place pass over the output (cache-warm) right after the convolution.
+#include "kernels/cpu/conv_engines.h"
+#include "kernels/nn.h"
+
+#if RENORM_HAS_ONEDNN
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+
+#include "runtime/allocator.h"
+#include "runtime/error.h"
+
+namespace renorm::kernels::cpu::onednn {
+
+namespace {
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+// Host memory for one call, from the caching allocator.
+struct HostBuffer {
+  void* p = nullptr;
+  size_t bytes;
+  explicit HostBuffer(size_t b) : bytes(b) {
+    if (bytes) p = device_allocate(Device::CPU, bytes);
+  }
+  ~HostBuffer() {
+    if (p) device_release(Device::CPU, p, bytes);
+  }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+};
+
+memory::desc activations(int64_t b, int64_t c, int64_t h, int64_t w) { return memory::desc({b, c, h, w}, kF32, Tag::nhwc); }
+memory::desc src_desc(const ConvShape& cs) { return activations(cs.b, cs.c, cs.h, cs.w); }
+memory::desc dst_desc(const ConvShape& cs) { return activations(cs.b, cs.k, cs.oh(), cs.ow()); }
+memory::desc user_filters(const ConvShape& cs) { return memory::desc({cs.k, cs.c, cs.r, cs.s}, kF32, Tag::ohwi); }
+memory::desc any_filters(const ConvShape& cs) { return memory::desc({cs.k, cs.c, cs.r, cs.s}, kF32, Tag::any); }
+
+struct Geometry {
+  memory::dims strides, pad_l, pad_r;
+};
+Geometry geometry(const ConvShape& cs) {
+  // The right padding that makes oneDNN's output size equal ConvShape's (floor division leaves the end of
+  // the input unread when the stride does not divide it evenly).
+  return {{cs.stride_h, cs.stride_w},
+          {cs.pad_h, cs.pad_w},
+          {(cs.oh() - 1) * cs.stride_h + cs.r - cs.h - cs.pad_h, (cs.ow() - 1) * cs.stride_w + cs.s - cs.w - cs.pad_w}};
+}
+
+constexpr auto kDirect = dnnl::algorithm::convolution_direct;
+
+dnnl::convolution_forward::desc forward_desc(const ConvShape& cs, bool bias) {
+  const Geometry g = geometry(cs);
+  const auto prop = dnnl::prop_kind::forward_training;
+  if (bias)
+    return {prop, kDirect, src_desc(cs), any_filters(cs), memory::desc({cs.k}, kF32, Tag::x), dst_desc(cs), g.strides, g.pad_l, g.pad_r};
+  return {prop, kDirect, src_desc(cs), any_filters(cs), dst_desc(cs), g.strides, g.pad_l, g.pad_r};
+}
+
+dnnl::primitive_attr attributes() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::convolution_forward::primitive_desc make_forward(const ConvShape& cs, int variant) {
+  return {forward_desc(cs, variant), attributes(), cpu_engine()};
+}
+dnnl::convolution_backward_data::primitive_desc make_backward_data(const ConvShape& cs, int) {
+  const Geometry g = geometry(cs);
+  const dnnl::convolution_backward_data::desc d(kDirect, src_desc(cs), any_filters(cs), dst_desc(cs), g.strides, g.pad_l, g.pad_r);
+  return {d, attributes(), cpu_engine(), make_forward(cs, 0)};
+}
+dnnl::convolution_backward_weights::primitive_desc make_backward_filter(const ConvShape& cs, int) {
+  const Geometry g = geometry(cs);
+  const dnnl::convolution_backward_weights::desc d(kDirect, src_desc(cs), any_filters(cs), dst_desc(cs), g.strides, g.pad_l,
+                                                   g.pad_r);
+  return {d, attributes(), cpu_engine(), make_forward(cs, 0)};
+}
+
+// One primitive, built once per shape and variant, with the reorder between the user's KRSC filters and
+// the layout it wants (`to_user` for the backward-filter's output; empty when the layouts agree).
+template <class Pd, class Prim>
+struct Plan {
+  Pd pd;
+  Prim prim;
+  dnnl::reorder filters;
+  memory::desc blocked;
+  Plan(Pd p, const memory::desc& want, const ConvShape& cs, bool to_user) : pd(std::move(p)), prim(pd), blocked(want) {
+    const memory::desc user = user_filters(cs);
+    if (want == user) return;
+    filters = to_user ? dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), want, cpu_engine(), user))
+                      : dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), user, cpu_engine(), want));
+  }
+};
+using ForwardPlan = Plan<dnnl::convolution_forward::primitive_desc, dnnl::convolution_forward>;
+using DataPlan = Plan<dnnl::convolution_backward_data::primitive_desc, dnnl::convolution_backward_data>;
+using FilterPlan = Plan<dnnl::convolution_backward_weights::primitive_desc, dnnl::convolution_backward_weights>;
+
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int>;
+
+// The plan of (shape, variant), built on first use; never destroyed (process lifetime).
+template <class P>
+const P& plan(const ConvShape& cs, int variant, P (*make)(const ConvShape&, int)) {
+  static std::mutex mutex;
+  static auto* plans = new std::map<Key, P>();
+  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, variant};
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = plans->find(key);
+  if (it == plans->end()) it = plans->emplace(key, make(cs, variant)).first;
+  return it->second;
+}
+
+ForwardPlan forward_plan(const ConvShape& cs, int variant) {
+  auto pd = make_forward(cs, variant);
+  const auto want = pd.weights_desc();
+  return ForwardPlan(std::move(pd), want, cs, false);
+}
+DataPlan data_plan(const ConvShape& cs, int variant) {
+  auto pd = make_backward_data(cs, variant);
+  const auto want = pd.weights_desc();
+  return DataPlan(std::move(pd), want, cs, false);
+}
+FilterPlan filter_plan(const ConvShape& cs, int variant) {
+  auto pd = make_backward_filter(cs, variant);
+  const auto want = pd.diff_weights_desc();
+  return FilterPlan(std::move(pd), want, cs, true);
+}
+
+memory wrap(const memory::desc& d, const float* p) { return memory(d, cpu_engine(), const_cast<float*>(p)); }
+
+// Runs the plan's primitive on `args` (the scratchpad added) and waits: oneDNN's CPU stream is in-order.
+template <class P>
+void run(const P& p, std::unordered_map<int, memory> args) {
+  HostBuffer scratch(p.pd.scratchpad_desc().get_size());
+  args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.pd.scratchpad_desc(), cpu_engine(), scratch.p));
+  dnnl::stream s(cpu_engine());
+  p.prim.execute(s, args);
+  s.wait();
+}
+
+// The filters in the plan's layout: the user's array itself, or its reorder into `buffer`.
+template <class P>
+memory filters_in(const P& p, const ConvShape& cs, const float* w, HostBuffer& buffer) {
+  memory user = wrap(user_filters(cs), w);
+  if (!p.filters) return user;
+  memory blocked(p.blocked, cpu_engine(), buffer.p);
+  dnnl::stream s(cpu_engine());
+  p.filters.execute(s, user, blocked);
+  s.wait();
+  return blocked;
+}
+}  // namespace
+
+bool available() { return true; }
+
+void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs, const Epilogue& ep) {
+  const ForwardPlan& p = plan(cs, ep.bias ? 1 : 0, forward_plan);
+  HostBuffer wbuf(p.filters ? p.blocked.get_size() : 0);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(p.pd.src_desc(), x)},
+                                       {DNNL_ARG_WEIGHTS, filters_in(p, cs, w, wbuf)},
+                                       {DNNL_ARG_DST, wrap(p.pd.dst_desc(), y)}};
+  if (ep.bias) args.emplace(DNNL_ARG_BIAS, wrap(p.pd.bias_desc(), ep.bias));
+  run(p, std::move(args));
+  if (ep.relu) epilogue_forward(y, cs.b * cs.oh() * cs.ow(), cs.k, Epilogue{nullptr, true});
+}
+
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs) {
+  const DataPlan& p = plan(cs, 0, data_plan);
+  HostBuffer wbuf(p.filters ? p.blocked.get_size() : 0);
+  run(p, {{DNNL_ARG_DIFF_DST, wrap(p.pd.diff_dst_desc(), dy)},
+          {DNNL_ARG_WEIGHTS, filters_in(p, cs, w, wbuf)},
+          {DNNL_ARG_DIFF_SRC, wrap(p.pd.diff_src_desc(), dx)}});
+}
+
+void conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& cs) {
+  const FilterPlan& p = plan(cs, 0, filter_plan);
+  HostBuffer wbuf(p.filters ? p.blocked.get_size() : 0);
+  memory user = wrap(user_filters(cs), dw);
+  memory out = p.filters ? memory(p.blocked, cpu_engine(), wbuf.p) : user;
+  run(p, {{DNNL_ARG_SRC, wrap(p.pd.src_desc(), x)}, {DNNL_ARG_DIFF_DST, wrap(p.pd.diff_dst_desc(), dy)}, {DNNL_ARG_DIFF_WEIGHTS, out}});
+  if (!p.filters) return;
+  dnnl::stream s(cpu_engine());
+  p.filters.execute(s, out, user);
+  s.wait();
+}
+
+}  // namespace renorm::kernels::cpu::onednn
+
+#else  // built without oneDNN: the im2col engine is the only one
+
+namespace renorm::kernels::cpu::onednn {
+bool available() { return false; }
+}  // namespace renorm::kernels::cpu::onednn
+
+#endif
