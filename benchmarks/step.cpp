@@ -3,7 +3,10 @@
 // measured with a device sync around each, so their sum exceeds the step time a little) that shows
 // what the norm costs, and for each convolution its GFLOP/s and share of the fp32 FMA peak that this run
 // measures on the same cores (CPU; benchmarks/fma_peak.h).
+// --conv-engines all (CPU): also the step without norm on each other CPU convolution engine (oneDNN,
+// im2col + OpenBLAS: kernels/conv.h), in the same run, with its breakdown.
 //   renorm-bench-step [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
+//                     [--conv-engines default|all]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +22,7 @@
 #include "models/cifar_cnn.h"
 #include "train/checkpoint.h"
 #include "benchmarks/fma_peak.h"
+#include "kernels/conv.h"
 
 using namespace renorm;
 
@@ -41,20 +45,25 @@ std::string layer_name(const Module& m) {
 
 struct Flags {
   int64_t batch = 128, micro = 4, steps = 10;
-  std::string device = "auto", json;
+  std::string device = "auto", json, conv_engines = "default";
 };
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (i + 1 >= argc)
+      throw ConfigError(flag + " needs a value (flags: --batch, --microbatch, --steps, --device, --json, --conv-engines)");
     if (flag == "--batch") f.batch = std::stoll(argv[i + 1]);
     else if (flag == "--microbatch") f.micro = std::stoll(argv[i + 1]);
     else if (flag == "--steps") f.steps = std::stoll(argv[i + 1]);
     else if (flag == "--device") f.device = argv[i + 1];
     else if (flag == "--json") f.json = argv[i + 1];
+    else if (flag == "--conv-engines") f.conv_engines = argv[i + 1];
     else throw ConfigError("unknown flag " + flag);
   }
+  if (f.conv_engines != "default" && f.conv_engines != "all")
+    throw ConfigError("--conv-engines: '" + f.conv_engines + "' is not one of default, all");
   return f;
 }
 
@@ -85,7 +94,9 @@ double median_step_ms(CifarCnn& net, Sgd& opt, const Batch& b, int64_t steps, De
 
 struct LayerTime {
   std::string type;
-  double fwd_ms = 1e300, bwd_ms = 0, fwd_gflop = 0;  // fwd_gflop: convolutions only; backward does twice it
+  // Convolutions only: the forward's GFLOP and the backward's (the filter gradient's, plus as many again for
+  // the input gradient unless the input is the network's, which needs none).
+  double fwd_ms = 1e300, bwd_ms = 0, fwd_gflop = 0, bwd_gflop = 0;
 };
 
 // Per layer: the minimum over three steps (robust to interference), each layer between device syncs.
@@ -98,13 +109,16 @@ std::vector<LayerTime> layer_breakdown(CifarCnn& net, Sgd& opt, const Batch& b, 
     Tensor h = b.x;
     for (size_t i = 0; i < layers.size(); ++i) {
       synchronize(dev);
+      const bool input_grad = h.requires_grad();
       const double t0 = now_ms();
       h = layers[i]->forward(h);
       synchronize(dev);
       t[i].fwd_ms = std::min(t[i].fwd_ms, now_ms() - t0);
       t[i].type = layer_name(*layers[i]);
-      if (const auto* conv = dynamic_cast<const Conv2d*>(layers[i].get()))  // 2 flops per multiply-add
+      if (const auto* conv = dynamic_cast<const Conv2d*>(layers[i].get())) {  // 2 flops per multiply-add
         t[i].fwd_gflop = 2.0 * double(h.numel()) * double(conv->weight.numel() / conv->weight.dim(0)) / 1e9;
+        t[i].bwd_gflop = t[i].fwd_gflop * (input_grad ? 2 : 1);
+      }
     }
     Tensor loss = softmax_cross_entropy(h, b.labels);
     std::vector<BackwardTiming> once;
@@ -135,7 +149,7 @@ std::string breakdown_text(const std::string& name, const std::vector<LayerTime>
   for (size_t i = 0; i < t.size(); ++i) {
     char line[96];
     std::snprintf(line, sizeof line, "  %2zu %-13s %8.2f %8.2f", i, t[i].type.c_str(), t[i].fwd_ms, t[i].bwd_ms);
-    out += line + rate(t[i].fwd_gflop, t[i].fwd_ms, peak) + rate(2 * t[i].fwd_gflop, t[i].bwd_ms, peak) + "\n";
+    out += line + rate(t[i].fwd_gflop, t[i].fwd_ms, peak) + rate(t[i].bwd_gflop, t[i].bwd_ms, peak) + "\n";
   }
   return out;
 }
@@ -148,12 +162,38 @@ std::string json_row(const std::string& name, double med, int64_t batch, const s
     if (t[i].fwd_gflop > 0)
       convs += std::string(convs.empty() ? "" : ", ") + "{\"layer\": " + std::to_string(i) + ", \"fwd_gflops\": " +
                std::to_string(t[i].fwd_gflop / (t[i].fwd_ms / 1e3)) + ", \"bwd_gflops\": " +
-               std::to_string(2 * t[i].fwd_gflop / (t[i].bwd_ms / 1e3)) + "}";
+               std::to_string(t[i].bwd_gflop / (t[i].bwd_ms / 1e3)) + "}";
   }
   std::string types;
   for (auto& [k, v] : per_type) types += std::string(types.empty() ? "" : ", ") + "\"" + k + "\": " + std::to_string(v);
   return "  {\"norm\": \"" + name + "\", \"ms_per_step\": " + std::to_string(med) + ", \"images_per_s\": " +
          std::to_string(1000.0 * double(batch) / med) + ", \"layer_type_ms\": {" + types + "}, \"conv\": [" + convs + "]}";
+}
+
+struct Report {
+  std::string json, breakdowns;
+};
+
+// One configuration: its median step (a line now) and its breakdown and JSON row (into rep).
+void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& f, const Batch& b, Device dev, double peak,
+                Report& rep) {
+  CnnConfig cfg;
+  cfg.norm = kind;
+  cfg.norm_config.microbatch = m;
+  cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
+  CifarCnn net(cfg, dev);
+  Sgd opt(net.named_parameters(), 0.001f);
+  const double med = median_step_ms(net, opt, b, f.steps, dev);
+  const std::vector<LayerTime> t = layer_breakdown(net, opt, b, dev);
+  double total = 0, norm_ms = 0;
+  for (const LayerTime& l : t) {
+    total += l.fwd_ms + l.bwd_ms;
+    if (l.type == "batchnorm" || l.type == "batch_renorm") norm_ms += l.fwd_ms + l.bwd_ms;
+  }
+  std::printf("%-22s %10.2f %10.1f %11.1f%%\n", name.c_str(), med, 1000.0 * double(f.batch) / med, 100.0 * norm_ms / total);
+  std::fflush(stdout);
+  rep.breakdowns += breakdown_text(name, t, peak);
+  rep.json += std::string(rep.json.empty() ? "" : ",\n") + json_row(name, med, f.batch, t);
 }
 }  // namespace
 
@@ -170,29 +210,24 @@ int main(int argc, char** argv) try {
   std::vector<float> lv(f.batch);
   for (int64_t i = 0; i < f.batch; ++i) lv[i] = float(i % 10);
   const Batch b{Tensor::normal(Shape{f.batch, 32, 32, 3}, 1, 0.f, 1.f, dev), Tensor::from_vector(lv, Shape{f.batch}, dev)};
-  std::string jrows, breakdowns;
-  for (NormKind kind : {NormKind::None, NormKind::BatchNorm, NormKind::BatchRenorm}) {
-    for (int64_t m : {f.batch, f.micro}) {
-      if (kind == NormKind::None && m != f.batch) continue;
-      CnnConfig cfg;
-      cfg.norm = kind;
-      cfg.norm_config.microbatch = m;
-      cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
-      CifarCnn net(cfg, dev);
-      Sgd opt(net.named_parameters(), 0.001f);
-      const double med = median_step_ms(net, opt, b, f.steps, dev);
-      const std::vector<LayerTime> t = layer_breakdown(net, opt, b, dev);
-      const std::string name = kind == NormKind::None ? "none" : std::string(norm_name(kind)) + " M=" + std::to_string(m);
-      double total = 0, norm_ms = 0;
-      for (const LayerTime& l : t) {
-        total += l.fwd_ms + l.bwd_ms;
-        if (l.type == "batchnorm" || l.type == "batch_renorm") norm_ms += l.fwd_ms + l.bwd_ms;
-      }
-      std::printf("%-22s %10.2f %10.1f %11.1f%%\n", name.c_str(), med, 1000.0 * double(f.batch) / med, 100.0 * norm_ms / total);
-      breakdowns += breakdown_text(name, t, peak.gflops);
-      jrows += std::string(jrows.empty() ? "" : ",\n") + json_row(name, med, f.batch, t);
+  Report rep;
+  for (NormKind kind : {NormKind::None, NormKind::BatchNorm, NormKind::BatchRenorm})
+    for (int64_t m : {f.batch, f.micro})
+      if (kind != NormKind::None || m == f.batch)
+        run_config(kind == NormKind::None ? "none" : std::string(norm_name(kind)) + " M=" + std::to_string(m), kind, m, f, b,
+                   dev, peak.gflops, rep);
+  if (dev == Device::CPU && f.conv_engines == "all") {
+    namespace kc = kernels::cpu;
+    const kc::ConvEngine chosen = kc::conv_engine();
+    for (kc::ConvEngine e : {kc::ConvEngine::OneDnn, kc::ConvEngine::Im2col}) {
+      if (e == chosen || (e == kc::ConvEngine::OneDnn && !kc::onednn_available())) continue;
+      kc::set_conv_engine(e);
+      run_config(std::string("none, ") + kc::conv_engine_name(e) + " conv", NormKind::None, f.batch, f, b, dev, peak.gflops, rep);
     }
+    kc::set_conv_engine(chosen);
   }
+  const std::string& jrows = rep.json;
+  const std::string& breakdowns = rep.breakdowns;
   std::printf("%s", breakdowns.c_str());
   const std::string cpu = dev == Device::CPU ? ", \"cpu\": \"" + bench::cpu_description() + "\", \"fma_peak_gflops\": " +
                                                   std::to_string(peak.gflops) + ", \"fma_isa\": \"" + peak.isa + "\"" : "";

@@ -114,7 +114,7 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
   /* y[r,c] = epilogue_value(y[r,c], ep, c), in place */                                              \
   void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep);                       \
   /* in one pass: dz[r,c] = epilogue_grad(y, dy, r·C+c) (y: the forward's output, nullptr without     \
-     ReLU; dz not written when nullptr) and db[c] = Σ_r dz[r,c] (overwritten; skipped when nullptr) */ \
+     ReLU; dz required with y, unused without) and db[c] = Σ_r dz[r,c] (overwritten; skipped if null) */ \
   void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c); \
   /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
   void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax);                 \
