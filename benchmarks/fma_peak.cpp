@@ -1,5 +1,7 @@
 #include "benchmarks/fma_peak.h"
 
+#include "runtime/cpu_isa.h"
+
 #include <immintrin.h>
 #include <omp.h>
 
@@ -53,10 +55,10 @@ struct Kernel {
   float (*run)(long);
 };
 
+// The widest FMA of the ISA renorm's loops use (runtime/cpu_isa.h: the CPU's best unless lowered).
 Kernel pick_kernel() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {"avx512f", 16, fma_loop_avx512};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {"avx2+fma", 8, fma_loop_avx2};
+  if (cpu_isa() == CpuIsa::Avx512) return {"avx512f", 16, fma_loop_avx512};
+  if (cpu_isa() == CpuIsa::Avx2) return {"avx2+fma", 8, fma_loop_avx2};
   return {"scalar", 1, fma_loop_scalar};
 }
 

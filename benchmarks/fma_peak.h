@@ -1,6 +1,7 @@
 // The machine's own fp32 peak, measured in the run that reports against it: independent FMA chains in
-// the widest vector unit the CPU has (chosen at run time: AVX-512, AVX2 + FMA, or scalar), on every
-// OpenMP thread. Benchmarks report their GFLOP/s as a share of this.
+// the widest vector unit of the ISA renorm runs (runtime/cpu_isa.h, chosen at run time: AVX-512, AVX2 +
+// FMA, or scalar; RENORM_CPU_ISA lowers it), on every OpenMP thread. Benchmarks report their GFLOP/s as
+// a share of this.
 #pragma once
 #include <string>
 

@@ -23,6 +23,7 @@
 #include "train/checkpoint.h"
 #include "benchmarks/fma_peak.h"
 #include "kernels/conv.h"
+#include "runtime/cpu_isa.h"
 
 using namespace renorm;
 
@@ -204,7 +205,8 @@ int main(int argc, char** argv) try {
   if (dev == Device::CPU) peak = bench::measure_fma_peak();
   std::printf("CNN training step, batch %lld, %s\n", (long long)f.batch, device_description(dev).c_str());
   if (dev == Device::CPU)
-    std::printf("CPU: %s; fp32 FMA peak measured now: %.1f GFLOP/s on %d threads (%s)\n", bench::cpu_description().c_str(),
+    std::printf("CPU: %s; renorm's loops run %s, convolutions %s; fp32 FMA peak measured now: %.1f GFLOP/s on %d threads (%s)\n",
+                bench::cpu_description().c_str(), cpu_isa_name(cpu_isa()), kernels::cpu::conv_engine_name(kernels::cpu::conv_engine()),
                 peak.gflops, peak.threads, peak.isa.c_str());
   std::printf("%-22s %10s %10s %12s\n", "norm", "ms/step", "images/s", "norm share");
   std::vector<float> lv(f.batch);
@@ -229,7 +231,9 @@ int main(int argc, char** argv) try {
   const std::string& jrows = rep.json;
   const std::string& breakdowns = rep.breakdowns;
   std::printf("%s", breakdowns.c_str());
-  const std::string cpu = dev == Device::CPU ? ", \"cpu\": \"" + bench::cpu_description() + "\", \"fma_peak_gflops\": " +
+  const std::string cpu = dev == Device::CPU ? ", \"cpu\": \"" + bench::cpu_description() + "\", \"isa\": \"" +
+                                                  cpu_isa_name(cpu_isa()) + "\", \"conv_engine\": \"" +
+                                                  kernels::cpu::conv_engine_name(kernels::cpu::conv_engine()) + "\", \"fma_peak_gflops\": " +
                                                   std::to_string(peak.gflops) + ", \"fma_isa\": \"" + peak.isa + "\"" : "";
   if (!f.json.empty())
     write_file_atomic(f.json, "{\"device\": \"" + device_description(dev) + "\"" + cpu + ", \"batch\": " +

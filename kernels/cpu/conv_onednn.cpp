@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "runtime/allocator.h"
+#include "runtime/cpu_isa.h"
 #include "runtime/error.h"
 
 namespace renorm::kernels::cpu::onednn {
@@ -28,8 +29,14 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 constexpr auto kF32 = memory::data_type::f32;
 
+// The CPU engine, oneDNN's ISA capped at renorm's (runtime/cpu_isa.h) when that was lowered: set once,
+// before oneDNN's first kernel; a later set_cpu_isa leaves the convolutions where they were.
 const dnnl::engine& cpu_engine() {
-  static const dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  static const dnnl::engine e = [] {
+    if (cpu_isa() != cpu_isa_supported())
+      dnnl::set_max_cpu_isa(cpu_isa() == CpuIsa::Avx2 ? dnnl::cpu_isa::avx2 : dnnl::cpu_isa::sse41);
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return e;
 }
 

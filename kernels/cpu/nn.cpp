@@ -14,7 +14,7 @@ constexpr int64_t kEpilogueRows = 1024;  // rows per parallel work item (and per
 
 // Rows [r0, r1): y = epilogue_value(y). Branch-free per element (the bias and ReLU choices hoisted out),
 // so that it vectorizes: a data-dependent branch per element costs more than the memory traffic.
-[[gnu::flatten]] RENORM_MULTIVERSION void epilogue_rows(float* y, int64_t c, int64_t r0, int64_t r1, const float* bias, bool relu) {
+void epilogue_rows_body(float* y, int64_t c, int64_t r0, int64_t r1, const float* bias, bool relu) {
   const Epilogue plain{nullptr, relu};
   for (int64_t r = r0; r < r1; ++r) {
     float* __restrict row = y + r * c;
@@ -28,11 +28,12 @@ constexpr int64_t kEpilogueRows = 1024;  // rows per parallel work item (and per
     }
   }
 }
+RENORM_MULTIVERSION(epilogue_rows, epilogue_rows_body)
 
 // Rows [r0, r1): dz = epilogue_grad(y, dy) when y is given (dz is then always set), and part[c] = Σ dz
 // (or Σ dy without y) over the rows, in double. The mask and the sum are two loops over a row in L1: as
 // one, GCC turns `part += y > 0 ? dy : 0` into a branch and vectorizes neither.
-RENORM_MULTIVERSION void epilogue_grad_rows(const float* y, const float* dy, float* dz, int64_t c, int64_t r0, int64_t r1,
+void epilogue_grad_rows_body(const float* y, const float* dy, float* dz, int64_t c, int64_t r0, int64_t r1,
                                             double* part) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict g = dy + r * c;
@@ -47,6 +48,7 @@ RENORM_MULTIVERSION void epilogue_grad_rows(const float* y, const float* dy, flo
     for (int64_t j = 0; j < c; ++j) part[j] += g[j];
   }
 }
+RENORM_MULTIVERSION(epilogue_grad_rows, epilogue_grad_rows_body)
 }  // namespace
 
 void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep) {
@@ -78,7 +80,7 @@ void epilogue_backward(const float* y, const float* dy, float* dz, float* db, in
 namespace {
 // Output pixels [p0, p1) (p = (b·OH + i)·OW + j): channels across the vector lanes (contiguous in NHWC),
 // the window in the scan's order.
-RENORM_MULTIVERSION void maxpool_pixels(const float* x, const PoolShape& ps, float* y, float* argmax, int64_t p0, int64_t p1) {
+void maxpool_pixels_body(const float* x, const PoolShape& ps, float* y, float* argmax, int64_t p0, int64_t p1) {
   const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c;
   for (int64_t p = p0; p < p1; ++p) {
     float* __restrict best = y + p * c;
@@ -99,10 +101,11 @@ RENORM_MULTIVERSION void maxpool_pixels(const float* x, const PoolShape& ps, flo
       }
   }
 }
+RENORM_MULTIVERSION(maxpool_pixels, maxpool_pixels_body)
 
 // Windows that tile the input (stride == k): every dx element has at most one window, so dx is written
 // once, as a gather over the window (vector stores, no zero fill of the covered part, no scatter).
-RENORM_MULTIVERSION void maxpool_grad_pixels(const float* dy, const float* argmax, const PoolShape& ps, float* dx, int64_t p0,
+void maxpool_grad_pixels_body(const float* dy, const float* argmax, const PoolShape& ps, float* dx, int64_t p0,
                                              int64_t p1) {
   const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c, k = ps.k;
   for (int64_t p = p0; p < p1; ++p) {
@@ -117,6 +120,7 @@ RENORM_MULTIVERSION void maxpool_grad_pixels(const float* dy, const float* argma
       }
   }
 }
+RENORM_MULTIVERSION(maxpool_grad_pixels, maxpool_grad_pixels_body)
 
 constexpr int64_t kPoolPixels = 64;  // output pixels per parallel work item
 
@@ -153,8 +157,8 @@ namespace {
 constexpr int64_t kDropoutGroups = 256;  // stream groups (of 4 elements) per parallel work item
 
 // Stream groups [q0, q1) (at most kDropoutGroups): their keep decisions first, Philox vectorized across
-// groups (flatten: inlined, so that it can be), then the elements of the tensor they cover.
-[[gnu::flatten]] RENORM_MULTIVERSION void dropout_groups(const float* x, float* y, int64_t n, int64_t first, int64_t q0,
+// groups (multiversion's flatten inlines Philox, so that it can be), then the tensor's elements they cover.
+void dropout_groups_body(const float* x, float* y, int64_t n, int64_t first, int64_t q0,
                                                          int64_t q1, float p, float scale, uint64_t seed, uint32_t layer,
                                                          uint32_t step) {
   uint32_t keep[4 * kDropoutGroups];  // keep[4·(q - q0) + j]: stream element 4q + j
@@ -168,6 +172,7 @@ constexpr int64_t kDropoutGroups = 256;  // stream groups (of 4 elements) per pa
 #pragma omp simd
   for (int64_t i = i0; i < i1; ++i) y[i] = dropout_value(x[i], k[i], scale);
 }
+RENORM_MULTIVERSION(dropout_groups, dropout_groups_body)
 }  // namespace
 
 void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,

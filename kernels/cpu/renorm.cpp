@@ -39,7 +39,7 @@ std::vector<double> reduce_rows(NormShape s, int64_t width, Body&& body) {
 }
 
 // acc[c] += x[r,c] and acc[C + c] += x[r,c]² over rows [r0, r1) of x (rows of c channels).
-RENORM_MULTIVERSION void sum_squares_rows(const float* x, int64_t c, int64_t r0, int64_t r1, double* acc) {
+void sum_squares_rows_body(const float* x, int64_t c, int64_t r0, int64_t r1, double* acc) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* row = x + r * c;
 #pragma omp simd
@@ -50,9 +50,10 @@ RENORM_MULTIVERSION void sum_squares_rows(const float* x, int64_t c, int64_t r0,
     }
   }
 }
+RENORM_MULTIVERSION(sum_squares_rows, sum_squares_rows_body)
 
 // out[c] += dy[r,c] and out[C + c] += dy[r,c]·(x[r,c] - m[c])·is[c] over rows [r0, r1).
-RENORM_MULTIVERSION void backward_sums_rows(const float* x, const float* dy, int64_t c, const float* m, const float* is,
+void backward_sums_rows_body(const float* x, const float* dy, int64_t c, const float* m, const float* is,
                                             int64_t r0, int64_t r1, double* out) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * c;
@@ -65,10 +66,11 @@ RENORM_MULTIVERSION void backward_sums_rows(const float* x, const float* dy, int
     }
   }
 }
+RENORM_MULTIVERSION(backward_sums_rows, backward_sums_rows_body)
 
 // Rows [t0, t1) of the (N·R, C) view, each in microbatch t / R: y = a·x + b, or with dy given,
 // y = a·dy + b·x + e (the backward's dx = p·dy + q·x + shift).
-RENORM_MULTIVERSION void affine_rows(const float* x, const float* dy, NormShape s, const float* a, const float* b,
+void affine_rows_body(const float* x, const float* dy, NormShape s, const float* a, const float* b,
                                      const float* e, float* y, int64_t t0, int64_t t1) {
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t n = t / s.rows;
@@ -86,6 +88,7 @@ RENORM_MULTIVERSION void affine_rows(const float* x, const float* dy, NormShape 
     for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * gr[c] + bn[c] * xr[c] + en[c];
   }
 }
+RENORM_MULTIVERSION(affine_rows, affine_rows_body)
 
 constexpr int64_t kAffineRows = 64;  // rows per parallel work item of the elementwise passes
 

@@ -1,0 +1,65 @@
+#include "runtime/cpu_isa.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#include "runtime/error.h"
+
+namespace renorm {
+
+namespace {
+CpuIsa detect() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  const bool v4 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vl");
+  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+                  __builtin_cpu_supports("bmi2");
+  if (v3 && v4) return CpuIsa::Avx512;
+  if (v3) return CpuIsa::Avx2;
+#endif
+  return CpuIsa::Baseline;
+}
+
+CpuIsa checked(CpuIsa isa, const std::string& what) {
+  if (static_cast<int>(isa) > static_cast<int>(cpu_isa_supported()))
+    throw ConfigError(what + ": '" + cpu_isa_name(isa) + "' asked for, but this CPU runs at most '" +
+                      cpu_isa_name(cpu_isa_supported()) + "'");
+  return isa;
+}
+
+std::atomic<CpuIsa>& current() {
+  static std::atomic<CpuIsa> isa{[] {
+    const char* env = std::getenv("RENORM_CPU_ISA");
+    return env && *env ? checked(parse_cpu_isa(env), "RENORM_CPU_ISA") : cpu_isa_supported();
+  }()};
+  return isa;
+}
+}  // namespace
+
+CpuIsa cpu_isa_supported() {
+  static const CpuIsa best = detect();
+  return best;
+}
+
+CpuIsa cpu_isa() { return current().load(std::memory_order_relaxed); }
+
+void set_cpu_isa(CpuIsa isa) { current().store(checked(isa, "set_cpu_isa")); }
+
+const char* cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::Avx512: return "avx512";
+    case CpuIsa::Avx2: return "avx2";
+    case CpuIsa::Baseline: break;
+  }
+  return "baseline";
+}
+
+CpuIsa parse_cpu_isa(const std::string& s, const std::string& what) {
+  for (CpuIsa isa : {CpuIsa::Avx512, CpuIsa::Avx2, CpuIsa::Baseline})
+    if (s == cpu_isa_name(isa)) return isa;
+  throw ConfigError(what + ": '" + s + "' is not one of avx512, avx2, baseline");
+}
+
+}  // namespace renorm
