@@ -46,7 +46,7 @@ TARGETED = [
     ("kernels/cuda/reduce.cu", "launch<sum_partial>(g, kThreads,", "launch<sum_partial>(g, kThreads / 2,",
      "block size", "sum_partial with half the threads its stride assumes"),
     ("kernels/cuda/nn.cu", "dim3(kBiasLanes, kBiasRowLanes),", "dim3(kBiasLanes, kBiasRowLanes / 2),",
-     "block size", "bias_partial with half the row lanes it strides by"),
+     "block size", "epilogue_partial (the bias gradient) with half the row lanes it strides by"),
     ("kernels/cuda/launch.cuh", "constexpr int kThreads = 256;", "constexpr int kThreads = 128;",
      "block size", "every grid-stride kernel at 128 threads (launch and bounds change together)"),
 ]
