@@ -8,6 +8,8 @@
 #include <unordered_map>
 
 #include "runtime/allocator.h"
+
+#include "runtime/cpu_isa.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 
@@ -130,6 +132,7 @@ void* device_allocate(Device d, size_t bytes) {
   if (d == Device::CPU) {
     Cache& c = caches().cpu;
     if (void* p = take_cached(c, size)) return p;
+    check_cpu_isa_environment();  // a bad RENORM_CPU_ISA: one clear line at the first tensor (runtime/cpu_isa.h)
     void* p = nullptr;
     if (posix_memalign(&p, 64, size) != 0) p = nullptr;
     if (!p) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <string>
 
 #include "runtime/error.h"
 
@@ -29,12 +30,26 @@ CpuIsa checked(CpuIsa isa, const std::string& what) {
   return isa;
 }
 
-std::atomic<CpuIsa>& current() {
-  static std::atomic<CpuIsa> isa{[] {
+// The ISA in use, read from RENORM_CPU_ISA on first use. cpu_isa() runs inside parallel loops, where an
+// exception would end the process: a bad value is kept as a message (check_cpu_isa_environment throws
+// it) and the CPU's best ISA is used meanwhile.
+struct State {
+  std::atomic<CpuIsa> isa;
+  std::string env_error;
+  State() : isa(cpu_isa_supported()) {
     const char* env = std::getenv("RENORM_CPU_ISA");
-    return env && *env ? checked(parse_cpu_isa(env), "RENORM_CPU_ISA") : cpu_isa_supported();
-  }()};
-  return isa;
+    if (!env || !*env) return;
+    try {
+      isa = checked(parse_cpu_isa(env), "RENORM_CPU_ISA");
+    } catch (const ConfigError& e) {
+      env_error = e.what();
+    }
+  }
+};
+
+State& state() {
+  static State s;
+  return s;
 }
 }  // namespace
 
@@ -43,9 +58,13 @@ CpuIsa cpu_isa_supported() {
   return best;
 }
 
-CpuIsa cpu_isa() { return current().load(std::memory_order_relaxed); }
+CpuIsa cpu_isa() noexcept { return state().isa.load(std::memory_order_relaxed); }
 
-void set_cpu_isa(CpuIsa isa) { current().store(checked(isa, "set_cpu_isa")); }
+void set_cpu_isa(CpuIsa isa) { state().isa.store(checked(isa, "set_cpu_isa")); }
+
+void check_cpu_isa_environment() {
+  if (!state().env_error.empty()) throw ConfigError(state().env_error);
+}
 
 const char* cpu_isa_name(CpuIsa isa) {
   switch (isa) {

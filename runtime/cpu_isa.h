@@ -11,10 +11,14 @@ namespace renorm {
 // F/BW/CD/DQ/VL). Other architectures: Baseline only.
 enum class CpuIsa { Baseline, Avx2, Avx512 };
 
-CpuIsa cpu_isa();            // what the loops use now
+CpuIsa cpu_isa() noexcept;   // what the loops use now (never throws: it runs inside parallel loops)
 CpuIsa cpu_isa_supported();  // the best this CPU runs
 // Throws ConfigError when `isa` is above cpu_isa_supported().
 void set_cpu_isa(CpuIsa isa);
+// Throws ConfigError naming RENORM_CPU_ISA when its value is not an ISA this CPU runs (the loops then run
+// the CPU's best). The CPU allocator calls it before fresh host memory, so a run fails at its first
+// tensor with that line rather than silently ignoring the setting.
+void check_cpu_isa_environment();
 const char* cpu_isa_name(CpuIsa isa);  // "avx512", "avx2", "baseline"
 // Parses a cpu_isa_name; ConfigError naming `what` otherwise.
 CpuIsa parse_cpu_isa(const std::string& s, const std::string& what = "RENORM_CPU_ISA");

@@ -47,8 +47,9 @@ class Cli:
         return [self.exe, "--data-dir", self.data, "--batch", "16", "--microbatch", "4", "--device", "cpu",
                 "--threads", "1", "--no-progress", "--out", os.path.join(self.work, out)] + list(extra)
 
-    def run(self, argv, timeout=300):
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    def run(self, argv, timeout=300, env=None):
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           env=dict(os.environ, **env) if env else None)
         return p.returncode, p.stdout, p.stderr.strip()
 
 
@@ -87,6 +88,16 @@ def case_bad_flags(cli):
         expect(rc, err, BAD_INPUT, needle)
     rc, out, _ = cli.run([cli.exe, "--help"])
     assert rc == OK and "--resume" in out, "--help: status %d" % rc
+
+
+def case_bad_env(cli):
+    """The CPU switches in the environment: a bad value is one line naming the variable, not ignored."""
+    for var, value in [("RENORM_CPU_ISA", "sse9"), ("RENORM_CPU_CONV", "fast")]:
+        rc, _, err = cli.run(cli.args("bad_env", "--steps", "2"), env={var: value})
+        expect(rc, err, BAD_INPUT, var, "'%s'" % value)
+    rc, _, err = cli.run(cli.args("bad_env", "--steps", "2"), env={"RENORM_CPU_ISA": "baseline",
+                                                                    "RENORM_CPU_CONV": "im2col"})
+    assert rc == OK, "RENORM_CPU_ISA=baseline RENORM_CPU_CONV=im2col: status %d: %s" % (rc, err)
 
 
 def case_epochs_overflow(cli):
