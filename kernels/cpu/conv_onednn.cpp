@@ -2,11 +2,12 @@
 // renorm). oneDNN JIT-compiles its kernels for the CPU it runs on (AVX2, AVX-512, ...), which is how
 // the fast path is chosen at run time. Activations stay NHWC and filters KRSC ("ohwi") in memory; each
 // primitive may ask for its filters in a blocked layout, into which they are reordered per call (K·R·S·C
-// floats: small next to the activations). Primitives are built once per shape and epilogue and cached;
-// their scratchpads and reordered filters come from the caching host allocator (no fresh memory in a
-// warm step). The forward's bias runs inside oneDNN's kernel; its ReLU does not: oneDNN's ReLU (and
-// clip) post-ops are a vmaxps that turns NaN into 0, and renorm's ReLU keeps NaN (kernels/elementwise.h),
-// so the ReLU is one in-place pass over the output (cache-warm) right after the convolution.
+// floats: small next to the activations). Primitives are built once per shape (and bias or not) and
+// cached; their scratchpads (user mode: threads may run one primitive at once) and reordered filters
+// come from the caching host allocator (no fresh memory in a warm step). The forward's bias runs inside
+// oneDNN's kernel; its ReLU does not: oneDNN's ReLU (and clip) post-ops are a vmaxps that turns NaN into
+// 0, and renorm's ReLU keeps NaN (kernels/elementwise.h), so the ReLU is our own in-place pass over the
+// output right after the convolution: one read and write of it, the price of keeping NaN.
 #include "kernels/cpu/conv_engines.h"
 #include "kernels/nn.h"
 
@@ -15,6 +16,7 @@
 
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 
@@ -131,8 +133,15 @@ const P& plan(const ConvShape& cs, int variant, P (*make)(const ConvShape&, int)
   const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, variant};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = plans->find(key);
-  if (it == plans->end()) it = plans->emplace(key, make(cs, variant)).first;
-  return it->second;
+  if (it != plans->end()) return it->second;
+  try {
+    return plans->emplace(key, make(cs, variant)).first->second;
+  } catch (const dnnl::error& e) {
+    throw Error("oneDNN has no convolution for input [" + std::to_string(cs.b) + "," + std::to_string(cs.h) + "," +
+                std::to_string(cs.w) + "," + std::to_string(cs.c) + "], filters [" + std::to_string(cs.k) + "," +
+                std::to_string(cs.r) + "," + std::to_string(cs.s) + "," + std::to_string(cs.c) + "]: " + e.what() +
+                " (RENORM_CPU_CONV=im2col avoids it)");
+  }
 }
 
 ForwardPlan forward_plan(const ConvShape& cs, int variant) {
