@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <typeinfo>
@@ -49,12 +50,19 @@ struct Flags {
   std::string device = "auto", json, conv_engines = "default";
 };
 
+constexpr const char* kUsage =
+    "renorm-bench-step [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE] "
+    "[--conv-engines default|all]";
+
 Flags parse_flags(int argc, char** argv) {
   Flags f;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (i + 1 >= argc)
-      throw ConfigError(flag + " needs a value (flags: --batch, --microbatch, --steps, --device, --json, --conv-engines)");
+    if (flag == "--help" || flag == "-h") {
+      std::printf("usage: %s\n", kUsage);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) throw ConfigError(flag + " needs a value (usage: " + kUsage + ")");
     if (flag == "--batch") f.batch = std::stoll(argv[i + 1]);
     else if (flag == "--microbatch") f.micro = std::stoll(argv[i + 1]);
     else if (flag == "--steps") f.steps = std::stoll(argv[i + 1]);
