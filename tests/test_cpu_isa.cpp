@@ -58,7 +58,10 @@ Outputs run_all() {
   k::cpu::epilogue_forward(zb.data(), rows, c, k::Epilogue{bias.data(), false});
   k::cpu::epilogue_backward(z.data(), dy.data(), dz.data(), db.data(), rows, c);
   k::cpu::epilogue_backward(nullptr, dy.data(), nullptr, db2.data(), rows, c);
-  o.exact.insert(o.exact.end(), {z, zb, dz});
+  std::vector<float> dz_only(z.size());  // ReLU without bias: the mask alone; no ReLU and no bias: nothing
+  k::cpu::epilogue_backward(z.data(), dy.data(), dz_only.data(), nullptr, rows, c);
+  k::cpu::epilogue_backward(nullptr, dy.data(), nullptr, nullptr, rows, c);
+  o.exact.insert(o.exact.end(), {z, zb, dz, dz_only});
   o.summed.insert(o.summed.end(), {db, db2});
   // Batch Renorm over microbatches: moments, forward, backward.
   const k::NormShape s{4, 2 * 6 * 5, 37};
@@ -95,6 +98,7 @@ TEST_CASE("cpu isa: every variant of renorm's CPU loops matches the baseline", "
   IsaGuard guard;
   set_cpu_isa(CpuIsa::Baseline);
   const Outputs base = run_all();
+  CHECK(same_bits(base.exact[7], base.exact[6]));  // the ReLU mask is the same with or without the bias gradient
   for (CpuIsa isa : {CpuIsa::Avx2, CpuIsa::Avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(cpu_isa_supported())) {
       WARN("this CPU does not run " << cpu_isa_name(isa) << ": that variant is not tested here");

@@ -34,7 +34,7 @@ RENORM_MULTIVERSION(epilogue_rows, epilogue_rows_body)
 // (or Σ dy without y) over the rows, in double. The mask and the sum are two loops over a row in L1: as
 // one, GCC turns `part += y > 0 ? dy : 0` into a branch and vectorizes neither.
 void epilogue_grad_rows_body(const float* y, const float* dy, float* dz, int64_t c, int64_t r0, int64_t r1,
-                                            double* part) {
+                             double* part) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict g = dy + r * c;
     if (y) {
@@ -61,7 +61,7 @@ void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep) {
 void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c) {
   if (y && !dz) throw Error("epilogue_backward: the ReLU's mask needs dz");
   if (!db) {
-    if (dz) relu_backward(y, dy, dz, rows * c);  // only called with y: without ReLU there is nothing to do
+    if (y) relu_backward(y, dy, dz, rows * c);  // without ReLU (and without db) there is nothing to do
     return;
   }
   // Fixed chunks combined in order: deterministic for any thread count.
@@ -106,7 +106,7 @@ RENORM_MULTIVERSION(maxpool_pixels, maxpool_pixels_body)
 // Windows that tile the input (stride == k): every dx element has at most one window, so dx is written
 // once, as a gather over the window (vector stores, no zero fill of the covered part, no scatter).
 void maxpool_grad_pixels_body(const float* dy, const float* argmax, const PoolShape& ps, float* dx, int64_t p0,
-                                             int64_t p1) {
+                              int64_t p1) {
   const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c, k = ps.k;
   for (int64_t p = p0; p < p1; ++p) {
     const float* __restrict g = dy + p * c;
@@ -158,9 +158,8 @@ constexpr int64_t kDropoutGroups = 256;  // stream groups (of 4 elements) per pa
 
 // Stream groups [q0, q1) (at most kDropoutGroups): their keep decisions first, Philox vectorized across
 // groups (multiversion's flatten inlines Philox, so that it can be), then the tensor's elements they cover.
-void dropout_groups_body(const float* x, float* y, int64_t n, int64_t first, int64_t q0,
-                                                         int64_t q1, float p, float scale, uint64_t seed, uint32_t layer,
-                                                         uint32_t step) {
+void dropout_groups_body(const float* x, float* y, int64_t n, int64_t first, int64_t q0, int64_t q1, float p,
+                         float scale, uint64_t seed, uint32_t layer, uint32_t step) {
   uint32_t keep[4 * kDropoutGroups];  // keep[4·(q - q0) + j]: stream element 4q + j
 #pragma omp simd
   for (int64_t q = q0; q < q1; ++q) {

@@ -53,8 +53,8 @@ void sum_squares_rows_body(const float* x, int64_t c, int64_t r0, int64_t r1, do
 RENORM_MULTIVERSION(sum_squares_rows, sum_squares_rows_body)
 
 // out[c] += dy[r,c] and out[C + c] += dy[r,c]·(x[r,c] - m[c])·is[c] over rows [r0, r1).
-void backward_sums_rows_body(const float* x, const float* dy, int64_t c, const float* m, const float* is,
-                                            int64_t r0, int64_t r1, double* out) {
+void backward_sums_rows_body(const float* x, const float* dy, int64_t c, const float* m, const float* is, int64_t r0,
+                             int64_t r1, double* out) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * c;
     const float* gr = dy + r * c;
@@ -70,8 +70,8 @@ RENORM_MULTIVERSION(backward_sums_rows, backward_sums_rows_body)
 
 // Rows [t0, t1) of the (N·R, C) view, each in microbatch t / R: y = a·x + b, or with dy given,
 // y = a·dy + b·x + e (the backward's dx = p·dy + q·x + shift).
-void affine_rows_body(const float* x, const float* dy, NormShape s, const float* a, const float* b,
-                                     const float* e, float* y, int64_t t0, int64_t t1) {
+void affine_rows_body(const float* x, const float* dy, NormShape s, const float* a, const float* b, const float* e,
+                      float* y, int64_t t0, int64_t t1) {
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t n = t / s.rows;
     const float *an = a + n * s.c, *bn = b + n * s.c;
