@@ -26,6 +26,23 @@ TEST_CASE("ops: forward values", "[ops]") {
   CHECK(sum(a).shape().rank() == 0);
 }
 
+TEST_CASE("ops: bias add and bias relu on empty tensors (no channels, no rows) compute nothing and do not crash", "[ops]") {
+  // No channels: the bias gradient's rows = numel / channels divided by zero (SIGFPE) before the guard.
+  for (const Shape& s : {Shape{3, 0}, Shape{0, 5}}) {
+    INFO("x " << s.str());
+    Tensor x = Tensor::zeros(s).requires_grad_(), b = Tensor::from_vector(std::vector<float>(size_t(s[1]), 2.f), Shape{s[1]});
+    b.requires_grad_();
+    for (bool relu : {false, true}) {
+      Tensor y = relu ? bias_relu(x, b) : bias_add(x, b);
+      CHECK(y.shape() == s);
+      y.backward(Tensor::zeros(s));
+      CHECK(b.grad().to_vector() == std::vector<float>(size_t(s[1]), 0.f));  // a sum over no rows
+    }
+  }
+  CHECK(bias_relu(Tensor::from_vector({-3, 1, 0.5f, -0.25f}, Shape{2, 2}), Tensor::from_vector({1, -2}, Shape{2}))
+            .to_vector() == std::vector<float>{0, 0, 1.5f, 0});
+}
+
 TEST_CASE("ops: shape and device errors name the op and the shapes", "[ops]") {
   const Tensor a = Tensor::zeros(Shape{2, 3}), b = Tensor::zeros(Shape{2, 2});
   CHECK_THROWS_WITH(matmul(a, b), Catch::Contains("matmul") && Catch::Contains("[2,3]") && Catch::Contains("[2,2]"));

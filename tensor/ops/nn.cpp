@@ -23,7 +23,7 @@ EpilogueGrads epilogue_grads(const Tensor& y, const Tensor& g, int64_t k, bool r
   EpilogueGrads out;
   out.dz = relu ? Tensor::empty(g.shape(), g.device()) : g;
   if (bias) out.db = Tensor::empty(Shape{k}, g.device());
-  if (relu || bias)
+  if ((relu || bias) && k > 0)  // k = 0: no channels, nothing to compute
     RENORM_DISPATCH(g.device(), epilogue_backward, relu ? y.data() : nullptr, g.data(), relu ? out.dz.data() : nullptr,
                     bias ? out.db.data() : nullptr, g.numel() / k, k);
   return out;
@@ -41,7 +41,7 @@ Tensor epilogue_op(const char* op, const Tensor& x, const Tensor& bias, bool rel
   Tensor y = Tensor::empty(x.shape(), x.device());
   copy_bytes(y.data(), y.device(), x.data(), x.device(), size_t(x.numel()) * sizeof(float));
   if (y.numel() > 0) RENORM_DISPATCH(x.device(), epilogue_forward, y.data(), y.numel() / c, c, kernels::Epilogue{bias.data(), relu});
-  return record(op, y, {x, bias}, [y = y.detach(), c, relu](const Tensor& g) {
+  return record(op, y, {x, bias}, [y = relu ? y.detach() : Tensor(), c, relu](const Tensor& g) {
     detail::EpilogueGrads d = detail::epilogue_grads(y, g, c, relu, true);
     return std::vector<Tensor>{d.dz, d.db};
   });
