@@ -45,11 +45,10 @@ void im2col_rows(const float* x, const ConvShape& cs, int64_t p0, int64_t p1, fl
   }
 }
 
+// The epilogue on output rows: kernels/cpu/nn.cpp's (multiversioned; serial for a tile, whose rows·K is
+// below its parallel threshold), skipped when there is nothing to apply.
 void epilogue_rows(float* y, int64_t rows, int64_t k, const Epilogue& ep) {
-  if (!ep.bias && !ep.relu) return;
-  for (int64_t p = 0; p < rows; ++p)
-#pragma omp simd
-    for (int64_t ch = 0; ch < k; ++ch) y[p * k + ch] = epilogue_value(y[p * k + ch], ep, ch);
+  if (ep.bias || ep.relu) epilogue_forward(y, rows, k, ep);
 }
 
 void col2im_image(const float* col, const ConvShape& cs, int64_t b, float* dx) {
