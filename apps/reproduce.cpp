@@ -15,13 +15,13 @@ int main(int argc, char** argv) {
   renorm::ReproduceConfig c;
   if (const char* env = std::getenv("RENORM_DATA_DIR")) c.data_dir = env;
   CLI::App app{"renorm-reproduce: Batch Renorm (Ioffe 2017) Figure 2 (microbatches) and Figure 3 (non-i.i.d.) on "
-               "CIFAR-10.\nPresets: quick (about 15 minutes on 2 CPU cores, the 5085-image subset), long (about 2 hours on "
+               "CIFAR-10.\nPresets: smoke (10 steps, one seed: does the whole path work?), quick (about 15 minutes on 2 CPU cores, the 5085-image subset), long (about 2 hours on "
                "2 CPU cores, the subset), full (all of CIFAR-10, a GPU); docs/reproduction.md.\n" +
                renorm::preset_summary()};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--experiment", c.experiment, "microbatch | noniid | all (the two) | classes (non-i.i.d. against "
                  "classes per microbatch)")->capture_default_str();
-  app.add_option("--preset", c.preset, "quick | long | full")->capture_default_str();
+  app.add_option("--preset", c.preset, renorm::preset_names())->capture_default_str();
   app.add_option("--dataset", c.dataset, "cifar10 | fashion-mnist")->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "the dataset's folder (default: $RENORM_DATA_DIR)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();

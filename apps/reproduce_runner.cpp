@@ -29,6 +29,7 @@ struct Preset {
   bool augment;
 };
 constexpr Preset kPresets[] = {
+    {"smoke", 2, 4, 10, 1, 5, 0.05f, false},  // every quick experiment, a few steps: is the path whole?
     {"quick", 2, 4, 250, 3, 50, 0.05f, false},
     {"long", 2, 4, 1500, 3, 100, 0.01f, true},
     {"full", 4, 4, 30000, 3, 500, 0.01f, true},
@@ -37,7 +38,7 @@ constexpr Preset kPresets[] = {
 const Preset& find_preset(const std::string& name) {
   for (const Preset& p : kPresets)
     if (name == p.name) return p;
-  throw ConfigError("--preset: '" + name + "' is not one of quick, long, full");
+  throw ConfigError("--preset: '" + name + "' is not one of " + preset_names());
 }
 
 void check_microbatch(const char* flag, int64_t m, int64_t batch) {
@@ -46,6 +47,12 @@ void check_microbatch(const char* flag, int64_t m, int64_t batch) {
                       std::to_string(batch));
 }
 }  // namespace
+
+std::string preset_names() {
+  std::string s;
+  for (const Preset& p : kPresets) s += std::string(s.empty() ? "" : ", ") + p.name;
+  return s;
+}
 
 std::string preset_summary() {
   std::string s;

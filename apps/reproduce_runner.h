@@ -6,7 +6,8 @@
 //     non-i.i.d. sampler (pairs of same-class examples), validated on i.i.d. test data.
 //   classes: the non-i.i.d. experiment against the number of classes per microbatch of M': runs of
 //     k = M', M'/2, ..., 1 same-class examples, so a microbatch holds M'/k classes.
-// Presets (kPresets in the .cpp, the one table): quick (the README's main job, ~15 min on 2 CPU cores),
+// Presets (kPresets in the .cpp, the one table): smoke (every quick experiment for 10 steps, one seed:
+// the fresh-machine check), quick (the README's main job, ~15 min on 2 CPU cores),
 // long (about 2 hours on 2 CPU cores), full (all of CIFAR-10, a GPU). docs/reproduction.md says why each
 // preset's settings are what they are.
 // Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,noniid_run,seed,dir) and one
@@ -25,7 +26,7 @@ namespace renorm {
 
 struct ReproduceConfig {
   std::string experiment = "all";  // microbatch | noniid | classes | all (microbatch and noniid)
-  std::string preset = "quick";    // quick | long | full
+  std::string preset = "quick";    // smoke | quick | long | full (kPresets)
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
   std::string data_dir, out_dir = "reproduction", device = "auto";
   // 0 / -1: the preset's value. microbatch: Figure 2's M; noniid_microbatch: M' of noniid and classes.
@@ -43,7 +44,9 @@ struct RunSpec {
   uint64_t seed = 1;
 };
 
-// The presets' values, for --help and the docs: "quick: ...; long: ...; full: ...".
+// The presets' names ("smoke, quick, long, full") and values ("smoke: ...; quick: ...; ..."), for --help,
+// errors and the docs.
+std::string preset_names();
 std::string preset_summary();
 
 // The preset's values for every setting left unset; throws ConfigError naming a bad flag.

@@ -53,7 +53,20 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   c.dataset = "fashion-mnist";
   CHECK(train_config(resolve(c), plan(resolve(c))[0]).dataset == DatasetKind::FashionMnist);
   c.preset = "fast";
-  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--preset: 'fast'"));
+  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--preset: 'fast' is not one of smoke, quick, long, full"));
+  // The smoke preset (scripts/check-fresh-machine.sh): the quick preset's five configurations, one seed, 10 steps.
+  ReproduceConfig smoke;
+  smoke.data_dir = data;
+  smoke.preset = "smoke";
+  const ReproduceConfig sm = resolve(smoke);
+  CHECK(sm.steps == 10);
+  CHECK(sm.eval_every == 5);
+  const std::vector<RunSpec> smoke_runs = plan(sm);
+  REQUIRE(smoke_runs.size() == 5);
+  for (size_t i = 0; i < smoke_runs.size(); ++i) {
+    CHECK(smoke_runs[i].label == runs[i * 3].label);  // quick's runs: each configuration's 3 seeds in a row
+    CHECK(smoke_runs[i].seed == 1);
+  }
   c.preset = "full";
   c.dataset = "cifar10";
   // The paper's schedule at its own length; the warmup floor of 3/alpha for short runs.
