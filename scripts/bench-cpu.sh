@@ -9,12 +9,14 @@
 #   4. renorm against PyTorch side by side (benchmarks/torch_step.py: alternated, 3 rounds), all cores;
 #   5. the same on 1 thread.
 # Writes each step's output (.txt) and JSON to OUTDIR (default build/bench-cpu). Needs the release build
-# (built here if missing) and Debian's python3-torch for steps 4-5 (skipped, with the reason, without).
+# (built here if missing) and Debian's python3-torch for steps 4-5 (installed by scripts/install-deps.sh --bench
+# when run as root; skipped, with the reason, without).
 #   scripts/bench-cpu.sh [OUTDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/bench-cpu}
 mkdir -p "$out"
+scripts/install-deps.sh --bench || echo "renorm bench-cpu: note: scripts/install-deps.sh --bench failed; going on with what is installed" >&2
 bin=build/release/benchmarks/renorm-bench-step
 [ -x "$bin" ] || { cmake --preset release >/dev/null && cmake --build --preset release -j "$(nproc)" --target renorm-bench-step; }
 cores=$(nproc)

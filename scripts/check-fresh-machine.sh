@@ -47,6 +47,7 @@ if [ -z "${RENORM_FRESH_MACHINE_NS:-}" ]; then
 fi
 
 t_start=$SECONDS
+exec 3>&1  # the screen, for retry3's notes while a stage's output goes to its log
 elapsed() { local s=$(( SECONDS - $1 )); printf '%d min %02d s' $(( s / 60 )) $(( s % 60 )); }
 mkdir -p "$work_parent"
 work=$(mktemp -d "$work_parent/renorm-fresh.XXXXXX")
@@ -105,7 +106,7 @@ retry3() {  # retry3 COMMAND...: a mirror or download failure is tried again, 3 
   local n
   for n in 1 2 3; do
     "$@" && return 0
-    [ $n -lt 3 ] && { say "attempt $n of 3 failed; retrying in $((n * 10)) s"; sleep $((n * 10)); }
+    [ $n -lt 3 ] && { say "attempt $n of 3 failed; retrying in $((n * 10)) s" >&3; sleep $((n * 10)); }
   done
   return 1
 }
@@ -129,8 +130,8 @@ build_root() {
 t0=$SECONDS
 say "stage root: mmdebstrap --variant=apt bookworm (Debian 12) from $mirror"
 if ! retry3 build_root >"$logs/root.log" 2>&1; then
-  tail -n 15 "$logs/root.log" | sed 's/^/    /' >&2
-  die 3 "FAILED at stage root: could not build the Debian 12 root from $mirror after 3 tries (no mirror reachable?)"
+  why=$(grep -m1 -E '^E: ' "$logs/root.log" | cut -c4-200)  # apt's first error: the fetch that failed
+  die 3 "FAILED at stage root: could not build the Debian 12 root from $mirror after 3 tries (no mirror reachable?)${why:+: $why}"
 fi
 say "stage root: made in $(elapsed "$t0") ($(du -sh --one-file-system "$root" | cut -f1))"
 
@@ -151,7 +152,14 @@ mount_in_root /proc -t proc proc
 mount_in_root /sys -t sysfs -o ro sysfs
 mount_in_root /dev/pts -t devpts -o newinstance,ptmxmode=0666 devpts
 mount_in_root /dev/shm -t tmpfs -o mode=1777 tmpfs  # Open MPI's shared-memory transport
+# The host's network setup travels into the root: its resolver, and the CA certificates it trusts (a
+# TLS-inspecting proxy's CA, where there is one, reaches pip that way: ca-certificates adds the files of
+# /usr/local/share/ca-certificates to the bundle when it is installed). Neither is a package.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /etc/ssl/certs/ca-certificates.crt "$root/usr/local/share/ca-certificates/renorm-host-trust.crt"
+fi
 say "stage checkout: clone of $commit$([ -d "$root/root/shared" ] && echo ", ../shared copied"), $cuda_note ($(elapsed "$t0"))"
 
 # ---- 4. the README's commands, as root inside the root --------------------------------------------
@@ -178,4 +186,5 @@ if [ -f "$logs/test.log" ]; then
   skipped=$(grep -cE '^ *[0-9]+ - .*\(Skipped\)' "$logs/test.log" || true)
   say "skipped: $skipped, each with its reason in the log; $(grep -m1 'CUDA tests on a GPU skipped' "$logs/test.log" || echo 'CUDA tests ran on a GPU')"
 fi
+say "disk: the root holds $(du -shx --exclude="$root${cuda_real:-/nonexistent}" "$root" | cut -f1) (Debian 12, the packages installed, the clone and its build; the CUDA toolkit not counted)"
 say "all stages passed in $(elapsed "$t_start")"

@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# The test command (README.md; .ci/run calls it). On a fresh Debian machine: installs what is missing,
-# configures the release preset (CUDA when the toolkit is found), builds every target including every
-# .cu file, runs the whole CTest suite; then builds and tests the AddressSanitizer+UBSan preset (CPU);
-# then runs each libFuzzer target for 30 s after replaying its committed crash inputs (scripts/fuzz.sh).
-#   scripts/test.sh            all three
-#   scripts/test.sh --release  the release preset only
+# The test command (README.md). On a fresh Debian 12 machine: installs what is missing
+# (scripts/install-deps.sh), then runs, in order,
+#   release     configures the release preset (CUDA when the toolkit is found), builds every target
+#               including every .cu file, runs the whole CTest suite;
+#   debug-asan  builds and tests the AddressSanitizer + UBSan preset (CPU);
+#   fuzz        runs each libFuzzer target for 30 s after replaying its committed crash inputs (scripts/fuzz.sh).
+#   scripts/test.sh                    all three
+#   scripts/test.sh --release          the release preset only (what scripts/check-fresh-machine.sh runs)
+#   scripts/test.sh debug-asan fuzz    the named parts only (what .ci/run runs on the host)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+parts=()
+for a in "$@"; do
+  case "$a" in
+    --release) parts+=(release) ;;
+    release|debug-asan|fuzz) parts+=("$a") ;;
+    *) echo "renorm: test.sh: unknown argument '$a' (--release, or any of: release debug-asan fuzz)" >&2; exit 2 ;;
+  esac
+done
+[ ${#parts[@]} -gt 0 ] || parts=(release debug-asan fuzz)
 scripts/install-deps.sh
 jobs=$(nproc)
 run_preset() {
@@ -15,14 +27,18 @@ run_preset() {
   cmake --build --preset "$1" -j "$jobs"
   ctest --preset "$1"  # serial: two processes of spinning OpenMP threads on 2 cores slow each other 10x
 }
-run_preset release
-# Say why the CUDA tests on a real device were skipped, if they were (CTest shows "Skipped"; the reason is
-# in their output). The same tests ran through the CUDA emulator ("emulated sm..." in CTest's list).
-if reason=$(build/release/tests/renorm_tests "[cuda]" 2>&1 | grep -m1 "SKIPPED:"); then
-  echo "renorm: CUDA tests on a GPU skipped -- ${reason#*SKIPPED: }; they ran through the CUDA emulator instead"
-fi
-if [ "${1:-}" != "--release" ]; then
-  run_preset debug-asan
-  echo "=== renorm: fuzzing (30 s per reader) ==="
-  scripts/fuzz.sh 30
-fi
+for part in "${parts[@]}"; do
+  case "$part" in
+    release)
+      run_preset release
+      # Say why the CUDA tests on a real device were skipped, if they were (CTest shows "Skipped"; the
+      # reason is in their output). The same tests ran through the CUDA emulator ("emulated sm..." in CTest's list).
+      if reason=$(build/release/tests/renorm_tests "[cuda]" 2>&1 | grep -m1 "SKIPPED:"); then
+        echo "renorm: CUDA tests on a GPU skipped -- ${reason#*SKIPPED: }; they ran through the CUDA emulator instead"
+      fi ;;
+    debug-asan) run_preset debug-asan ;;
+    fuzz)
+      echo "=== renorm: fuzzing (30 s per reader) ==="
+      scripts/fuzz.sh 30 ;;
+  esac
+done
