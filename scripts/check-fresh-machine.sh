@@ -55,7 +55,7 @@ root=$work/root logs=$work/logs
 mkdir -p "$logs"
 
 # ---- cleanup: processes in the root, then mounts (deepest first), then the folder ------------------
-mounted=()
+mounted=() failed=0
 cleanup() {
   trap - EXIT INT TERM
   local pid m
@@ -70,6 +70,9 @@ cleanup() {
     say "warning: something is still mounted under $work: left in place"
   elif [ "$keep" = 1 ]; then
     say "kept: the root $root, logs in $logs"
+  elif [ "$failed" = 1 ]; then
+    rm -rf --one-file-system "$root"
+    say "the root is removed; its logs are kept in $logs"
   else
     rm -rf --one-file-system "$work"
   fi
@@ -97,6 +100,7 @@ run_stage() {
   if [ $rc -ne 0 ]; then
     say "FAILED at stage $name (exit status $rc) after $(elapsed "$t0"); its last lines:"
     tail -n 40 "$log" | sed 's/^/    /'
+    failed=1
     exit 1
   fi
   say "stage $name: passed in $(elapsed "$t0")"
@@ -133,7 +137,8 @@ if ! retry3 build_root >"$logs/root.log" 2>&1; then
   why=$(grep -m1 -E '^E: ' "$logs/root.log" | cut -c4-200)  # apt's first error: the fetch that failed
   die 3 "FAILED at stage root: could not build the Debian 12 root from $mirror after 3 tries (no mirror reachable?)${why:+: $why}"
 fi
-say "stage root: made in $(elapsed "$t0") ($(du -sh --one-file-system "$root" | cut -f1))"
+packages_at_start=$(chroot "$root" dpkg-query -f '.\n' -W | wc -l)
+say "stage root: made in $(elapsed "$t0") ($(du -sh --one-file-system "$root" | cut -f1), $packages_at_start packages)"
 
 # ---- 3. the checkout, the shared data, the CUDA toolkit -------------------------------------------
 t0=$SECONDS
@@ -186,5 +191,6 @@ if [ -f "$logs/test.log" ]; then
   skipped=$(grep -cE '^ *[0-9]+ - .*\(Skipped\)' "$logs/test.log" || true)
   say "skipped: $skipped, each with its reason in the log; $(grep -m1 'CUDA tests on a GPU skipped' "$logs/test.log" || echo 'CUDA tests ran on a GPU')"
 fi
+say "packages: $(( $(chroot "$root" dpkg-query -f '.\n' -W | wc -l) - packages_at_start )) installed by the commands, $(du -sh "$root/var/cache/apt/archives" | cut -f1) downloaded"
 say "disk: the root holds $(du -shx --exclude="$root${cuda_real:-/nonexistent}" "$root" | cut -f1) (Debian 12, the packages installed, the clone and its build; the CUDA toolkit not counted)"
 say "all stages passed in $(elapsed "$t_start")"
