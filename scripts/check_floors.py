@@ -34,9 +34,12 @@ def main():
     ap.add_argument("root")
     ap.add_argument("--plant", action="append", default=[], help="FILE:HEADER, an include to pretend exists")
     args = ap.parse_args()
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=args.root, capture_output=True,
-                           text=True).stdout.split()
-    if not files:  # not a git checkout: walk the tree
+    try:
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=args.root, capture_output=True,
+                               text=True).stdout.split()
+    except FileNotFoundError:  # no git on this machine (a fresh one: the clone was made elsewhere)
+        files = []
+    if not files:  # not a git checkout, or no git: walk the tree
         files = [os.path.relpath(os.path.join(d, f), args.root) for d, _, fs in os.walk(args.root) for f in fs]
     planted = {}
     for p in args.plant:
