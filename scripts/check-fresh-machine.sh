@@ -88,12 +88,12 @@ mount_in_root() {  # mount_in_root TARGET MOUNT-ARGS...: mounts and records it f
   mounted+=("$target")
 }
 
-# run_stage NAME COMMAND...: runs in the background (so that a signal reaches the trap at once), output
+# run_stage NAME WHAT COMMAND...: runs in the background (so that a signal reaches the trap at once), output
 # to the screen and to logs/NAME.log; on failure names the stage and repeats the last lines of its log.
-run_stage() {
-  local name=$1; shift
+run_stage() {  # run_stage NAME WHAT COMMAND...
+  local name=$1 what=$2; shift 2
   local t0=$SECONDS log=$logs/$name.log
-  say "stage $name: $*"
+  say "stage $name: $what"
   ( set -o pipefail; "$@" 2>&1 | tee "$log" ) &
   local rc=0
   wait $! || rc=$?
@@ -182,14 +182,14 @@ smoke() {  # the main-job command cut to a smoke, then the files it must have wr
 }
 for s in ${stages//,/ }; do
   case "$s" in
-    test)  run_stage test in_root "scripts/test.sh --release" ;;
-    smoke) run_stage smoke smoke ;;
+    test)  run_stage test "scripts/test.sh --release, as root inside the root" in_root "scripts/test.sh --release" ;;
+    smoke) run_stage smoke "scripts/reproduce.sh --preset smoke, as root inside the root" smoke ;;
   esac
 done
 if [ -f "$logs/test.log" ]; then
   say "test summary: $(grep -E 'tests passed, [0-9]+ tests failed' "$logs/test.log" | tail -n 1)"
-  skipped=$(grep -cE '^ *[0-9]+ - .*\(Skipped\)' "$logs/test.log" || true)
-  say "skipped: $skipped, each with its reason in the log; $(grep -m1 'CUDA tests on a GPU skipped' "$logs/test.log" || echo 'CUDA tests ran on a GPU')"
+  skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .*\(Skipped\)' "$logs/test.log" || true)
+  say "skipped: $skipped (CTest's list above); $(grep -m1 'CUDA tests on a GPU skipped' "$logs/test.log" || echo 'the CUDA tests ran on a GPU')"
 fi
 say "packages: $(( $(chroot "$root" dpkg-query -f '.\n' -W | wc -l) - packages_at_start )) installed by the commands, $(du -sh "$root/var/cache/apt/archives" | cut -f1) downloaded"
 say "disk: the root holds $(du -shx --exclude="$root${cuda_real:-/nonexistent}" "$root" | cut -f1) (Debian 12, the packages installed, the clone and its build; the CUDA toolkit not counted)"
