@@ -35,7 +35,7 @@ void write_all(int fd, const std::string& bytes, const std::string& path) {
 
 void fsync_folder(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
+  if (dir.empty()) dir.push_back('.');  // not dir = ".": GCC 12 -Wrestrict false positive (GCC PR 105329)
   Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
   if (d.fd < 0 || ::fsync(d.fd) != 0) throw IoError(path + ": cannot sync its folder " + dir + ": " + os_error());
 }

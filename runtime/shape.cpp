@@ -40,7 +40,10 @@ bool Shape::operator==(const Shape& o) const {
 
 std::string Shape::str() const {
   std::string s = "[";
-  for (int i = 0; i < rank_; ++i) s += (i ? "," : "") + std::to_string(dims_[i]);
+  for (int i = 0; i < rank_; ++i) {  // appended piece by piece: "," + std::string trips GCC 12's bogus -Wrestrict (GCC PR 105651)
+    if (i) s += ',';
+    s += std::to_string(dims_[i]);
+  }
   return s + "]";
 }
 

@@ -7,14 +7,15 @@
 #   smoke  the README's main-job command cut to a smoke: scripts/reproduce.sh --preset smoke (every
 #          experiment of the quick preset, a few steps, one seed); checks that runs.csv, microbatch.png
 #          and noniid.png were written
-# Each stage is printed with its wall time; a failing stage is named with the last lines of its log.
+# Each stage is printed with its wall time; a failing stage is named with the last lines of its log, and
+# its logs are kept (the path is printed).
 # Everything it mounted and made is removed at the end, also when interrupted (the mounts live in a
 # private mount namespace, so they cannot outlive the script even when it is killed).
 #   scripts/check-fresh-machine.sh [--rev REV] [--stages test,smoke] [--keep] [--work DIR]
 #     --rev REV     clone this commit instead of HEAD (e.g. the commit before a dependency fix)
 #     --stages LIST the stages to run inside the root (default test,smoke)
 #     --keep        keep the root and its logs (printed) instead of removing them
-#     --work DIR    where the root is made (default /var/tmp; needs ~6 GiB free)
+#     --work DIR    where the root is made (default $TMPDIR, else /var/tmp; needs ~3 GiB free)
 # Exit status: 0 every stage passed; 1 a stage inside the root failed (named); 2 bad usage;
 # 3 this machine cannot host the check (not root, no mmdebstrap, no Debian mirror after 3 tries).
 set -euo pipefail

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target renorm-reproduce
+cmake --build --preset release -j "$(nproc)" --target renorm-reproduce renorm-train  # the README's Training section runs renorm-train
 data="${RENORM_DATA_DIR:-../shared/data/cifar-10-batches-bin}"
 export RENORM_DATA_DIR="$data"
 exec build/release/apps/renorm-reproduce --preset quick --out reproduction "$@"

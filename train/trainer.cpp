@@ -24,7 +24,7 @@ namespace {
 struct Eval {
   double loss = NAN, acc = NAN;
   double acc_train_mode = NAN;  // the mechanism (issue 14): with the batch's statistics, as in training
-  std::vector<double> gaps;     // per norm layer: train/inference gap on one validation batch
+  std::vector<double> gaps{};   // per norm layer: train/inference gap on one validation batch ({}: -Wextra)
 };
 
 // Inference-mode loss and accuracy over `val` (this rank's share), reduced over the ranks.
@@ -45,9 +45,9 @@ Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world) {
   if (world.size() > 1) {
     float sums[3] = {float(loss), float(correct), float(n)};
     world.allreduce_sum(sums, 3);
-    return {double(sums[0]) / sums[2], double(sums[1]) / sums[2]};
+    return {.loss = double(sums[0]) / sums[2], .acc = double(sums[1]) / sums[2]};
   }
-  return {loss / n, correct / n};
+  return {.loss = loss / n, .acc = correct / n};
 }
 
 // The validation set through the norm layers' training-mode normalization (microbatches of M of b = B/K
