@@ -6,7 +6,7 @@
 # proves it on a pristine root). The CUDA toolkit (nvcc, cuBLAS, cuDNN, NCCL) is not a Debian package:
 # when /usr/local/cuda has it, the build uses it; without it, the CPU backend is built alone.
 #   scripts/install-deps.sh           the build, the tests, the reproduction and its figures
-#   scripts/install-deps.sh --bench   also python3-torch (~1 GiB with its libraries): the PyTorch side of
+#   scripts/install-deps.sh --bench   also python3-torch (about 0.5 GB more on disk): the PyTorch side of
 #                                     scripts/bench-cpu.sh and benchmarks/torch_step.py; optional, so not
 #                                     installed by the test command
 set -euo pipefail

@@ -16,8 +16,11 @@ namespace renorm {
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   std::string header = "{\"__metadata__\":{";
   bool first = true;
-  for (const auto& [k, v] : metadata) {
-    header += (first ? "" : ",") + json_quote(k) + ":" + json_quote(v);
+  for (const auto& [k, v] : metadata) {  // appended piece by piece here and below: "text" + std::string&&
+    if (!first) header += ',';            // trips GCC 12's bogus -Wrestrict (GCC PR 105651)
+    header += json_quote(k);
+    header += ':';
+    header += json_quote(v);
     first = false;
   }
   header += "}";
@@ -25,10 +28,14 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   for (const auto& [name, t] : tensors) {
     const std::vector<float> v = t.to_vector();  // float32, little-endian on every platform we build for
     std::string shape;
-    for (int i = 0; i < t.rank(); ++i) shape += (i ? "," : "") + std::to_string(t.dim(i));
+    for (int i = 0; i < t.rank(); ++i) {
+      if (i) shape += ',';
+      shape += std::to_string(t.dim(i));
+    }
     const size_t begin = data.size();
     data.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
-    header += "," + json_quote(name) + ":{\"dtype\":\"F32\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+    header += ',';
+    header += json_quote(name) + ":{\"dtype\":\"F32\",\"shape\":[" + shape + "],\"data_offsets\":[" +
               std::to_string(begin) + "," + std::to_string(data.size()) + "]}";
   }
   header += "}";

@@ -44,7 +44,12 @@ void require_same_settings(const TrainConfig& c, Communicator& world) {
   std::istringstream a(root), b(mine);
   for (std::string la, lb; std::getline(a, la) && std::getline(b, lb);)
     if (la != lb) {
-      first = "'" + lb.substr(lb.find_first_not_of(' ')) + "' where rank 0 has '" + la.substr(la.find_first_not_of(' ')) + "'";
+      // Appended piece by piece: "'" + std::string&&, or first = "'", trip GCC 12's bogus -Wrestrict (PRs 105651, 105329).
+      first.assign(1, '\'');
+      first += lb.substr(lb.find_first_not_of(' '));
+      first += "' where rank 0 has '";
+      first += la.substr(la.find_first_not_of(' '));
+      first += '\'';
       break;
     }
   throw ConfigError(root != mine ? "this rank's settings differ from rank 0's: " + first

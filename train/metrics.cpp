@@ -31,17 +31,22 @@ namespace {
 // val_acc_train_mode and the kGapColumns gaps: empty cells without a validation or norm layers.
 std::string mechanism_cells(const MetricsRow& r) {
   const bool measured = r.evaluated && !r.gaps.empty();
-  std::string out = "," + (measured ? format_number(r.val_acc_train_mode) : std::string());
-  for (int i = 0; i < kGapColumns; ++i)
-    out += "," + (measured && size_t(i) < r.gaps.size() ? format_number(r.gaps[size_t(i)]) : std::string());
+  // Appended cell by cell: "," + std::string&& trips GCC 12's bogus -Wrestrict (GCC PR 105651).
+  std::string out = ",";
+  if (measured) out += format_number(r.val_acc_train_mode);
+  for (int i = 0; i < kGapColumns; ++i) {
+    out += ',';
+    if (measured && size_t(i) < r.gaps.size()) out += format_number(r.gaps[size_t(i)]);
+  }
   return out;
 }
 }  // namespace
 
 std::string csv_line(const MetricsRow& r) {
-  return std::to_string(r.step) + "," + format_number(r.epoch) + "," + format_number(r.train_loss) + "," +
-         format_number(r.train_acc) + "," + (r.evaluated ? format_number(r.val_loss) + "," + format_number(r.val_acc) : ",") + "," +
-         format_number(r.rmax) + "," + format_number(r.dmax) + "," + format_number(r.clip_r) + "," +
+  std::string line = std::to_string(r.step) + "," + format_number(r.epoch) + "," + format_number(r.train_loss) + "," +
+                     format_number(r.train_acc) + ",";
+  line += r.evaluated ? format_number(r.val_loss) + "," + format_number(r.val_acc) : std::string(",");  // appended: PR 105651
+  return line + "," + format_number(r.rmax) + "," + format_number(r.dmax) + "," + format_number(r.clip_r) + "," +
          format_number(r.clip_d) + "," + format_number(r.lr) + "," + format_number(r.elapsed_s, 8) + "," +
          format_number(r.images_per_s) + mechanism_cells(r);
 }
