@@ -91,7 +91,7 @@ mount_in_root() {  # mount_in_root TARGET MOUNT-ARGS...: mounts and records it f
 
 # run_stage NAME WHAT COMMAND...: runs in the background (so that a signal reaches the trap at once), output
 # to the screen and to logs/NAME.log; on failure names the stage and repeats the last lines of its log.
-run_stage() {  # run_stage NAME WHAT COMMAND...
+run_stage() {
   local name=$1 what=$2; shift 2
   local t0=$SECONDS log=$logs/$name.log
   say "stage $name: $what"
