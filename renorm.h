@@ -1,5 +1,10 @@
 // renorm: the umbrella header, the public API floor by floor. #include <renorm.h> after
 // find_package(Renorm).
+//
+// A BatchRenorm layer (layers/batch_renorm.h) takes a NormConfig whose clipping schedule must be set for
+// the run's length: NormConfig::schedule = ClipSchedule::for_run(total_steps, alpha) is what renorm-train
+// uses (README.md, "Using the library", has the whole snippet with Sgd). A default ClipSchedule has no
+// steps and the layer refuses it, rather than keep rmax = 1, dmax = 0 for the paper's 5000 steps.
 #pragma once
 // runtime: devices, errors, memory
 #include "runtime/allocator.h"

@@ -1,10 +1,15 @@
 // What renorm-train and renorm-reproduce share at the top: their exit statuses (docs/robustness.md), the
 // one handler that turns every exception into one line on stderr and one of them, the command-line parse
-// (CLI11's errors too exit 2), and the SIGINT/SIGTERM handling (finish the step, checkpoint, exit 4).
+// (CLI11's errors too exit 2), and the SIGINT/SIGTERM handling (finish the step, checkpoint, exit 4; copies of
+// one request within a second count once).
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <time.h>
+
+#include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -89,15 +94,39 @@ inline int parse_flags(CLI::App& app, const char* program, int argc, char** argv
   }
 }
 
-// SIGINT and SIGTERM ask the run to stop after its current step (TrainObserver::stop_requested); the
-// handler then steps aside, so a second signal ends the process at once.
+// SIGINT and SIGTERM ask the run to stop after its current step (TrainObserver::stop_requested). One
+// Ctrl-C often arrives more than once: the terminal signals the whole process group and a wrapper in
+// it (timeout, mpirun, srun) forwards its own copy. Every stop signal within kRepeatWindowNs of the
+// first is that same request; one later than that is the user asking again, and ends the process at
+// once with the signal's default action.
+inline constexpr int64_t kRepeatWindowNs = 1'000'000'000;  // 1 s: forwarding takes microseconds; a person, longer
 inline volatile std::sig_atomic_t stop_signal = 0;
-inline void on_stop_signal(int sig) { stop_signal = sig; }
+inline std::atomic<int64_t> first_stop_ns{0};
+static_assert(std::atomic<int64_t>::is_always_lock_free, "the signal handler needs a lock-free clock reading");
+inline int64_t monotonic_ns() {  // async-signal-safe (clock_gettime is on POSIX's list)
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+// Whether a stop signal at now_ns is the user asking again (true) or a copy of the request at first_ns.
+inline bool asks_again(int64_t first_ns, int64_t now_ns) { return now_ns - first_ns >= kRepeatWindowNs; }
+inline void on_stop_signal(int sig) {
+  const int64_t now = monotonic_ns();
+  if (stop_signal == 0) {
+    first_stop_ns = now;
+    stop_signal = sig;
+    return;
+  }
+  if (!asks_again(first_stop_ns, now)) return;
+  std::signal(sig, SIG_DFL);  // delivered when this handler returns (the signal is blocked inside it)
+  std::raise(sig);
+}
 inline void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
-  sa.sa_flags = SA_RESETHAND;  // the second signal gets the default action
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);  // one handler at a time: SIGINT and SIGTERM do not interrupt each other's
+  sigaddset(&sa.sa_mask, SIGTERM);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -33,10 +34,12 @@ class ConsoleProgress : public TrainObserver {
   }
 
   void row(const MetricsRow& r, int64_t total, bool evaluated, double eta_s) override {
+    last_row_ = r.step;
+    if (evaluated) last_val_ = " val " + format_number(r.val_acc, 4);
     if (bar_)
-      std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %.4f acc %.3f%s", bar(r.step, total).c_str(),
-                  (long long)r.step, (long long)total, r.images_per_s, eta_s, r.train_loss, r.train_acc,
-                  evaluated ? (" val " + format_number(r.val_acc, 4)).c_str() : "");
+      std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %s acc %s%s        ", bar(r.step, total).c_str(),
+                  (long long)r.step, (long long)total, r.images_per_s, eta_s, shown(r.train_loss, 4).c_str(),
+                  shown(r.train_acc, 3).c_str(), last_val_.c_str());
     else
       std::printf("step %lld/%lld epoch %.2f loss %.4f acc %.4f%s lr %.4g %.1f img/s\n", (long long)r.step,
                   (long long)total, r.epoch, r.train_loss, r.train_acc,
@@ -46,10 +49,14 @@ class ConsoleProgress : public TrainObserver {
     std::fflush(stdout);
   }
 
+  // Between metrics rows the loss and accuracy shown are the last row's, and say so ("at step 50");
+  // before the first row there is none: "—", not the "nan" that reads as divergence.
   void tick(int64_t step, int64_t total, double images_per_s, double eta_s, double loss, double acc) override {
     if (!bar_) return;
-    std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %.4f acc %.3f        ", bar(step, total).c_str(),
-                (long long)step, (long long)total, images_per_s, eta_s, loss, acc);
+    const std::string when = last_row_ > 0 ? " (at step " + std::to_string(last_row_) + ")" : "";
+    std::printf("\r[%-30s] %lld/%lld %.1f img/s ETA %.0fs loss %s acc %s%s%s        ", bar(step, total).c_str(),
+                (long long)step, (long long)total, images_per_s, eta_s, shown(loss, 4).c_str(), shown(acc, 3).c_str(),
+                when.c_str(), last_val_.c_str());
     std::fflush(stdout);
   }
 
@@ -61,7 +68,15 @@ class ConsoleProgress : public TrainObserver {
 
  private:
   static std::string bar(int64_t step, int64_t total) { return std::string(30 * step / total, '#'); }
+  static std::string shown(double v, int decimals) {  // "—" until there is a value
+    if (std::isnan(v)) return "\u2014";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+  }
   bool bar_;
+  int64_t last_row_ = 0;  // the step of the last metrics row (0: none yet)
+  std::string last_val_;  // " val 0.4123" after the first validation
 };
 
 }  // namespace renorm::app

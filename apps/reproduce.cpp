@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   int ranks = 0;
   app.add_option("--ranks", ranks, "run every experiment data-parallel on K ranks: starts mpirun -np K (printed), "
                                    "each rank normalizing over its own examples (docs/distributed.md)");
+  app.add_flag("--overwrite", c.overwrite, "replace run folders in --out made with other settings (without it such a "
+                                          "folder is refused, before any run starts)");
   bool no_plot = false;
   app.add_flag("--no-plot", no_plot, "do not render the figures (prints the command that does)");
   if (const int rc = renorm::app::parse_flags(app, "renorm-reproduce", argc, argv); rc >= 0) return rc;

@@ -7,6 +7,9 @@
 #include <filesystem>
 
 #include "apps/exit_status.h"
+#include "apps/reproduce_summary.h"
+#include "runtime/folder_lock.h"
+#include "train/distributed.h"
 #include "runtime/error.h"
 #include "train/checkpoint.h"
 
@@ -110,6 +113,7 @@ std::vector<Conf> configurations(const ReproduceConfig& c) {
     if (c.figure1) confs.push_back({"microbatch", "brn", "iid", c.batch, pairs, "Batch Renorm, minibatch " + b});
   }
   if (c.experiment == "noniid" || c.experiment == "all") {
+    confs.push_back({"noniid", "bn", "iid", c.noniid_microbatch, pairs, "Batchnorm, i.i.d., microbatch " + mn + " (baseline)"});
     confs.push_back({"noniid", "bn", "noniid", c.noniid_microbatch, pairs, "Batchnorm, non-i.i.d., microbatch " + mn});
     confs.push_back({"noniid", "brn", "noniid", c.noniid_microbatch, pairs, "Batch Renorm, non-i.i.d., microbatch " + mn});
   }
@@ -190,13 +194,30 @@ std::string python_with_matplotlib() {
 }
 
 namespace {
-enum RunState { kFresh = 0, kInterrupted = 1, kDone = 2 };
+enum RunState : int32_t { kFresh = 0, kStarted = 1, kInterrupted = 2, kDone = 3 };
 
-// Rank 0's view of a run's folder, shared with every rank (they must run the same runs).
-int run_state(const RunSpec& r, Communicator& world) {
-  int32_t state = fs::exists(r.dir + "/model.safetensors") ? kDone : fs::exists(r.dir + "/checkpoint.safetensors") ? kInterrupted : kFresh;
-  world.broadcast(&state, int64_t(sizeof state), 0);
-  return state;
+// What is in a planned run's folder (rank 0 looks). A run made with other settings than planned is an
+// error, unless --overwrite (then it starts afresh); kStarted: begun with these settings but stopped
+// before its first checkpoint (it starts again, replacing its own files).
+RunState look(const ReproduceConfig& c, const RunSpec& r, int ranks) {
+  if (!fs::exists(r.dir + "/config.json")) return kFresh;
+  if (c.overwrite) return kStarted;
+  const TrainConfig planned = settings_for_ranks(train_config(c, r, ranks), ranks);
+  const std::string changed = changed_setting(config_from_json_file(r.dir + "/config.json"), planned);
+  if (!changed.empty())
+    throw ConfigError("--out " + c.out_dir + ": " + r.dir + " holds a run made with other settings (" + changed +
+                      "); use another --out, or --overwrite to replace such runs");
+  return fs::exists(r.dir + "/model.safetensors") ? kDone : fs::exists(r.dir + "/checkpoint.safetensors") ? kInterrupted : kStarted;
+}
+
+// Every run's state, decided by rank 0 before any run starts and shared with every rank (they must run
+// the same runs).
+std::vector<int32_t> run_states(const ReproduceConfig& c, const std::vector<RunSpec>& runs, Communicator& world) {
+  std::vector<int32_t> states(runs.size(), kFresh);
+  if (world.rank() == 0)
+    for (size_t i = 0; i < runs.size(); ++i) states[i] = look(c, runs[i], world.size());
+  if (!states.empty()) world.broadcast(states.data(), int64_t(states.size() * sizeof(int32_t)), 0);
+  return states;
 }
 }  // namespace
 
@@ -204,17 +225,14 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer, std::shared_ptr
   if (!world) world = single_communicator();
   const bool lead = world->rank() == 0;
   const std::vector<RunSpec> runs = plan(c);
-  fs::create_directories(c.out_dir);
-  std::string index = "experiment,label,norm,microbatch,sampler,noniid_run,seed,dir\n";
-  for (const RunSpec& r : runs)
-    index += r.experiment + ",\"" + r.label + "\"," + r.norm + "," + std::to_string(r.microbatch) + "," + r.sampler + "," +
-             std::to_string(r.noniid_run) + "," + std::to_string(r.seed) + "," + fs::relative(r.dir, c.out_dir).string() + "\n";
-  if (lead) write_file_atomic(c.out_dir + "/runs.csv", index);
+  const FolderLock lock = lead ? FolderLock(c.out_dir, "--out " + c.out_dir, "renorm-reproduce") : FolderLock{};
+  const std::vector<int32_t> states = run_states(c, runs, *world);
+  if (lead) write_file_atomic(c.out_dir + "/runs.csv", runs_csv(c, runs, false));
   const auto t0 = std::chrono::steady_clock::now();
+  size_t ran = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunSpec& r = runs[i];
-    const int state = run_state(r, *world);
-    if (state == kDone) {
+    if (states[i] == kDone) {
       if (lead)
         std::printf("[%zu/%zu] %s, seed %llu: already done (%s)\n", i + 1, runs.size(), r.label.c_str(),
                     (unsigned long long)r.seed, r.dir.c_str());
@@ -223,11 +241,14 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer, std::shared_ptr
     if (lead) std::printf("[%zu/%zu] %s, seed %llu\n", i + 1, runs.size(), r.label.c_str(), (unsigned long long)r.seed);
     std::fflush(stdout);
     TrainConfig t = train_config(c, r, world->size());
-    if (state == kInterrupted) {  // an interrupted run: continue it exactly
+    t.overwrite = states[i] == kStarted;  // its own files (the same settings), or --overwrite
+    if (states[i] == kInterrupted) {  // an interrupted run: continue it exactly
       t = TrainConfig{};
       t.resume_dir = r.dir;
+      t.data_dir = c.data_dir;  // where the data is now (checked against the run's fingerprint)
       t.progress = false;
     }
+    ++ran;
     const TrainResult res = train(t, observer, world);
     if (res.interrupted) {
       if (lead)
@@ -239,7 +260,12 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer, std::shared_ptr
   }
   if (!lead) return app::kExitOk;
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
-  std::printf("renorm-reproduce: %zu runs in %.1f minutes; results in %s\n", runs.size(), minutes, c.out_dir.c_str());
+  std::printf("renorm-reproduce: %zu of %zu runs in %.1f minutes (%zu already done); results in %s\n", ran, runs.size(),
+              minutes, runs.size() - ran, c.out_dir.c_str());
+  write_file_atomic(c.out_dir + "/runs.csv", runs_csv(c, runs, true));
+  const std::string summary = summary_markdown(c, runs);
+  write_file_atomic(c.out_dir + "/summary.md", summary);
+  std::printf("\n%s\nrenorm-reproduce: this summary is %s/summary.md\n", summary.c_str(), c.out_dir.c_str());
   const std::string python = python_with_matplotlib(), py = python.empty() ? "python3" : python;
   std::vector<std::string> cmds = {py + " " + plot_script_path() + " " + c.out_dir};  // curves per experiment
   if (c.experiment == "classes")  // final accuracy and gap against the same-class run k, over seeds

@@ -3,15 +3,16 @@
 //     microbatches of M, Batch Renorm over microbatches of M; optionally Batch Renorm over the whole
 //     minibatch (Figure 1).
 //   noniid (paper Figure 3): batchnorm vs Batch Renorm over microbatches of M', trained with the
-//     non-i.i.d. sampler (pairs of same-class examples), validated on i.i.d. test data.
+//     non-i.i.d. sampler (pairs of same-class examples), validated on i.i.d. test data, against the
+//     baseline the figure compares with: batchnorm over microbatches of M' of i.i.d. minibatches.
 //   classes: the non-i.i.d. experiment against the number of classes per microbatch of M': runs of
 //     k = M', M'/2, ..., 1 same-class examples, so a microbatch holds M'/k classes.
 // Presets (kPresets in the .cpp, the one table): smoke (every quick experiment for 10 steps, one seed:
 // the fresh-machine check), quick (the README's main job, ~15 min on 2 CPU cores),
 // long (about 2 hours on 2 CPU cores), full (all of CIFAR-10, a GPU). docs/reproduction.md says why each
 // preset's settings are what they are.
-// Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,noniid_run,seed,dir) and one
-// renorm-train folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py, and for the
+// Layout: <out>/runs.csv (experiment,label,norm,microbatch,sampler,noniid_run,seed,dir,final_val_acc),
+// <out>/summary.md (apps/reproduce_summary.h), one renorm-train folder per run; <out>/<experiment>.png and .svg from scripts/plot_curves.py, and for the
 // classes experiment <out>/classes/sweep.png from scripts/plot_sweep.py.
 #pragma once
 #include <cstdint>
@@ -35,6 +36,7 @@ struct ReproduceConfig {
   bool augment = false;  // set by resolve() from the preset
   bool figure1 = false;  // also Batch Renorm over the whole minibatch
   bool plot = true;
+  bool overwrite = false;  // replace run folders made with other settings (else refused, before any run)
   int threads = 0;
 };
 
@@ -56,8 +58,11 @@ std::vector<RunSpec> plan(const ReproduceConfig& c);
 // (--sync-norm), so that every run means what it means on one process (docs/distributed.md).
 TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r, int ranks = 1);
 
-// Runs every planned run that has not finished yet (a finished run has model.safetensors), writes
-// runs.csv, and renders the figures when python3 with matplotlib is present. Returns an exit status
+// Holds <out> (runtime/folder_lock.h: a second reproduction there is refused), checks every planned run
+// folder before running any (one made with other settings is refused naming the setting, unless
+// --overwrite), runs every planned run that has not finished yet (a finished run has model.safetensors;
+// an interrupted one is resumed), writes runs.csv and summary.md and prints the summary, and renders the
+// figures when python3 with matplotlib is present. Returns an exit status
 // (apps/exit_status.h): 0 on success, kExitInterrupted after a signal, kExitPlotFailed.
 // With `world` of K > 1 ranks (renorm-reproduce under mpirun) every run is data-parallel; rank 0 decides
 // which runs are done, prints and writes runs.csv and the figures.

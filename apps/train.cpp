@@ -13,7 +13,6 @@
 
 int main(int argc, char** argv) {
   renorm::TrainConfig cfg;
-  if (const char* env = std::getenv("RENORM_DATA_DIR")) cfg.data_dir = env;
   CLI::App app{"renorm-train: train the CIFAR CNN with no norm, batchnorm or Batch Renorm (Ioffe 2017).\n"
                "Writes config.json, metrics.csv, checkpoint.safetensors and model.safetensors into --out."};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
@@ -30,13 +29,22 @@ int main(int argc, char** argv) {
     }
   });
   app.add_option("--out", cfg.out_dir, "output folder, created (default: runs/<dataset>-<norm>-m<M>-s<seed>)");
-  app.add_option("--resume", cfg.resume_dir, "continue the run in this folder (its config.json and checkpoint); "
-                                             "other training flags are ignored, --out defaults to it");
+  app.add_option("--resume", cfg.resume_dir, "continue the run in this folder with its own settings (config.json) "
+                 "from its checkpoint; --out defaults to it; --data-dir points at moved data (checked against the "
+                 "run's fingerprint), --device and --threads may change; any other setting given that differs from "
+                 "the run's is refused");
+  app.add_flag("--overwrite", cfg.overwrite, "replace the run already in --out (its files; without this flag a "
+                                             "folder holding a run is refused)");
   app.add_option("--stop-after", cfg.stop_after, "stop after this step as if interrupted (for testing --resume)");
   bool no_progress = false;
   app.add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
   if (const int rc = renorm::app::parse_flags(app, "renorm-train", argc, argv); rc >= 0) return rc;
   cfg.progress = !no_progress;
+  cfg.visit([&](const char* name, auto&, const char*) {  // what --resume must not silently drop
+    if (app.count(std::string("--") + name) > 0) cfg.explicit_settings.push_back(name);
+  });
+  if (const char* env = std::getenv("RENORM_DATA_DIR"); env && app.count("--data-dir") == 0)
+    (cfg.resume_dir.empty() ? cfg.data_dir : cfg.data_dir_fallback) = env;  // resume: the run's own folder first
   if (cfg.resume_dir.empty() && cfg.out_dir.empty())
     cfg.out_dir = "runs/" + renorm::enum_name(cfg.dataset) + "-" + renorm::enum_name(cfg.norm) + "-m" +
                   std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) + "-s" +

@@ -2,8 +2,11 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "runtime/checked.h"
@@ -88,10 +91,7 @@ Dataset load_cifar10_file(const std::string& path) {
 Dataset load_cifar10(const std::string& dir, bool train) {
   if (!std::filesystem::is_directory(dir)) throw IoError(dir + ": CIFAR-10 data folder does not exist");
   Dataset d;
-  if (train)
-    for (int i = 1; i <= 5; ++i) append(d, load_cifar10_file(dir + "/data_batch_" + std::to_string(i) + ".bin"));
-  else
-    append(d, load_cifar10_file(dir + "/test_batch.bin"));
+  for (const std::string& name : dataset_files(DatasetKind::Cifar10, train)) append(d, load_cifar10_file(dir + "/" + name));
   d.class_names = kCifarNames;
   const std::string meta_path = dir + "/batches.meta.txt";
   if (!std::filesystem::exists(meta_path)) return d;
@@ -130,8 +130,8 @@ Dataset parse_idx(const std::string& img, const std::string& lab, const std::str
 
 Dataset load_fashion_mnist(const std::string& dir, bool train) {
   if (!std::filesystem::is_directory(dir)) throw IoError(dir + ": Fashion-MNIST data folder does not exist");
-  const std::string prefix = dir + (train ? "/train" : "/t10k");
-  const std::string ipath = prefix + "-images-idx3-ubyte.gz", lpath = prefix + "-labels-idx1-ubyte.gz";
+  const std::vector<std::string> files = dataset_files(DatasetKind::FashionMnist, train);
+  const std::string ipath = dir + "/" + files[0], lpath = dir + "/" + files[1];
   return parse_idx(read_gzip(ipath), read_gzip(lpath), ipath, lpath);
 }
 
@@ -142,6 +142,37 @@ const EnumNames<DatasetKind>& enum_names(DatasetKind) {
 
 Dataset load_dataset(DatasetKind kind, const std::string& dir, bool train) {
   return kind == DatasetKind::Cifar10 ? load_cifar10(dir, train) : load_fashion_mnist(dir, train);
+}
+
+std::vector<std::string> dataset_files(DatasetKind kind, bool train) {
+  if (kind == DatasetKind::FashionMnist) {
+    const std::string prefix = train ? "train" : "t10k";
+    return {prefix + "-images-idx3-ubyte.gz", prefix + "-labels-idx1-ubyte.gz"};
+  }
+  if (!train) return {"test_batch.bin"};
+  std::vector<std::string> names;
+  for (int i = 1; i <= 5; ++i) names.push_back("data_batch_" + std::to_string(i) + ".bin");
+  return names;
+}
+
+std::string dataset_fingerprint(DatasetKind kind, const std::string& dir) {
+  std::string out;
+  for (bool train : {true, false})
+    for (const std::string& name : dataset_files(kind, train)) {
+      const std::string path = dir + "/" + name;
+      std::error_code ec;
+      const uintmax_t size = std::filesystem::file_size(path, ec);
+      if (ec) throw IoError(path + ": dataset file missing or unreadable (" + ec.message() + ")");
+      std::ifstream f(path, std::ios::binary);
+      std::string head(size_t(std::min<uintmax_t>(size, 1 << 16)), '\0');
+      if (!f.read(head.data(), std::streamsize(head.size()))) throw IoError(path + ": dataset file cannot be read");
+      uint64_t h = 14695981039346656037ull;  // FNV-1a 64
+      for (unsigned char ch : head) h = (h ^ ch) * 1099511628211ull;
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+      out += (out.empty() ? "" : "; ") + name + ":" + std::to_string(size) + ":" + hex;
+    }
+  return out;
 }
 
 Normalization Normalization::of(const Dataset& d) {

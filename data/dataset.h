@@ -37,6 +37,13 @@ Dataset parse_idx(const std::string& images, const std::string& labels, const st
 enum class DatasetKind { Cifar10, FashionMnist };
 const EnumNames<DatasetKind>& enum_names(DatasetKind);  // "cifar10", "fashion-mnist"
 Dataset load_dataset(DatasetKind kind, const std::string& dir, bool train);
+// The files load_dataset reads from its folder (the one list: the readers use it too).
+std::vector<std::string> dataset_files(DatasetKind kind, bool train);
+// What identifies a dataset folder's contents, cheaply: for every file of both splits its name, size
+// and a 64-bit FNV-1a hash of its first 64 KiB ("data_batch_1.bin:30730000:9c1e...; ..."). config.json
+// keeps it, so that --resume can tell moved data (same fingerprint) from other data. IoError naming a
+// missing or unreadable file.
+std::string dataset_fingerprint(DatasetKind kind, const std::string& dir);
 
 // Per-channel mean and standard deviation of the pixels scaled to [0,1] (from the training set).
 struct Normalization {

@@ -10,6 +10,10 @@ namespace renorm {
 BatchRenorm::BatchRenorm(int64_t channels, NormConfig config, Device device) : config_(config) {
   if (channels <= 0) throw ConfigError("batch renorm: channels must be > 0, got " + std::to_string(channels));
   config_.validate();
+  if (!config_.batchnorm && !config_.schedule.is_set())
+    throw ConfigError("batch renorm: NormConfig::schedule has no steps; set it for the run's length: "
+                      "ClipSchedule::for_run(total_steps, alpha) (what renorm-train does), ClipSchedule::paper(total_steps) "
+                      "or ClipSchedule::constant(rmax, dmax)");
   gamma = Tensor::full(Shape{channels}, 1.f, device).requires_grad_();
   beta = Tensor::zeros(Shape{channels}, device).requires_grad_();
   running_mean = Tensor::zeros(Shape{channels}, device);

@@ -14,7 +14,7 @@ struct ClipFractions {
 
 class BatchRenorm : public Module {
  public:
-  BatchRenorm(int64_t channels, NormConfig config = {}, Device device = Device::CPU);
+  BatchRenorm(int64_t channels, NormConfig config, Device device = Device::CPU);  // config.schedule must be set
 
   // Train mode: batch renorm with this step's rmax/dmax, updates the moving averages, advances the
   // step. Eval mode: y = γ·(x-μ)/σ + β.

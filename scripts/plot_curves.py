@@ -4,9 +4,10 @@
 Left panel: validation accuracy against training step, one line per configuration (mean over seeds,
 shaded min-max band), labelled like the paper's figures; dotted, the same validation with the norm layers
 normalizing over microbatches as in training (val_acc_train_mode). Middle panel: training loss (mean over
-seeds) and the rmax / dmax clipping schedule of the Batch Renorm runs. Right panel: the mechanism — the
+seeds) and the rmax / dmax clipping schedule of the Batch Renorm runs, at every step (schedule.csv). Right panel: the mechanism — the
 train/inference gap of the norm layers' outputs (mean over layers; mean and band over seeds). Runs written
-before those columns existed plot without them.
+before those columns existed plot without them. Legends sit below the panels, where they hide no curve.
+The noniid figure holds Figure 3's i.i.d. batchnorm baseline (a configuration of that experiment).
 
 usage: plot_curves.py OUT_DIR   (reads OUT_DIR/runs.csv and each run's metrics.csv)
 """
@@ -60,6 +61,25 @@ def band(runs, column):
     return steps, [sum(v) / len(v) for v in values], [min(v) for v in values], [max(v) for v in values]
 
 
+def schedule(run_dir, rows):
+    """rmax and dmax at every step from the run's schedule.csv (the trainer writes the schedule itself);
+    runs written before it existed fall back to the metrics rows, which sample it every log_every steps."""
+    path = os.path.join(run_dir, "schedule.csv")
+    if not os.path.exists(path):
+        s, rmax = series(rows, "rmax")
+        return s, rmax, series(rows, "dmax")[1]
+    with open(path, newline="") as f:
+        pts = [(int(r["step"]), float(r["rmax"]), float(r["dmax"])) for r in csv.DictReader(f)]
+    return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+
+
+def legend_below(ax, handles=None, labels=None):
+    """The legend under the axes, where it can hide no curve."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=1, frameon=False)
+
+
 def save(fig, base):
     for ext in ("png", "svg"):
         tmp = base + ".tmp." + ext
@@ -84,7 +104,7 @@ def main():
         sched_ax = loss_ax.twinx()
         schedule_drawn = False
         for i, (label, runs) in enumerate(configs.items()):
-            color = "C%d" % i
+            color = "0.3" if label.endswith("(baseline)") else "C%d" % i  # Figure 3's i.i.d. baseline: grey
             metrics = [m for _, m in runs]
             steps, mean, lo, hi = band(metrics, "val_acc")
             acc_ax.plot(steps, mean, color=color, label="%s (%d seeds)" % (label, len(runs)))
@@ -99,8 +119,7 @@ def main():
             steps, mean, lo, hi = band(metrics, "train_loss")
             loss_ax.plot(steps, mean, color=color, label=label)
             if runs[0][0]["norm"] == "brn" and not schedule_drawn:
-                s, rmax = series(metrics[0], "rmax")
-                _, dmax = series(metrics[0], "dmax")
+                s, rmax, dmax = schedule(os.path.join(out, runs[0][0]["dir"]), metrics[0])
                 sched_ax.plot(s, rmax, "k--", linewidth=1, label="rmax")
                 sched_ax.plot(s, dmax, "k:", linewidth=1, label="dmax")
                 schedule_drawn = True
@@ -108,7 +127,7 @@ def main():
         acc_ax.set_xlabel("training step")
         acc_ax.set_ylabel("validation accuracy")
         acc_ax.grid(alpha=0.3)
-        acc_ax.legend(loc="lower right", fontsize=8)
+        legend_below(acc_ax)
         loss_ax.set_title("training loss and the clipping schedule")
         loss_ax.set_xlabel("training step")
         loss_ax.set_ylabel("training loss (mean over seeds)")
@@ -117,14 +136,14 @@ def main():
         sched_ax.set_ylabel("rmax, dmax")
         lines = loss_ax.get_legend_handles_labels()
         extra = sched_ax.get_legend_handles_labels()
-        loss_ax.legend(lines[0] + extra[0], lines[1] + extra[1], loc="upper right", fontsize=8)
+        legend_below(loss_ax, lines[0] + extra[0], lines[1] + extra[1])
         gap_ax.set_title("train/inference gap: ||y_train - y_infer|| / ||y_infer||")
         gap_ax.set_xlabel("training step")
         gap_ax.set_ylabel("mean over the norm layers")
         gap_ax.grid(alpha=0.3)
         if gap_ax.lines:
             gap_ax.set_yscale("log")
-            gap_ax.legend(loc="upper right", fontsize=8)
+            legend_below(gap_ax)
         acc_ax.text(0.01, 0.01, "dotted: norm layers in training mode", transform=acc_ax.transAxes, fontsize=7)
         save(fig, os.path.join(out, experiment))
         plt.close(fig)

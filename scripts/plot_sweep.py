@@ -10,6 +10,8 @@ whether the mean exceeds the seed-to-seed spread (max − min) of either configu
 OUT/sweep.svg and OUT/sweep.csv, and prints the table in Markdown.
 
 usage: plot_sweep.py OUT [--by runs]
+  OUT may also be a renorm-reproduce folder: its microbatch experiment's runs (by M; with --by runs, its
+  classes experiment's, by k).
   --by runs: folders <norm>-k<k>-s<seed> of the non-i.i.d. sampler with runs of k same-class examples
   (--noniid-run k); the x axis is then k (a microbatch of M holds M/k classes).
 """
@@ -45,6 +47,35 @@ def spread(values):
     return statistics.mean(values), min(values), max(values)
 
 
+def collect(out, key):
+    """(norm, M or k) -> {seed: final row}: from a renorm-reproduce folder (its runs.csv: the microbatch
+    experiment for M, the classes experiment for k), else from folders named <norm>-m<M>-s<seed>."""
+    runs = {}
+    index = os.path.join(out, "runs.csv")
+    if os.path.exists(index):
+        experiment = "classes" if key == "k" else "microbatch"
+        with open(index, newline="") as f:
+            for r in csv.DictReader(f):
+                metrics = os.path.join(out, r["dir"], "metrics.csv")
+                if r["experiment"] == experiment and os.path.exists(metrics):
+                    x = int(r["noniid_run"] if key == "k" else r["microbatch"])
+                    runs.setdefault((r["norm"], x), {})[int(r["seed"])] = final_row(metrics)
+        if not runs:
+            raise SystemExit("%s: a renorm-reproduce folder without finished %s runs (its runs.csv); %s" % (
+                out, experiment, "run renorm-reproduce --experiment classes" if key == "k" else
+                "its comparisons are in summary.md"))
+        return runs
+    for name in sorted(os.listdir(out)):
+        m = RUN[key].match(name)
+        if m and os.path.exists(os.path.join(out, name, "metrics.csv")):
+            runs.setdefault((m.group(1), int(m.group(2))), {})[int(m.group(3))] = final_row(
+                os.path.join(out, name, "metrics.csv"))
+    if not runs:
+        raise SystemExit("%s: expected a renorm-reproduce folder (runs.csv) or run folders named "
+                         "<norm>-%s<N>-s<seed> (scripts/sweep.sh), found neither" % (out, key))
+    return runs
+
+
 def main():
     if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2:] != ["--by", "runs"]):
         raise SystemExit("usage: plot_sweep.py OUT [--by runs]")
@@ -52,14 +83,7 @@ def main():
     xlabel = ("same-class run k (non-i.i.d. sampler; M/k classes per microbatch)" if key == "k"
               else "microbatch size M (normalization group)")
     name = "M" if key == "m" else "k"
-    runs = {}  # (norm, m) -> {seed: row}
-    for name in sorted(os.listdir(out)):
-        m = RUN[key].match(name)
-        if m and os.path.exists(os.path.join(out, name, "metrics.csv")):
-            runs.setdefault((m.group(1), int(m.group(2))), {})[int(m.group(3))] = final_row(
-                os.path.join(out, name, "metrics.csv"))
-    if not runs:
-        raise SystemExit(out + ": no <norm>-m<M>-s<seed> runs")
+    runs = collect(out, key)
     sizes = sorted({m for _, m in runs})
     table = []
     for m in sizes:
@@ -120,7 +144,7 @@ def main():
         ax.set_xticklabels([str(m) for m in sizes])
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=8, frameon=False)  # hides no point
     acc_ax.set_ylabel("final validation accuracy (mean, min-max over seeds)")
     acc_ax.set_title("Where Figure 2's claim holds: accuracy against M" if key == "m"
                      else "Non-i.i.d. (Figure 3): accuracy against the same-class run k")

@@ -206,9 +206,12 @@ TEST_CASE("renorm: clipping schedule (paper's, scaled) and the clipped fraction"
   CHECK(p.rmax(4000) == 3.f);
   CHECK(p.rmax(100000) == 3.f);
   CHECK(p.dmax(2500) == 5.f);
-  const ClipSchedule def;
-  CHECK(def.rmax(40000) == 3.f);
-  CHECK(def.dmax(5000) == 0.f);
+  const ClipSchedule def;  // the final bounds, no steps: a layer refuses it (below)
+  CHECK(!def.is_set());
+  CHECK(def.rmax_final == 3.f);
+  CHECK(def.dmax_final == 5.f);
+  CHECK(ClipSchedule::paper(160000).is_set());
+  CHECK(ClipSchedule::constant(2.f, 1.f).is_set());
 
   NormConfig cfg;
   cfg.microbatch = 2;
@@ -227,6 +230,7 @@ TEST_CASE("renorm: clipping schedule (paper's, scaled) and the clipped fraction"
 TEST_CASE("renorm: bad configuration gets a clear error naming the setting", "[renorm]") {
   auto make = [](auto edit) {
     NormConfig c;
+    c.schedule = ClipSchedule::for_run(1000, c.alpha);
     edit(c);
     return BatchRenorm(4, c);
   };
@@ -238,7 +242,11 @@ TEST_CASE("renorm: bad configuration gets a clear error naming the setting", "[r
   CHECK_THROWS_WITH(make([](auto& c) { c.alpha = 0.f; }), Catch::Contains("alpha must be in (0, 1]"));
   CHECK_THROWS_WITH(make([](auto& c) { c.alpha = 1.5f; }), Catch::Contains("alpha"));
   CHECK_NOTHROW(make([](auto& c) { c.alpha = 1.f; }));
+  // No schedule: refused, not the paper's absolute 5000-step warmup that keeps a short run batchnorm.
+  CHECK_THROWS_WITH(make([](auto& c) { c.schedule = ClipSchedule{}; }), Catch::Contains("NormConfig::schedule has no steps"));
+  CHECK_NOTHROW(BatchNorm(4, NormConfig{}));  // batchnorm needs none
   NormConfig c;
+  c.schedule = ClipSchedule::constant(3.f, 5.f);
   c.microbatch = 3;
   BatchRenorm layer(4, c);
   CHECK_THROWS_AS(layer.forward(Tensor::zeros(Shape{8, 2, 2, 4})), ConfigError);

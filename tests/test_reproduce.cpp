@@ -2,13 +2,21 @@
 // runs.csv, and the plot script's exit status and figures.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "runtime/error.h"
+#include "apps/main_guard.h"
 #include "apps/reproduce_runner.h"
+#include "apps/reproduce_summary.h"
+#include "runtime/folder_lock.h"
 #include "support/synthetic_data.h"
 
 using namespace renorm;
@@ -25,12 +33,14 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK(q.noniid_microbatch == 4);
   CHECK_FALSE(q.augment);
   const std::vector<RunSpec> runs = plan(q);
-  REQUIRE(runs.size() == 15);  // (3 microbatch + 2 non-iid configurations) x 3 seeds
+  REQUIRE(runs.size() == 18);  // (3 microbatch + 3 non-iid configurations) x 3 seeds
   CHECK(runs[3].microbatch == 2);
-  CHECK(runs[9].microbatch == 4);
-  CHECK(runs[9].sampler == "noniid");
-  CHECK(runs[9].noniid_run == 2);
-  CHECK(train_config(q, runs[9]).noniid_run == 2);
+  CHECK(runs[9].microbatch == 4);  // Figure 3's i.i.d. baseline: batchnorm over microbatches of 4, i.i.d.
+  CHECK(runs[9].norm == "bn");
+  CHECK(runs[9].sampler == "iid");
+  CHECK(runs[12].sampler == "noniid");
+  CHECK(runs[12].noniid_run == 2);
+  CHECK(train_config(q, runs[12]).noniid_run == 2);
   c.figure1 = true;
   c.experiment = "microbatch";
   CHECK(plan(resolve(c)).size() == 12);
@@ -54,7 +64,7 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK(train_config(resolve(c), plan(resolve(c))[0]).dataset == DatasetKind::FashionMnist);
   c.preset = "fast";
   CHECK_THROWS_WITH(resolve(c), Catch::Contains("--preset: 'fast' is not one of smoke, quick, long, full"));
-  // The smoke preset (scripts/check-fresh-machine.sh): the quick preset's five configurations, one seed, 10 steps.
+  // The smoke preset (scripts/check-fresh-machine.sh): the quick preset's six configurations, one seed, 10 steps.
   ReproduceConfig smoke;
   smoke.data_dir = data;
   smoke.preset = "smoke";
@@ -62,7 +72,7 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK(sm.steps == 10);
   CHECK(sm.eval_every == 5);
   const std::vector<RunSpec> smoke_runs = plan(sm);
-  REQUIRE(smoke_runs.size() == 5);
+  REQUIRE(smoke_runs.size() == 6);
   for (size_t i = 0; i < smoke_runs.size(); ++i) {
     CHECK(smoke_runs[i].label == runs[i * 3].label);  // quick's runs: each configuration's 3 seeds in a row
     CHECK(smoke_runs[i].seed == 1);
@@ -120,10 +130,29 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   const ReproduceConfig c = tiny("repro", "all", 4);
   const std::string out = c.out_dir;
   REQUIRE(reproduce(c) == 0);
-  CHECK(line_count(out + "/runs.csv") == 1 + 10);
-  for (const RunSpec& r : plan(c))
+  CHECK(line_count(out + "/runs.csv") == 1 + 12);
+  for (const RunSpec& r : plan(c)) {
     for (const char* f : {"config.json", "metrics.csv", "model.safetensors"}) CHECK(fs::exists(r.dir + "/" + f));
+    const double acc = final_val_acc(r.dir);
+    CHECK((acc >= 0 && acc <= 1));
+  }
+  // The summary: every configuration with its 2 seeds, every comparison paired over both.
+  std::ifstream summary_file(out + "/summary.md");
+  const std::string summary((std::istreambuf_iterator<char>(summary_file)), std::istreambuf_iterator<char>());
+  CHECK_THAT(summary, Catch::Contains("| microbatch | Batch Renorm, microbatch 2 | 2 | "));
+  CHECK_THAT(summary, Catch::Contains("| noniid | Batchnorm, i.i.d., microbatch 4 (baseline) | 2 | "));
+  CHECK_THAT(summary, Catch::Contains("| Batch Renorm − batchnorm, non-i.i.d., microbatch 4 | 2 | "));
+  CHECK_THAT(summary, Catch::Contains("| Batch Renorm non-i.i.d. − batchnorm i.i.d., microbatch 4 | 2 | "));
+  CHECK(comparisons(c).size() == 5);
   CHECK(reproduce(c) == 0);  // finished runs are skipped, not redone
+  {  // one owner: a reproduction in the same folder is refused while another holds it
+    const FolderLock held(out, "test", "test");
+    CHECK_THROWS_AS(reproduce(c), FolderBusy);
+  }
+  ReproduceConfig longer = c;  // the same folder, other settings: refused before any run, naming the setting
+  longer.steps = 6;
+  CHECK_THROWS_WITH(reproduce(longer), Catch::Contains("--steps: 6 given, 4 in the run"));
+  CHECK(fs::exists(plan(c)[0].dir + "/model.safetensors"));
   const std::string py = python_with_matplotlib();
   if (py.empty()) {
     std::cout << "SKIPPED: no python3 with matplotlib for the plot script" << std::endl;
@@ -148,4 +177,36 @@ TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figur
   REQUIRE(std::system((py + " " + plot_script_path("plot_sweep.py") + " " + out + "/classes --by runs >/dev/null").c_str()) == 0);
   CHECK(line_count(out + "/classes/sweep.csv") == 1 + 6);  // header + (bn, brn) x k in {1, 2, 4}
   CHECK(fs::exists(out + "/classes/sweep.png"));
+}
+
+TEST_CASE("apps: copies of one stop signal count once; asking again later ends the process", "[signals]") {
+  CHECK_FALSE(app::asks_again(0, app::kRepeatWindowNs - 1));
+  CHECK(app::asks_again(0, app::kRepeatWindowNs));
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // the child: async-signal-safe calls only
+    app::install_stop_handlers();
+    std::raise(SIGINT);   // the terminal's copy to the process group,
+    std::raise(SIGTERM);  // a launcher's forwarded one,
+    std::raise(SIGINT);   // and another: one request
+    if (app::stop_signal != SIGINT) _exit(10);
+    const timespec past_window{1, 200'000'000};
+    nanosleep(&past_window, nullptr);
+    std::raise(SIGINT);  // the user asking again: the default action, at once
+    _exit(11);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));  // not exit 10 (a copy ended it, or the first was lost) nor 11 (ignored)
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
+}
+
+TEST_CASE("folder lock: one holder; released with it", "[train]") {
+  const std::string dir = test::make_synthetic_cifar("lock", 1, 1) + "/held";
+  {
+    const FolderLock a(dir, "--out held", "test");
+    CHECK_THROWS_WITH(FolderLock(dir, "--out held", "test"), Catch::Contains("pid " + std::to_string(getpid()) + " (test)"));
+  }
+  CHECK_NOTHROW(FolderLock(dir, "--out held", "test"));
+  CHECK_THROWS_AS(FolderLock("/proc/renorm-no/x", "--out /proc/renorm-no/x", "test"), IoError);
 }

@@ -82,7 +82,7 @@ TEST_CASE("trainer: flag validation names the flag", "[trainer]") {
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.steps = -5; })), Catch::Contains("--steps must be > 0"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.steps = 0; })), Catch::Contains("exactly one of --epochs and --steps"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.data_dir = "/nonexistent"; })), Catch::Contains("--data-dir /nonexistent"));
-  CHECK_THROWS_WITH(validate(bad([](auto& c) { c.out_dir = "/etc/hostname/x"; })), Catch::Contains("--out /etc/hostname/x"));
+  CHECK_THROWS_WITH(claim_run_folder(bad([](auto& c) { c.out_dir = "/etc/hostname/x"; })), Catch::Contains("--out /etc/hostname/x"));
   CHECK_THROWS_WITH(enum_parse<NormKind>("gn", "--norm"), Catch::Contains("--norm: 'gn' is not one of none, bn, brn"));
   CHECK_THROWS_WITH(enum_parse<DatasetKind>("mnist", "--dataset"), Catch::Contains("not one of cifar10, fashion-mnist"));
   CHECK_THROWS_WITH(validate(bad([](auto& c) { c.norm_config.alpha = 0; })), Catch::Contains("alpha must be in (0, 1]"));

@@ -1,12 +1,13 @@
 #include "train/config.h"
 
-#include <filesystem>
+#include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <type_traits>
 
+#include "data/dataset.h"
 #include "data/loader.h"
 #include "models/cifar_cnn.h"
 #include "runtime/device.h"
@@ -65,16 +66,13 @@ void validate(const TrainConfig& c) {
         "--sampler noniid needs --noniid-run (" + std::to_string(c.noniid_run) + ") to divide --batch");
   parse_device(c.device);
   if (c.out_dir.empty()) throw ConfigError("--out: not given");
-  std::error_code ec;
-  fs::create_directories(c.out_dir, ec);
-  const std::string probe = c.out_dir + "/.renorm-write-probe";
-  if (!std::ofstream(probe)) throw IoError("--out " + c.out_dir + ": folder cannot be created or written");
-  fs::remove(probe, ec);
+  // Whether out_dir can be written is found by the run's lock (claim_run_folder), which creates it.
 }
 
-std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size) {
+std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size, const std::string& data_fingerprint) {
   std::string out = "{\n  \"renorm_version\": " + json_quote(RENORM_VERSION) + ",\n  \"device_name\": " + json_quote(device_name) +
                     ",\n  \"world_size\": " + std::to_string(world_size);
+  if (!data_fingerprint.empty()) out += ",\n  \"data_fingerprint\": " + json_quote(data_fingerprint);
   c.visit([&](const char* name, auto& field, const char*) { out += ",\n  " + json_quote(name) + ": " + to_text(field); });
   return out + "\n}\n";
 }
@@ -136,11 +134,82 @@ TrainConfig config_from_json_file(const std::string& path) {
   return config_from_json(read_file(path, "run configuration (config.json)", 1 << 20), path);
 }
 
+std::string data_fingerprint_of(const std::string& text, const std::string& source) {
+  const Json j = parse_json(text, source);
+  const auto v = j.is_object() ? j.find("data_fingerprint") : j.end();
+  if (v == j.end()) return "";
+  if (!v->is_string()) throw IoError(source + ": 'data_fingerprint' is not a string");
+  return v->get<std::string>();
+}
+
+namespace {
+bool carried_out_not_computed(const std::string& name) { return name == "data-dir" || name == "device" || name == "threads"; }
+}  // namespace
+
+std::string changed_setting(const TrainConfig& run, const TrainConfig& given, const std::vector<std::string>* only) {
+  std::vector<std::pair<std::string, std::string>> theirs;
+  TrainConfig r = run;
+  r.visit([&](const char* name, auto& field, const char*) { theirs.emplace_back(name, to_text(field)); });
+  TrainConfig g = given;
+  std::string found;
+  size_t i = 0;
+  g.visit([&](const char* name, auto& field, const char*) {
+    const std::string& run_text = theirs[i++].second;
+    const bool asked = !only || std::find(only->begin(), only->end(), name) != only->end();
+    if (!found.empty() || !asked || carried_out_not_computed(name)) return;
+    auto shown = [](const std::string& t) { return t.size() >= 2 && t.front() == '"' ? t.substr(1, t.size() - 2) : t; };
+    if (const std::string text = to_text(field); text != run_text)
+      found = std::string("--") + name + ": " + shown(text) + " given, " + shown(run_text) + " in the run";
+  });
+  return found;
+}
+
+namespace {
+// The folder --resume reads the data from (resolve_resume's rule), checked against the run's fingerprint.
+std::string resume_data_dir(const TrainConfig& run, const TrainConfig& flags, const std::string& fingerprint,
+                            const std::string& config_path) {
+  auto matches = [&](const std::string& dir) {
+    if (!fs::is_directory(dir)) return false;
+    if (fingerprint.empty()) return true;  // a run from before fingerprints: trusted as before
+    try {
+      return dataset_fingerprint(run.dataset, dir) == fingerprint;
+    } catch (const IoError&) {
+      return false;
+    }
+  };
+  if (!flags.data_dir.empty()) {
+    if (!fs::is_directory(flags.data_dir)) throw IoError("--data-dir " + flags.data_dir + ": no such folder");
+    if (!matches(flags.data_dir))
+      throw ConfigError("--data-dir " + flags.data_dir + ": not the data this run trained on (its files differ from "
+                        "the fingerprint in " + config_path + ")");
+    return flags.data_dir;
+  }
+  if (matches(run.data_dir)) return run.data_dir;
+  if (!flags.data_dir_fallback.empty() && matches(flags.data_dir_fallback)) return flags.data_dir_fallback;
+  throw ConfigError("--resume: the run's data folder " + run.data_dir + " is " +
+                    (fs::is_directory(run.data_dir) ? "not the data it trained on any more" : "gone") +
+                    (flags.data_dir_fallback.empty() ? "" : ", nor is $RENORM_DATA_DIR " + flags.data_dir_fallback) +
+                    "; give --data-dir where that data is now");
+}
+}  // namespace
+
 TrainConfig resolve_resume(const TrainConfig& flags) {
   if (flags.resume_dir.empty()) return flags;
-  TrainConfig c = config_from_json_file(flags.resume_dir + "/config.json");
+  const std::string path = flags.resume_dir + "/config.json";
+  const std::string text = read_file(path, "run configuration (config.json)", 1 << 20);
+  TrainConfig c = config_from_json(text, path);
+  if (const std::string changed = changed_setting(c, flags, &flags.explicit_settings); !changed.empty())
+    throw ConfigError(changed + " (" + path + "); a resumed run keeps its own settings: start a new run with "
+                      "another --out to change them");
+  c.data_dir = resume_data_dir(c, flags, data_fingerprint_of(text, path), path);
+  auto given = [&](const char* name) {
+    return std::find(flags.explicit_settings.begin(), flags.explicit_settings.end(), name) != flags.explicit_settings.end();
+  };
+  if (given("device")) c.device = flags.device;
+  if (given("threads")) c.threads = flags.threads;
   c.out_dir = flags.out_dir.empty() ? flags.resume_dir : flags.out_dir;
   c.resume_dir = flags.resume_dir;
+  c.overwrite = flags.overwrite;
   c.progress = flags.progress;
   c.stop_after = flags.stop_after;
   return c;

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/loader.h"
 #include "models/cifar_cnn.h"
@@ -42,8 +43,14 @@ struct TrainConfig {
   uint64_t seed = 1;
   int threads = 0;  // 0: OpenMP's default
   int64_t train_limit = 0, val_limit = 0;  // use only the first N examples (0: all)
+  // What a run is given besides its settings (none of these is in config.json):
   std::string out_dir;
   std::string resume_dir;
+  bool overwrite = false;  // a fresh run may replace the run already in out_dir (else that is refused)
+  // --resume: the settings the caller set explicitly (visit's names, as the command line gave them); one
+  // whose value differs from the run's own is refused, not ignored (resolve_resume).
+  std::vector<std::string> explicit_settings;
+  std::string data_dir_fallback;  // --resume: where else the data may be ($RENORM_DATA_DIR; resolve_resume)
   bool progress = true;  // a progress bar when stdout is a terminal
   int64_t stop_after = 0;  // stop after this step, as if interrupted (tests of --resume); 0: never
 
@@ -57,14 +64,29 @@ struct TrainConfig {
 void validate(const TrainConfig& c);
 
 // config.json: every setting, the library version, the device and the number of ranks (data parallel;
-// information only: reading back ignores it); and back.
-std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size = 1);
+// information only: reading back ignores it), the data's fingerprint (data/dataset.h; --resume checks
+// it; "" leaves it out); and back.
+std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size = 1,
+                           const std::string& data_fingerprint = "");
 // Reading back is strict (config.json is untrusted input): every setting present, of its type and range
 // (integers as JSON integers, floats finite); an IoError names the file and the setting otherwise.
 TrainConfig config_from_json(const std::string& text, const std::string& source);  // the fuzzer's entry point
 TrainConfig config_from_json_file(const std::string& path);
+// The data fingerprint config.json holds ("" when it has none: written before fingerprints were).
+std::string data_fingerprint_of(const std::string& config_json_text, const std::string& source);
+
+// The first setting (visit's order) whose value in `given` differs from the run's, as
+// "--lr: 5 given, 0.01 in the run"; "" when none does. `only`: just these names (null: every setting). How
+// a run is carried out, not what it computes, never counts: data-dir (checked by fingerprint instead),
+// device, threads.
+std::string changed_setting(const TrainConfig& run, const TrainConfig& given, const std::vector<std::string>* only = nullptr);
+
 // The settings a run continues with under --resume: the run's own (its config.json), with the output
-// folder, the display and stop_after from `flags`. Without resume_dir, `flags` unchanged.
+// folder, overwrite, the display and stop_after from `flags`, and --device/--threads when given. The data
+// folder: flags.data_dir when given, else the run's own, else data_dir_fallback; whichever it is must
+// hold the data the run trained on (its fingerprint), else ConfigError naming it. A setting in
+// explicit_settings whose value differs from the run's: ConfigError naming it. Without resume_dir,
+// `flags` unchanged.
 TrainConfig resolve_resume(const TrainConfig& flags);
 
 

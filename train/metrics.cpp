@@ -1,9 +1,9 @@
 #include "train/metrics.h"
 
-#include <cmath>
-#include <cstdio>
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "runtime/error.h"
@@ -80,6 +80,15 @@ void MetricsLog::load(const std::string& file, int64_t step) {
     previous = row_step;
     if (row_step <= step) lines_.push_back(line + pad);
   }
+}
+
+std::string schedule_csv(const ClipSchedule& s, int64_t total_steps) {
+  std::string out = "step,rmax,dmax\n";
+  const int64_t ramps_end = std::max({s.warmup_steps, s.rmax_steps, s.dmax_steps}) + 1;
+  for (int64_t k = 0; k < total_steps; ++k)
+    if (k <= ramps_end || k == total_steps - 1)
+      out += std::to_string(k + 1) + "," + format_number(s.rmax(k)) + "," + format_number(s.dmax(k)) + "\n";
+  return out;
 }
 
 }  // namespace renorm

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "tensor/ops/renorm.h"
+
 namespace renorm {
 
 struct MetricsRow {
@@ -26,6 +28,11 @@ constexpr int kGapColumns = 6;  // the CIFAR CNN's norm layers
 // infinities as nan, inf, -inf (what Python's float() and pandas read back).
 std::string format_number(double v, int digits = 6);
 std::string csv_line(const MetricsRow& r);
+
+// schedule.csv of a Batch Renorm run: "step,rmax,dmax", the bounds training step `step` (1-based) uses,
+// for every step until both ramps have ended, then the last step: the schedule itself, which figures draw
+// (the metrics rows sample it only every log_every steps).
+std::string schedule_csv(const ClipSchedule& s, int64_t total_steps);
 
 class MetricsLog {
  public:

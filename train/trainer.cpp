@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
 #include "data/loader.h"
@@ -15,79 +16,13 @@
 #include "tensor/ops.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
+#include "train/evaluate.h"
 #include "train/grad_reducer.h"
 #include "train/optim.h"
 
 namespace renorm {
 
 namespace {
-struct Eval {
-  double loss = NAN, acc = NAN;
-  double acc_train_mode = NAN;  // the mechanism (issue 14): with the batch's statistics, as in training
-  std::vector<double> gaps{};   // per norm layer: train/inference gap on one validation batch ({}: -Wextra)
-};
-
-// Inference-mode loss and accuracy over `val` (this rank's share), reduced over the ranks.
-Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world) {
-  model.eval();
-  NoGradGuard no_grad;
-  val.seek(0);
-  double loss = 0, correct = 0, n = 0;
-  for (int64_t k = 0; k < val.batches_per_epoch(); ++k) {
-    const Batch b = val.next();
-    Tensor hits;
-    const float l = softmax_cross_entropy(model.forward(b.images), b.labels, &hits).item();
-    loss += double(l) * b.labels.numel();
-    correct += sum(hits).item();
-    n += b.labels.numel();
-  }
-  model.train();
-  if (world.size() > 1) {
-    float sums[3] = {float(loss), float(correct), float(n)};
-    world.allreduce_sum(sums, 3);
-    return {.loss = double(sums[0]) / sums[2], .acc = double(sums[1]) / sums[2]};
-  }
-  return {.loss = loss / n, .acc = correct / n};
-}
-
-// The validation set through the norm layers' training-mode normalization (microbatches of M of b = B/K
-// examples, r and d at this step; dropout off, nothing moved): the accuracy over the first `batches`
-// whole batches of this rank's share (the same count on every rank, so that --sync-norm's collectives
-// line up), reduced over the ranks; and the per-layer gaps on the first batch, averaged over the ranks.
-void evaluate_train_mode(CifarCnn& model, DataLoader& groups, int64_t batches, Communicator& world, Eval* ev) {
-  if (model.norms().empty() || batches <= 0) return;
-  groups.seek(0);
-  std::vector<float> gaps;
-  float sums[2] = {0.f, 0.f};  // correct, n
-  {
-    NoGradGuard no_grad;
-    model.eval();
-    model.set_eval_batch_stats(true);
-    for (int64_t k = 0; k < batches; ++k) {
-      const Batch b = groups.next();
-      Tensor hits;
-      softmax_cross_entropy(model.forward(b.images), b.labels, &hits);
-      sums[0] += sum(hits).item();
-      sums[1] += float(b.labels.numel());
-      if (k == 0) {
-        model.set_eval_batch_stats(false);
-        for (double g : model.train_inference_gaps(b.images)) gaps.push_back(float(g));
-        model.eval();
-        model.set_eval_batch_stats(true);
-      }
-    }
-    model.set_eval_batch_stats(false);
-    model.train();
-  }
-  if (world.size() > 1) {
-    world.allreduce_sum(sums, 2);
-    world.allreduce_sum(gaps.data(), int64_t(gaps.size()));
-    for (float& g : gaps) g /= float(world.size());
-  }
-  ev->acc_train_mode = double(sums[0]) / sums[1];
-  ev->gaps.assign(gaps.begin(), gaps.end());
-}
-
 void truncate(Dataset& d, int64_t limit) {
   if (limit <= 0 || limit >= d.size()) return;
   d.labels.resize(limit);
@@ -379,8 +314,11 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer, std::share
   TrainObserver& obs = observer ? *observer : quiet;
   if (!world) world = single_communicator();
   const int ranks = world->size();
-  const TrainConfig c = settings_for_ranks(resolve_resume(config), ranks);
+  TrainConfig c = settings_for_ranks(resolve_resume(config), ranks);
   validate(c);
+  // One owner per folder; the rank that writes holds it. Past this line the folder is this run's.
+  const FolderLock lock = world->rank() == 0 ? claim_run_folder(c) : FolderLock{};
+  c.data_dir = std::filesystem::absolute(c.data_dir).lexically_normal().string();  // resumable from anywhere
   if (ranks > 1) require_same_settings(c, *world);
   set_threads(c, *world);
   const std::unique_ptr<Communicator> nccl = gradient_communicator(c, *world);
@@ -388,9 +326,12 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer, std::share
   if (!c.resume_dir.empty()) run.resume();
   run.model.set_step(run.step);
   run.train_loader.seek(run.step);
-  if (run.writer) write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev), ranks));
+  if (run.writer)
+    write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev), ranks,
+                                                                 dataset_fingerprint(c.dataset, c.data_dir)));
   run.metrics.write();  // from the start, so that a run stopped before its first row can be resumed
   const ClipSchedule clip = model_config(c, run.train_set, run.total, *world).norm_config.schedule;
+  if (run.writer && c.norm == NormKind::BatchRenorm) write_file_atomic(c.out_dir + "/schedule.csv", schedule_csv(clip, run.total));
   if (run.writer)
     obs.started(RunStart{enum_name(c.dataset), enum_name(c.norm), device_description(run.dev), c.out_dir, c.batch,
                          c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch,

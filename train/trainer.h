@@ -7,8 +7,10 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/comm.h"
+#include "runtime/folder_lock.h"
 #include "train/config.h"
 #include "train/observer.h"
 
@@ -35,6 +37,16 @@ struct TrainResult {
 // stop_requested() says so, finishes the step, writes a checkpoint and returns with `interrupted`.
 TrainResult train(const TrainConfig& config, TrainObserver* observer = nullptr,
                   std::shared_ptr<Communicator> world = nullptr);
+
+// The files a run writes into its folder (config.json, metrics.csv, schedule.csv, the checkpoint and
+// the model): a folder holding any of them holds a run.
+const std::vector<std::string>& run_files();
+
+// Takes c.out_dir for this run: creates it and locks it (runtime/folder_lock.h: FolderBusy naming the
+// holder's pid while another process runs there), then refuses (ConfigError) a folder that already
+// holds a run, unless this run continues it (resume_dir is out_dir) or c.overwrite, which removes that
+// run's files first (and nothing else). train() calls it on the rank that writes, before writing.
+FolderLock claim_run_folder(const TrainConfig& c);
 
 struct TrainingDiverged : std::exception {
   std::string message;

@@ -3,6 +3,7 @@
 // [n·M, (n+1)·M). Math and numerics: kernels/renorm.h.
 #pragma once
 #include <cstdint>
+#include <limits>
 
 #include "runtime/comm.h"
 #include "tensor/tensor.h"
@@ -11,14 +12,18 @@
 namespace renorm {
 
 // rmax = 1 and dmax = 0 up to warmup_steps, then linear ramps reaching rmax_final at rmax_steps and
-// dmax_final at dmax_steps; constant after. The default is the paper's schedule (5k, 40k, 25k steps of
-// about 160k); paper(total) scales it to a run of `total` steps; for_run(total, alpha) is what both apps
-// use: the scaled schedule, but the ramps never start before 3/alpha steps (three time constants of the
-// moving averages, so that r and d pull towards estimates that have settled; docs/reproduction.md).
+// dmax_final at dmax_steps; constant after. A default-constructed schedule has its final bounds (the
+// paper's 3 and 5) but no steps: a run's length decides them, so a BatchRenorm layer refuses it rather
+// than silently acting as batchnorm for the paper's absolute 5000-step warmup. Set one of:
+// for_run(total, alpha), what both apps use: the paper's schedule scaled to `total` steps, but the ramps
+// never start before 3/alpha steps (three time constants of the moving averages, so that r and d pull
+// towards estimates that have settled; docs/reproduction.md); paper(total), the paper's 5k, 40k, 25k
+// steps of about 160k scaled to `total`; constant(rmax, dmax).
 struct ClipSchedule {
-  int64_t warmup_steps = 5000;
-  int64_t rmax_steps = 40000;
-  int64_t dmax_steps = 25000;
+  static constexpr int64_t kUnset = std::numeric_limits<int64_t>::min();
+  int64_t warmup_steps = kUnset;
+  int64_t rmax_steps = kUnset;
+  int64_t dmax_steps = kUnset;
   float rmax_final = 3.f;
   float dmax_final = 5.f;
 
@@ -27,9 +32,10 @@ struct ClipSchedule {
   static ClipSchedule for_run(int64_t total_steps, float alpha);
   static int64_t settle_steps(float alpha);  // 3/alpha, rounded up: the shortest warmup for_run gives
   static ClipSchedule constant(float rmax, float dmax);
+  bool is_set() const { return warmup_steps != kUnset && rmax_steps != kUnset && dmax_steps != kUnset; }
   float rmax(int64_t step) const;
   float dmax(int64_t step) const;
-  void validate() const;  // ConfigError naming the bad value
+  void validate() const;  // ConfigError naming the bad value (an unset schedule is the layer's to refuse)
 };
 
 // The configuration of a norm layer — its one definition: every default here, one validate(). The op,
@@ -38,7 +44,7 @@ struct NormConfig {
   int64_t microbatch = 0;  // M: examples per normalization group, must divide the batch; 0: the whole minibatch
   float eps = 1e-3f;
   float alpha = 0.01f;    // moving-average rate, in (0, 1]
-  ClipSchedule schedule;  // rmax and dmax by step (Batch Renorm)
+  ClipSchedule schedule;  // rmax and dmax by step (Batch Renorm): must be set (ClipSchedule)
   bool batchnorm = false;  // rmax = 1, dmax = 0 at every step (the schedule is ignored)
   void validate() const;   // ConfigError naming the setting
 };

@@ -4,8 +4,10 @@
 Each case runs the real binary and checks its exit status (apps/exit_status.h) and that stderr is one
 clear line naming what is wrong. Cases: bad flags (CLI11's errors too), a 64-bit --epochs, a crafted
 checkpoint, SIGINT and SIGTERM mid-run (checkpoint, status 4, then --resume finishes), a run forced to
-diverge (status 3, no non-finite checkpoint, the real last good one named), and durable writes (fsync of
-the file before its rename, of the folder after; needs strace).
+diverge (status 3, no non-finite checkpoint, the real last good one named), durable writes (fsync of
+the file before its rename, of the folder after; needs strace); and (issue 22) one owner per run folder
+(concurrent trainers, a finished run, a stale lock), one Ctrl-C delivered several times (under timeout,
+to the process group), --resume from another directory with moved data, and a changed flag with --resume.
 
   hostile_cli.py --exe build/release/apps/renorm-train --work /tmp/x --case NAME   (or --case all)
 """
@@ -38,7 +40,7 @@ def make_cifar(folder, per_file=40, test=20):
 
 class Cli:
     def __init__(self, exe, work):
-        self.exe, self.work = exe, work
+        self.exe, self.work = os.path.abspath(exe), work
         self.data = os.path.join(work, "data")
         if not os.path.exists(os.path.join(self.data, "test_batch.bin")):
             make_cifar(self.data)
@@ -93,9 +95,9 @@ def case_bad_flags(cli):
 def case_bad_env(cli):
     """The CPU switches in the environment: a bad value is one line naming the variable, not ignored."""
     for var, value in [("RENORM_CPU_ISA", "sse9"), ("RENORM_CPU_CONV", "fast")]:
-        rc, _, err = cli.run(cli.args("bad_env", "--steps", "2"), env={var: value})
+        rc, _, err = cli.run(cli.args("bad_env/" + var, "--steps", "2"), env={var: value})
         expect(rc, err, BAD_INPUT, var, "'%s'" % value)
-    rc, _, err = cli.run(cli.args("bad_env", "--steps", "2"), env={"RENORM_CPU_ISA": "baseline",
+    rc, _, err = cli.run(cli.args("bad_env/good", "--steps", "2"), env={"RENORM_CPU_ISA": "baseline",
                                                                     "RENORM_CPU_CONV": "im2col"})
     assert rc == OK, "RENORM_CPU_ISA=baseline RENORM_CPU_CONV=im2col: status %d: %s" % (rc, err)
 
@@ -192,6 +194,148 @@ def case_durable_writes(cli):
         dfd = calls[folder[0]].rsplit("= ", 1)[1].strip()
         assert any(calls[j].startswith("fsync(%s)" % dfd) for j in range(folder[0], len(calls))), "%s: folder not synced" % name
         print("ok: %s: write, fsync, rename, fsync of the folder" % name)
+
+
+def wait_for(path, p, seconds=120):
+    deadline = time.time() + seconds
+    while not os.path.exists(path):
+        assert p.poll() is None, "the run ended before %s appeared: %s" % (path, p.communicate())
+        assert time.time() < deadline, "%s did not appear" % path
+        time.sleep(0.05)
+
+
+def files_of(run):
+    return {n: open(os.path.join(run, n), "rb").read() for n in sorted(os.listdir(run)) if n != ".renorm.lock"}
+
+
+def case_concurrent(cli):
+    """Two trainers on one --out: the second is refused naming the first's pid; the first's files intact."""
+    run = os.path.join(cli.work, "concurrent")
+    first = subprocess.Popen(cli.args("concurrent", "--steps", "60", "--eval-every", "20", "--seed", "1"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(os.path.join(run, "config.json"), first)
+    rc, _, err = cli.run(cli.args("concurrent", "--steps", "5", "--seed", "2"))
+    expect(rc, err, BAD_INPUT, "in use by another run", "pid %d" % first.pid)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == OK and "done, 60 steps" in out, (first.returncode, out, err)
+    config = json.load(open(os.path.join(run, "config.json")))
+    rows = open(os.path.join(run, "metrics.csv")).read().splitlines()
+    assert config["steps"] == 60 and config["seed"] == 1 and rows[-1].startswith("60,"), (config, rows[-1])
+    assert finite(os.path.join(run, "model.safetensors"))
+    print("ok: the first run's config.json, metrics.csv (to step 60) and model are its own")
+
+
+def case_finished_run(cli):
+    """--out naming a finished run: refused, nothing touched; --overwrite replaces it."""
+    run = os.path.join(cli.work, "finished_run")
+    rc, _, err = cli.run(cli.args("finished_run", "--steps", "8", "--eval-every", "4"))
+    assert rc == OK, err
+    before = files_of(run)
+    rc, _, err = cli.run(cli.args("finished_run", "--steps", "5"))
+    expect(rc, err, BAD_INPUT, "holds a run already", "--resume", "--overwrite")
+    assert files_of(run) == before, "a refused run changed the folder"
+    rc, out, err = cli.run(cli.args("finished_run", "--steps", "5", "--overwrite"))
+    assert rc == OK and "done, 5 steps" in out, (rc, out, err)
+    assert json.load(open(os.path.join(run, "config.json")))["steps"] == 5
+    print("ok: a finished run is refused untouched; --overwrite replaces it")
+
+
+def case_stale_lock(cli):
+    """A run killed with SIGKILL holds no lock: the folder's next run (its resume) goes ahead."""
+    run = os.path.join(cli.work, "stale_lock")
+    p = subprocess.Popen(cli.args("stale_lock", "--steps", "100000", "--eval-every", "4"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    wait_for(os.path.join(run, "checkpoint.safetensors"), p)
+    p.kill()
+    p.communicate()
+    assert "pid %d" % p.pid in open(os.path.join(run, ".renorm.lock")).read()  # what it left behind
+    rc, out, err = cli.run([cli.exe, "--resume", run, "--no-progress", "--stop-after", "8"])
+    assert rc == OK, "resume after SIGKILL: status %d: %s" % (rc, err)
+    print("ok: the killed run's lock file did not block the next run")
+
+
+def signalled(argv, deliver, check_run):
+    """Starts argv in a session of its own, waits until it trains, then deliver(pid) sends the signals."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    wait_for(os.path.join(check_run, "metrics.csv"), p)
+    time.sleep(0.5)  # inside the training loop
+    deliver(p.pid)
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err.strip()
+
+
+def expect_one_stop(cli, name, rc, err):
+    run = os.path.join(cli.work, name)
+    expect(rc, err, INTERRUPTED, "stopped by SIGINT after step", "--resume " + run)
+    meta, _ = safetensors(os.path.join(run, "checkpoint.safetensors"))
+    assert 0 < int(meta["step"]) < 100000 and err.split("after step ")[1].startswith(meta["step"] + ";"), (meta, err)
+    print("ok: one stop, checkpoint of step %s" % meta["step"])
+
+
+def case_sigint_timeout(cli):
+    """Ctrl-C under timeout: the group's SIGINT and timeout's forwarded copy are one request (status 4)."""
+    argv = ["timeout", "-s", "INT", "600"] + cli.args("sigint_timeout", "--steps", "100000", "--eval-every", "1000")
+    rc, _, err = signalled(argv, lambda pid: os.killpg(pid, signal.SIGINT), os.path.join(cli.work, "sigint_timeout"))
+    expect_one_stop(cli, "sigint_timeout", rc, err)
+
+
+def case_sigint_group(cli):
+    """SIGINT to the process group three times within 50 ms (a terminal, a launcher, a retry): one request."""
+    def burst(pid):
+        for _ in range(3):
+            os.killpg(pid, signal.SIGINT)
+            time.sleep(0.02)
+    argv = cli.args("sigint_group", "--steps", "100000", "--eval-every", "1000")
+    rc, _, err = signalled(argv, burst, os.path.join(cli.work, "sigint_group"))
+    expect_one_stop(cli, "sigint_group", rc, err)
+
+
+def case_resume_elsewhere(cli):
+    """--resume from another directory with the data moved: --data-dir (or $RENORM_DATA_DIR) finds it,
+    other data is refused by its fingerprint."""
+    name = "resume_elsewhere"
+    work = os.path.join(cli.work, name)
+    os.makedirs(work)
+    data = os.path.join(work, "data")
+    shutil.copytree(cli.data, data)
+    argv = [cli.exe, "--data-dir", "data", "--batch", "16", "--microbatch", "4", "--device", "cpu", "--threads", "1",
+            "--no-progress", "--out", "run", "--steps", "12", "--eval-every", "4", "--stop-after", "4"]
+    p = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=300)
+    assert p.returncode == OK, p.stderr
+    moved = os.path.join(work, "moved-data")
+    os.rename(data, moved)
+    other = os.path.join(work, "other-data")
+    make_cifar(other, per_file=41)
+    elsewhere = os.path.join(work, "elsewhere")
+    os.makedirs(elsewhere)
+    run = os.path.join("..", "run")
+    def resume(*extra, env=None):
+        q = subprocess.run([cli.exe, "--resume", run, "--no-progress"] + list(extra), cwd=elsewhere, capture_output=True,
+                           text=True, timeout=300, env=dict(os.environ, **(env or {})))
+        return q.returncode, q.stdout, q.stderr.strip()
+    rc, _, err = resume()
+    expect(rc, err, BAD_INPUT, "data folder", "gone", "--data-dir")
+    rc, _, err = resume("--data-dir", other)
+    expect(rc, err, BAD_INPUT, "--data-dir " + other, "not the data this run trained on")
+    rc, _, err = resume("--stop-after", "8", env={"RENORM_DATA_DIR": moved})
+    assert rc == OK, "resume with $RENORM_DATA_DIR: %d %s" % (rc, err)
+    rc, out, err = resume("--data-dir", moved)
+    assert rc == OK and "done, 12 steps" in out, "resume with --data-dir: %d %s %s" % (rc, out, err)
+    assert json.load(open(os.path.join(work, "run", "config.json")))["data-dir"] == moved
+    print("ok: resumed from another directory with the data moved; other data refused")
+
+
+def case_resume_changed_flag(cli):
+    """A flag given with --resume that would change the run is refused naming it; the same value is fine."""
+    run = os.path.join(cli.work, "resume_changed_flag")
+    rc, _, err = cli.run(cli.args("resume_changed_flag", "--steps", "12", "--eval-every", "4", "--stop-after", "4"))
+    assert rc == OK, err
+    for flag, value in [("--lr", "5"), ("--norm", "bn"), ("--steps", "20")]:
+        rc, _, err = cli.run([cli.exe, "--resume", run, "--no-progress", flag, value])
+        expect(rc, err, BAD_INPUT, flag + ": " + value + " given", "keeps its own settings")
+    rc, out, err = cli.run([cli.exe, "--resume", run, "--no-progress", "--lr", "0.01", "--threads", "2"])
+    assert rc == OK and "done, 12 steps" in out, (rc, out, err)
+    print("ok: changed flags refused by name; an unchanged one and --threads accepted")
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -11,13 +11,16 @@ int main() {
   std::printf("renorm consumer on %s\n", device_description(dev).c_str());
   Tensor x = Tensor::from_vector({-1.f, 0.f, 1.f, 2.f}, Shape{4, 1}, dev);
   Tensor t = Tensor::from_vector({-3.f, -1.f, 1.f, 3.f}, Shape{4, 1}, dev);
-  BatchRenorm norm(1, NormConfig{}, dev);
+  const int steps = 60;
+  NormConfig nc;
+  nc.schedule = ClipSchedule::for_run(steps, nc.alpha);  // rmax/dmax by step, for a run of this length
+  BatchRenorm norm(1, nc, dev);
   Linear fc(1, 1, true, Init::GlorotUniform, 7, dev);
   NamedTensors params = fc.named_parameters();
   norm.collect_parameters("norm.", params);
   Sgd opt(params, 0.05f, SgdOptions{0.9f, 0.f, false});
   float first = 0.f, last = 0.f;
-  for (int step = 0; step < 60; ++step) {
+  for (int step = 0; step < steps; ++step) {
     Tensor err = add(fc.forward(norm.forward(x)), scale(t, -1.f));
     Tensor loss = mean(mul(err, err));
     opt.zero_grad();

@@ -11,6 +11,8 @@ Cases:
   bad_batch     3 ranks and --batch 32: status 2, the line names --batch.
   flag_mismatch ranks started with different --lr: status 2, the line names the setting.
   sigterm_rank  SIGTERM to rank 1 only: every rank stops after the same step, status 4, rank 0's checkpoint.
+  sigint_launcher  SIGINT to the process group of mpirun -np 2 (a terminal's Ctrl-C; mpirun forwards its
+                own copy): one stop, status 4, rank 0's checkpoint.
   kill_rank     SIGKILL to rank 1 mid-run: mpirun ends with a non-zero status within 30 s; rank 0's files
                 (config.json, metrics.csv, checkpoint) are complete.
 
@@ -188,6 +190,39 @@ def case_sigterm_rank(r):
     assert "stopped by a signal to another rank after step" in se, se  # rank 0 speaks; rank 1 got it
     meta, _ = safetensors(os.path.join(out, "checkpoint.safetensors"))
     print("ok: SIGTERM to rank 1: both ranks stopped after step %s, status 4, checkpoint written" % meta["step"])
+
+
+def case_sigint_launcher(r):
+    """Ctrl-C at a terminal running mpirun -np 2: SIGINT reaches the terminal's process group and the
+    launcher forwards its own signal to the ranks (OpenMPI's mpirun: SIGTERM). Open MPI starts the ranks in
+    process groups of their own, so the test adds the copies a rank gets under srun (the terminal's SIGINT
+    and srun's forwarded SIGINT): two SIGINTs to each rank. All of it is one request: every
+    rank finishes the same step, rank 0 writes the checkpoint, the run ends with status 4."""
+    out = r.out("sigint")
+    p = subprocess.Popen(r.argv(2, "sigint", "--steps", "100000", "--eval-every", "1000"), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(out, "metrics.csv")) or open(os.path.join(out, "metrics.csv")).read().count("\n") < 2:
+        assert p.poll() is None and time.time() < deadline, "no progress"
+        time.sleep(0.2)
+    ranks = [rank_pid(out, k) for k in (0, 1)]
+    assert all(ranks), "ranks not found"
+    for pid in ranks:
+        os.kill(pid, signal.SIGINT)  # the terminal's copy
+    time.sleep(0.02)  # apart, so that the kernel does not merge them into one pending signal
+    for pid in ranks:
+        os.kill(pid, signal.SIGINT)  # a launcher's forwarded SIGINT (srun forwards it as it came)
+    os.killpg(p.pid, signal.SIGINT)  # to mpirun, which forwards SIGTERM
+    so, se = p.communicate(timeout=120)
+    # mpirun's own status is Open MPI's: 1 once mpirun itself was signalled (4, the ranks' status, when only
+    # they were). What is ours: no rank died of a signal, and rank 0 stopped once, after the step whose
+    # checkpoint is on disk, saying how to resume.
+    assert p.returncode in (1, 4), "exit %d\n%s%s" % (p.returncode, so, se)
+    assert "exited on signal" not in se and "stopped by SIG" in se and "--resume " + out in se, se
+    meta, _ = safetensors(os.path.join(out, "checkpoint.safetensors"))
+    assert se.count("stopped by") == 1 and "after step %s;" % meta["step"] in se, (meta, se)
+    print("ok: Ctrl-C to mpirun and its ranks: one stop after step %s, checkpoint written, mpirun status %d"
+          % (meta["step"], p.returncode))
 
 
 def main():
