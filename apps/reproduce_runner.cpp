@@ -197,13 +197,13 @@ namespace {
 enum RunState : int32_t { kFresh = 0, kStarted = 1, kInterrupted = 2, kDone = 3 };
 
 // What is in a planned run's folder (rank 0 looks). A run made with other settings than planned is an
-// error, unless --overwrite (then it starts afresh); kStarted: begun with these settings but stopped
+// error, unless --overwrite (then it starts afresh, as kStarted); kStarted otherwise: begun with these settings but stopped
 // before its first checkpoint (it starts again, replacing its own files).
 RunState look(const ReproduceConfig& c, const RunSpec& r, int ranks) {
   if (!fs::exists(r.dir + "/config.json")) return kFresh;
-  if (c.overwrite) return kStarted;
   const TrainConfig planned = settings_for_ranks(train_config(c, r, ranks), ranks);
   const std::string changed = changed_setting(config_from_json_file(r.dir + "/config.json"), planned);
+  if (!changed.empty() && c.overwrite) return kStarted;
   if (!changed.empty())
     throw ConfigError("--out " + c.out_dir + ": " + r.dir + " holds a run made with other settings (" + changed +
                       "); use another --out, or --overwrite to replace such runs");

@@ -145,6 +145,15 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   CHECK_THAT(summary, Catch::Contains("| Batch Renorm non-i.i.d. − batchnorm i.i.d., microbatch 4 | 2 | "));
   CHECK(comparisons(c).size() == 5);
   CHECK(reproduce(c) == 0);  // finished runs are skipped, not redone
+  const std::string py = python_with_matplotlib();
+  if (py.empty()) {
+    std::cout << "SKIPPED: no python3 with matplotlib for the plot script" << std::endl;
+  } else {
+    CHECK(std::system((py + " " + plot_script_path() + " " + out).c_str()) == 0);
+    for (const char* f : {"microbatch.png", "microbatch.svg", "noniid.png", "noniid.svg"}) CHECK(fs::exists(out + "/" + f));
+    CHECK(std::system((py + " " + plot_script_path() + " /nonexistent 2>/dev/null").c_str()) != 0);
+    CHECK(std::system((py + " " + plot_script_path("plot_sweep.py") + " " + out + " >/dev/null").c_str()) == 0);  // by M
+  }
   {  // one owner: a reproduction in the same folder is refused while another holds it
     const FolderLock held(out, "test", "test");
     CHECK_THROWS_AS(reproduce(c), FolderBusy);
@@ -153,14 +162,10 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   longer.steps = 6;
   CHECK_THROWS_WITH(reproduce(longer), Catch::Contains("--steps: 6 given, 4 in the run"));
   CHECK(fs::exists(plan(c)[0].dir + "/model.safetensors"));
-  const std::string py = python_with_matplotlib();
-  if (py.empty()) {
-    std::cout << "SKIPPED: no python3 with matplotlib for the plot script" << std::endl;
-    return;
-  }
-  CHECK(std::system((py + " " + plot_script_path() + " " + out).c_str()) == 0);
-  for (const char* f : {"microbatch.png", "microbatch.svg", "noniid.png", "noniid.svg"}) CHECK(fs::exists(out + "/" + f));
-  CHECK(std::system((py + " " + plot_script_path() + " /nonexistent 2>/dev/null").c_str()) != 0);
+  longer.experiment = "microbatch";  // --overwrite replaces them (3 configurations x 2 seeds, 6 steps each)
+  longer.overwrite = true;
+  REQUIRE(reproduce(longer) == 0);
+  CHECK(config_from_json_file(plan(c)[0].dir + "/config.json").steps == 6);
 }
 
 TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figure is drawn", "[reproduce][slow]") {
