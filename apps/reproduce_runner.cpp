@@ -8,6 +8,7 @@
 
 #include "apps/exit_status.h"
 #include "apps/reproduce_summary.h"
+#include "runtime/file_io.h"
 #include "runtime/folder_lock.h"
 #include "train/distributed.h"
 #include "runtime/error.h"
@@ -196,13 +197,18 @@ std::string python_with_matplotlib() {
 namespace {
 enum RunState : int32_t { kFresh = 0, kStarted = 1, kInterrupted = 2, kDone = 3 };
 
-// What is in a planned run's folder (rank 0 looks). A run made with other settings than planned is an
-// error, unless --overwrite (then it starts afresh, as kStarted); kStarted otherwise: begun with these settings but stopped
-// before its first checkpoint (it starts again, replacing its own files).
-RunState look(const ReproduceConfig& c, const RunSpec& r, int ranks) {
-  if (!fs::exists(r.dir + "/config.json")) return kFresh;
+// What is in a planned run's folder (rank 0 looks). A run made with other settings or other data (its
+// fingerprint) than planned is an error, unless --overwrite: then it starts afresh, as kStarted. Else
+// kStarted: begun as planned but stopped before its first checkpoint (it starts again, replacing its
+// own files).
+RunState look(const ReproduceConfig& c, const RunSpec& r, int ranks, const std::string& data_fingerprint) {
+  const std::string config = r.dir + "/config.json";
+  if (!fs::exists(config)) return kFresh;
+  const std::string text = read_file(config, "run configuration (config.json)", 1 << 20);
   const TrainConfig planned = settings_for_ranks(train_config(c, r, ranks), ranks);
-  const std::string changed = changed_setting(config_from_json_file(r.dir + "/config.json"), planned);
+  std::string changed = changed_setting(config_from_json(text, config), planned);
+  if (changed.empty() && data_fingerprint_of(text, config) != data_fingerprint)
+    changed = "--data-dir: " + c.data_dir + " holds other data than the run's";
   if (!changed.empty() && c.overwrite) return kStarted;
   if (!changed.empty())
     throw ConfigError("--out " + c.out_dir + ": " + r.dir + " holds a run made with other settings (" + changed +
@@ -214,8 +220,10 @@ RunState look(const ReproduceConfig& c, const RunSpec& r, int ranks) {
 // the same runs).
 std::vector<int32_t> run_states(const ReproduceConfig& c, const std::vector<RunSpec>& runs, Communicator& world) {
   std::vector<int32_t> states(runs.size(), kFresh);
-  if (world.rank() == 0)
-    for (size_t i = 0; i < runs.size(); ++i) states[i] = look(c, runs[i], world.size());
+  if (world.rank() == 0) {
+    const std::string fingerprint = dataset_fingerprint(enum_parse<DatasetKind>(c.dataset, "--dataset"), c.data_dir);
+    for (size_t i = 0; i < runs.size(); ++i) states[i] = look(c, runs[i], world.size(), fingerprint);
+  }
   if (!states.empty()) world.broadcast(states.data(), int64_t(states.size() * sizeof(int32_t)), 0);
   return states;
 }

@@ -161,6 +161,9 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   ReproduceConfig longer = c;  // the same folder, other settings: refused before any run, naming the setting
   longer.steps = 6;
   CHECK_THROWS_WITH(reproduce(longer), Catch::Contains("--steps: 6 given, 4 in the run"));
+  ReproduceConfig other_data = c;  // the same settings on other data: refused too (the runs' fingerprints)
+  other_data.data_dir = test::make_synthetic_cifar("repro-other", 16, 33);
+  CHECK_THROWS_WITH(reproduce(other_data), Catch::Contains("holds other data than the run's"));
   CHECK(fs::exists(plan(c)[0].dir + "/model.safetensors"));
   longer.experiment = "microbatch";  // --overwrite replaces them (3 configurations x 2 seeds, 6 steps each)
   longer.overwrite = true;
