@@ -111,7 +111,7 @@ std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec
   }
   std::string s = "# Reproduction summary\n\nPreset " + c.preset + ", " + c.dataset + " (" + c.data_dir + "), B " +
                   std::to_string(c.batch) + ", " + std::to_string(c.steps) + " steps, " + std::to_string(c.seeds) +
-                  " seeds; renorm " + RENORM_VERSION + ", commit " + RENORM_COMMIT + ". Final validation accuracy: the "
+                  (c.seeds == 1 ? " seed" : " seeds") + "; renorm " + RENORM_VERSION + ", commit " + RENORM_COMMIT + ". Final validation accuracy: the "
                   "last validation of each run (inference mode, i.i.d. test data).\n\n"
                   "| experiment | configuration | seeds | final accuracy, mean | [min, max] |\n|---|---|---|---|---|\n";
   for (const auto& [exp, label] : order) {

@@ -77,6 +77,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
     return;
   }
   log_launch(kernel, block, dynamic_shared);
+  count(Counted::Launch, kernel);
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
   unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;

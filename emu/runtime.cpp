@@ -229,7 +229,10 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
   }
   return ok();
 }
-cudaError_t cudaDeviceSynchronize() { return ok(); }
+cudaError_t cudaDeviceSynchronize() {
+  count(Counted::Sync);
+  return ok();
+}
 
 // The emulator cannot see a kernel's registers, static shared memory or launch bounds (those exist only
 // in the compiled device code, which scripts/check_kernel_resources.py reads): it reports the device's
@@ -250,6 +253,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (posix_memalign(p, 256, bytes ? bytes : 1) != 0)
     return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
+  count(Counted::Allocation);
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   r.device[reinterpret_cast<uintptr_t>(*p)] = bytes ? bytes : 1;
@@ -292,12 +296,14 @@ cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
   return ok();
 }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  count(Counted::Sync);  // the synchronous copy waits for the device
   return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: unknown stream");
   if (bytes == 0) return ok();
   if (const cudaError_t e = check_copy(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
+  count(Counted::Copy);
   std::memmove(dst, src, bytes);
   return ok();
 }
@@ -307,6 +313,7 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t s) {
   if (bytes == 0) return ok();
   if (!in_device(p, bytes))
     return fail(cudaErrorInvalidValue, "cudaMemsetAsync: " + std::to_string(bytes) + " bytes are not emulated device memory");
+  count(Counted::Memset);
   std::memset(p, value, bytes);
   return ok();
 }
@@ -320,6 +327,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) { return forget(&Registry::streams, s, "cudaStreamDestroy"); }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  count(Counted::Sync);
   return valid_stream(s) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
 }
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
@@ -344,6 +352,7 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   return ok();
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  count(Counted::Sync);
   return valid_event(e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
 }
 cudaError_t cudaEventQuery(cudaEvent_t e) {

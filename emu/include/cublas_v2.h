@@ -19,6 +19,7 @@ inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUB
 inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
 inline cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float*,
                                   const float*, int, const float*, int, const float*, float*, int) {
+  renorm_emu::count(renorm_emu::Counted::LibraryCall);  // counted in the device's account, not emulated
   return CUBLAS_STATUS_NOT_SUPPORTED;
 }
 inline const char* cublasGetStatusName(cublasStatus_t s) {

@@ -5,6 +5,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "renorm_emu/device.h"
 
@@ -127,4 +129,21 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
             void (*body)(const void*), const void* closure);
 // True for pointers inside memory from the emulated cudaMalloc (for tests of the emulator).
 bool is_device_pointer(const void* p);
+
+// The account of what the emulated device was asked to do since the last reset (issue 23): launches
+// per kernel, and the runtime's memsets, copies, synchronizations (cudaDeviceSynchronize, stream and
+// event waits, synchronous cudaMemcpy) and allocations (cudaMalloc), and the cuBLAS/cuDNN compute calls.
+struct Account {
+  std::map<std::string, uint64_t> launches;  // kernel -> launches
+  uint64_t memsets = 0, copies = 0, syncs = 0, allocations = 0, library_calls = 0;
+  uint64_t total_launches() const {
+    uint64_t n = 0;
+    for (const auto& [kernel, k] : launches) n += k;
+    return n;
+  }
+};
+Account account();  // a copy
+void reset_account();
+enum class Counted { Launch, Memset, Copy, Sync, Allocation, LibraryCall };
+void count(Counted what, const char* kernel = nullptr);
 }  // namespace renorm_emu

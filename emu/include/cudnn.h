@@ -73,10 +73,18 @@ RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardFilterAlgorithm_v7)
 RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionForwardWorkspaceSize)
 RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardDataWorkspaceSize)
 RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardFilterWorkspaceSize)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnConvolutionForward)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnConvolutionBackwardData)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnConvolutionBackwardFilter)
 #undef RENORM_EMU_CUDNN_UNSUPPORTED
+// The compute calls: not emulated either, but counted in the device's account (library_calls).
+#define RENORM_EMU_CUDNN_COMPUTE(name)                        \
+  template <class... A>                                       \
+  cudnnStatus_t name(A...) {                                  \
+    renorm_emu::count(renorm_emu::Counted::LibraryCall);      \
+    return CUDNN_STATUS_NOT_SUPPORTED;                        \
+  }
+RENORM_EMU_CUDNN_COMPUTE(cudnnConvolutionForward)
+RENORM_EMU_CUDNN_COMPUTE(cudnnConvolutionBackwardData)
+RENORM_EMU_CUDNN_COMPUTE(cudnnConvolutionBackwardFilter)
+#undef RENORM_EMU_CUDNN_COMPUTE
 inline const char* cudnnGetErrorString(cudnnStatus_t s) {
   return s == CUDNN_STATUS_SUCCESS ? "CUDNN_STATUS_SUCCESS"
                                    : "CUDNN_STATUS_NOT_SUPPORTED (cuDNN is not emulated by the renorm CUDA emulator: "

@@ -1,0 +1,39 @@
+// The emulated device's account (emu/include/cuda_runtime.h): every counted call adds one, under a lock
+// (emulated kernels run one at a time, but host threads of the data loader may copy meanwhile).
+#include <mutex>
+
+#include "emulator.h"
+
+namespace renorm_emu {
+namespace {
+std::mutex g_account_mutex;
+Account& ledger() {
+  static Account* a = new Account();  // never destroyed: counted calls may come during exit
+  return *a;
+}
+}  // namespace
+
+Account account() {
+  std::lock_guard<std::mutex> lock(g_account_mutex);
+  return ledger();
+}
+
+void reset_account() {
+  std::lock_guard<std::mutex> lock(g_account_mutex);
+  ledger() = Account{};
+}
+
+void count(Counted what, const char* kernel) {
+  std::lock_guard<std::mutex> lock(g_account_mutex);
+  Account& a = ledger();
+  switch (what) {
+    case Counted::Launch: ++a.launches[kernel ? kernel : "?"]; break;
+    case Counted::Memset: ++a.memsets; break;
+    case Counted::Copy: ++a.copies; break;
+    case Counted::Sync: ++a.syncs; break;
+    case Counted::Allocation: ++a.allocations; break;
+    case Counted::LibraryCall: ++a.library_calls; break;
+  }
+}
+
+}  // namespace renorm_emu
