@@ -36,4 +36,11 @@ void count(Counted what, const char* kernel) {
   }
 }
 
+void add_traffic(const char* kernel, const Traffic& t) {
+  std::lock_guard<std::mutex> lock(g_account_mutex);
+  Traffic& k = ledger().traffic[kernel];
+  k.bytes_read += t.bytes_read, k.bytes_written += t.bytes_written;
+  k.bytes_distinct += t.bytes_distinct, k.shared_bytes += t.shared_bytes;
+}
+
 }  // namespace renorm_emu

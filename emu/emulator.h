@@ -1,5 +1,6 @@
 // Internals shared by the emulator's runtime (emu/runtime.cpp) and its scheduler (emu/scheduler.cpp).
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "cuda_runtime.h"
@@ -19,5 +20,10 @@ const DeviceConfig& device_config();
 // Records an error for cudaGetLastError, with a detail that cudaGetErrorString appends.
 cudaError_t fail(cudaError_t e, const std::string& detail);
 bool valid_stream(cudaStream_t s);
+// The emulated cudaMalloc allocation holding p: its base and size; false when p is not device memory.
+bool device_allocation(const void* p, uintptr_t* base, size_t* bytes);
+// A launch's memory traffic (emu/traffic.cpp): counted between these two, then added to the account.
+void begin_traffic(const void* dynamic_shared, size_t dynamic_bytes);
+void end_traffic(const char* kernel);
 
 }  // namespace renorm_emu

@@ -82,6 +82,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
   // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
   unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
   BlockState bs{uint3{0, 0, 0}, block, grid, dyn};
+  begin_traffic(dyn, dynamic_shared);
   g_block = &bs;
   std::string trapped;
   const size_t shared_bytes = size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared);
@@ -94,6 +95,7 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
         if (dyn) std::memset(dyn, 0xff, dynamic_shared);
         trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
       }
+  end_traffic(kernel);
   std::free(dyn);
   g_block = nullptr;
   g_thread = nullptr;

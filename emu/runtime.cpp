@@ -151,6 +151,19 @@ bool valid_stream(cudaStream_t s) { return !s || known(&Registry::streams, s); }
 
 bool is_device_pointer(const void* p) { return in_device(p, 1); }
 
+bool device_allocation(const void* p, uintptr_t* base, size_t* bytes) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = r.device.upper_bound(a);
+  if (it == r.device.begin()) return false;
+  --it;
+  if (a >= it->first + it->second) return false;
+  *base = it->first;
+  *bytes = it->second;
+  return true;
+}
+
 }  // namespace renorm_emu
 
 using namespace renorm_emu;

@@ -133,9 +133,27 @@ bool is_device_pointer(const void* p);
 // The account of what the emulated device was asked to do since the last reset (issue 23): launches
 // per kernel, and the runtime's memsets, copies, synchronizations (cudaDeviceSynchronize, stream and
 // event waits, synchronous cudaMemcpy) and allocations (cudaMalloc), and the cuBLAS/cuDNN compute calls.
+// Kernel TUs built with the traffic instrumentation (emu/CMakeLists.txt: not under ASan) also report
+// each kernel's global-memory bytes: read, written, and distinct (the 32-byte sectors a launch touched,
+// summed over launches: a lower bound on its DRAM traffic), and its shared-memory bytes accessed.
+// Distinct bytes are exact; read, written and shared are lower bounds: GCC checks an address once per
+// basic block, so a read-modify-write of one address counts as its first access only.
+struct Traffic {
+  uint64_t bytes_read = 0, bytes_written = 0, bytes_distinct = 0, shared_bytes = 0;
+};
+bool traffic_counted();  // whether this build's kernels report their bytes
 struct Account {
   std::map<std::string, uint64_t> launches;  // kernel -> launches
+  std::map<std::string, Traffic> traffic;    // kernel -> its bytes (when traffic_counted())
   uint64_t memsets = 0, copies = 0, syncs = 0, allocations = 0, library_calls = 0;
+  Traffic total_traffic() const {
+    Traffic t;
+    for (const auto& [kernel, k] : traffic) {
+      t.bytes_read += k.bytes_read, t.bytes_written += k.bytes_written;
+      t.bytes_distinct += k.bytes_distinct, t.shared_bytes += k.shared_bytes;
+    }
+    return t;
+  }
   uint64_t total_launches() const {
     uint64_t n = 0;
     for (const auto& [kernel, k] : launches) n += k;
@@ -146,4 +164,5 @@ Account account();  // a copy
 void reset_account();
 enum class Counted { Launch, Memset, Copy, Sync, Allocation, LibraryCall };
 void count(Counted what, const char* kernel = nullptr);
+void add_traffic(const char* kernel, const Traffic& t);
 }  // namespace renorm_emu

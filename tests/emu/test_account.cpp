@@ -19,7 +19,7 @@ using kernels::NormShape;
 using kernels::RenormParams;
 
 namespace {
-__global__ void __launch_bounds__(32) add_one(float* x) { x[threadIdx.x] += 1.f; }
+__global__ void __launch_bounds__(32) add_one(const float* in, float* out) { out[threadIdx.x] = in[threadIdx.x] + 1.f; }
 
 // What fn() asked of the device.
 renorm_emu::Account account_of(const std::function<void()>& fn) {
@@ -42,10 +42,10 @@ TEST_CASE("emulator: the account counts launches per kernel, memsets, copies, sy
   float* d = nullptr;
   float host[32] = {};
   const renorm_emu::Account a = account_of([&] {
-    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&d), sizeof host) == cudaSuccess);
-    REQUIRE(cudaMemset(d, 0, sizeof host) == cudaSuccess);
-    for (int i = 0; i < 3; ++i) kernels::cuda::launch<add_one>(1, 32, 0, d);
-    REQUIRE(cudaMemcpy(host, d, sizeof host, cudaMemcpyDeviceToHost) == cudaSuccess);  // a copy and a sync
+    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&d), 2 * sizeof host) == cudaSuccess);
+    REQUIRE(cudaMemset(d, 0, 2 * sizeof host) == cudaSuccess);
+    for (int i = 0; i < 3; ++i) kernels::cuda::launch<add_one>(1, 32, 0, i % 2 ? d + 32 : d, i % 2 ? d : d + 32);
+    REQUIRE(cudaMemcpy(host, d + 32, sizeof host, cudaMemcpyDeviceToHost) == cudaSuccess);  // a copy and a sync
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   });
   CHECK(host[7] == 3.f);
@@ -58,6 +58,13 @@ TEST_CASE("emulator: the account counts launches per kernel, memsets, copies, sy
   CHECK(a.syncs == 2);
   CHECK(a.allocations == 1);
   CHECK(a.library_calls == 0);
+  if (renorm_emu::traffic_counted()) {  // per launch 32 floats read and 32 written: 4 + 4 sectors of 32 bytes
+    const renorm_emu::Traffic t = a.total_traffic();
+    CHECK(t.bytes_read == 3 * sizeof host);
+    CHECK(t.bytes_written == 3 * sizeof host);
+    CHECK(t.bytes_distinct == 3 * 2 * sizeof host);
+    CHECK(t.shared_bytes == 0);
+  }
   cudaFree(d);
 }
 
@@ -78,15 +85,17 @@ TEST_CASE("account: the norm family's launches, and no sync or allocation once w
   struct Op {
     const char* name;
     uint64_t budget;
+    double byte_budget;  // distinct bytes, in units of F = one pass over x (0: none set)
     std::function<void()> run;
   };
+  const double f = 4.0 * double(n);
   const std::vector<Op> ops = {
-      {"forward", 2, [&] { k::renorm_forward_train(x.data(), s, gamma.data(), beta.data(), run_mean.data(), run_std.data(), p,
+      {"forward", 2, 2.1, [&] { k::renorm_forward_train(x.data(), s, gamma.data(), beta.data(), run_mean.data(), run_std.data(), p,
                                                    y.data(), mean.data(), invstd.data(), r.data(), d.data(), clips.data()); }},
-      {"backward", 2, [&] { k::renorm_backward(x.data(), dy.data(), s, gamma.data(), mean.data(), invstd.data(), r.data(),
+      {"backward", 2, 3.1, [&] { k::renorm_backward(x.data(), dy.data(), s, gamma.data(), mean.data(), invstd.data(), r.data(),
                                                d.data(), dx.data(), dgamma.data(), dbeta.data()); }},
-      {"moments", 1, [&] { k::moments(x.data(), s, mean.data(), var.data()); }},
-      {"inference", 1, [&] { k::renorm_inference(x.data(), s.n * s.rows, s.c, gamma.data(), beta.data(), run_mean.data(),
+      {"moments", 1, 0, [&] { k::moments(x.data(), s, mean.data(), var.data()); }},
+      {"inference", 1, 2.05, [&] { k::renorm_inference(x.data(), s.n * s.rows, s.c, gamma.data(), beta.data(), run_mean.data(),
                                                  run_std.data(), y.data()); }},
   };
   std::printf("norm family on the emulated device, x %lldx%lldx%lld (N, rows, C):\n", (long long)s.n, (long long)s.rows,
@@ -96,6 +105,13 @@ TEST_CASE("account: the norm family's launches, and no sync or allocation once w
     const renorm_emu::Account a = account_of(op.run);
     std::printf("  %-9s %llu launches (budget %llu%s): %s\n", op.name, (unsigned long long)a.total_launches(),
                 (unsigned long long)op.budget, a.total_launches() > op.budget ? ", over" : "", kernels_of(a).c_str());
+    if (renorm_emu::traffic_counted()) {
+      const renorm_emu::Traffic t = a.total_traffic();
+      std::printf("            distinct %.2f F (budget %s), read %.2f F, written %.2f F, shared %.2f F\n",
+                  double(t.bytes_distinct) / f, op.byte_budget > 0 ? std::to_string(op.byte_budget).substr(0, 4).c_str() : "-",
+                  double(t.bytes_read) / f, double(t.bytes_written) / f, double(t.shared_bytes) / f);
+      CHECK(t.bytes_distinct >= uint64_t(f));  // every op reads x at least once
+    }
     CHECK(a.total_launches() >= 1);
     CHECK(a.syncs == 0);
     CHECK(a.allocations == 0);

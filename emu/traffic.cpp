@@ -1,0 +1,84 @@
+// The bytes an emulated kernel moves (emu/include/cuda_runtime.h, Traffic). The kernel translation units
+// are compiled with -fsanitize=kernel-address in outline mode (emu/CMakeLists.txt), so that every load
+// and store calls one of the __asan_*_noabort hooks below with its address and size; this file is not
+// instrumented. While a launch runs (begin_traffic .. end_traffic) the hooks sort each access: emulated
+// device memory is global traffic (bytes and the distinct 32-byte sectors), the blocks' shared memory
+// is shared traffic, anything else (the threads' own stacks, host memory) is not counted.
+#include <cstddef>
+#include <cstdint>
+#include <unordered_set>
+
+#include "emulator.h"
+
+extern "C" char __start_renorm_emu_shared[] __attribute__((weak));
+extern "C" char __stop_renorm_emu_shared[] __attribute__((weak));
+
+namespace renorm_emu {
+namespace {
+struct Launch {
+  Traffic t;
+  std::unordered_set<uintptr_t> sectors;
+  uintptr_t dyn_lo = 0, dyn_hi = 0;  // the launch's dynamic shared memory
+  uintptr_t hit_lo = 0, hit_hi = 0;  // the last device allocation an access fell in (most accesses repeat it)
+};
+Launch* g_launch = nullptr;  // emulated kernels run one at a time (launch.cpp holds its lock)
+
+void record(uintptr_t a, size_t n, bool write) {
+  Launch* l = g_launch;
+  if (!l) return;
+  const uintptr_t shared_lo = reinterpret_cast<uintptr_t>(__start_renorm_emu_shared);
+  const uintptr_t shared_hi = reinterpret_cast<uintptr_t>(__stop_renorm_emu_shared);
+  if ((a >= shared_lo && a < shared_hi) || (a >= l->dyn_lo && a < l->dyn_hi)) {
+    l->t.shared_bytes += n;
+    return;
+  }
+  if (!(a >= l->hit_lo && a + n <= l->hit_hi)) {
+    uintptr_t base = 0;
+    size_t bytes = 0;
+    if (!device_allocation(reinterpret_cast<const void*>(a), &base, &bytes)) return;
+    l->hit_lo = base;
+    l->hit_hi = base + bytes;
+  }
+  (write ? l->t.bytes_written : l->t.bytes_read) += n;
+  for (uintptr_t s = a >> 5; s <= (a + n - 1) >> 5; ++s) l->sectors.insert(s);
+}
+}  // namespace
+
+#if RENORM_EMU_TRAFFIC
+bool traffic_counted() { return true; }
+#else
+bool traffic_counted() { return false; }
+#endif
+
+void begin_traffic(const void* dynamic_shared, size_t dynamic_bytes) {
+  g_launch = new Launch();
+  g_launch->dyn_lo = reinterpret_cast<uintptr_t>(dynamic_shared);
+  g_launch->dyn_hi = g_launch->dyn_lo + (dynamic_shared ? dynamic_bytes : 0);
+}
+
+void end_traffic(const char* kernel) {
+  Launch* l = g_launch;
+  g_launch = nullptr;
+  if (!l) return;
+  l->t.bytes_distinct = 32 * uint64_t(l->sectors.size());
+  if (traffic_counted()) add_traffic(kernel, l->t);
+  delete l;
+}
+
+}  // namespace renorm_emu
+
+// The instrumentation's entry points (GCC's names in outline mode, with -fsanitize-recover: _noabort).
+#define RENORM_EMU_HOOK(n)                                                                                      \
+  extern "C" void __asan_load##n##_noabort(uintptr_t a) { renorm_emu::record(a, n, false); }                    \
+  extern "C" void __asan_store##n##_noabort(uintptr_t a) { renorm_emu::record(a, n, true); }
+RENORM_EMU_HOOK(1)
+RENORM_EMU_HOOK(2)
+RENORM_EMU_HOOK(4)
+RENORM_EMU_HOOK(8)
+RENORM_EMU_HOOK(16)
+#undef RENORM_EMU_HOOK
+extern "C" void __asan_loadN_noabort(uintptr_t a, size_t n) { renorm_emu::record(a, n, false); }
+extern "C" void __asan_storeN_noabort(uintptr_t a, size_t n) { renorm_emu::record(a, n, true); }
+extern "C" void __asan_handle_no_return() {}
+extern "C" void __asan_before_dynamic_init(const char*) {}  // (dynamic initialization order: not checked here)
+extern "C" void __asan_after_dynamic_init() {}
