@@ -105,13 +105,10 @@ cudaError_t forget(std::set<H> Registry::*set, H h, const char* call) {
 
 // Whether [p, p+bytes) lies inside one emulated device allocation.
 bool in_device(const void* p, size_t bytes) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mutex);
+  uintptr_t base = 0;
+  size_t size = 0;
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  auto it = r.device.upper_bound(a);
-  if (it == r.device.begin()) return false;
-  --it;
-  return a >= it->first && a + bytes <= it->first + it->second && a + bytes >= a;
+  return device_allocation(p, &base, &size) && a + bytes <= base + size && a + bytes >= a;
 }
 
 bool device_ready(cudaError_t* e) {
