@@ -35,7 +35,10 @@ for part in "${parts[@]}"; do
       # reason is in their output). The same tests ran through the CUDA emulator ("emulated sm..." in CTest's list).
       if reason=$(build/release/tests/renorm_tests "[cuda]" 2>&1 | grep -m1 "SKIPPED:"); then
         echo "renorm: CUDA tests on a GPU skipped -- ${reason#*SKIPPED: }; they ran through the CUDA emulator instead"
-      fi ;;
+      fi
+      # What the norm kernels cost a GPU, counted on the emulator (issue 23): launches and bytes per op.
+      echo "=== renorm: the norm family's account on the CUDA emulator (scripts/gpu-traffic.sh) ==="
+      scripts/gpu-traffic.sh --shape 128,32,32,32 --microbatch 4 ;;
     debug-asan) run_preset debug-asan ;;
     fuzz)
       echo "=== renorm: fuzzing (30 s per reader) ==="

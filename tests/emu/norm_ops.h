@@ -1,0 +1,73 @@
+// The norm family's CUDA entry points on one shape, with their buffers, as a table: what the account
+// test (tests/emu/test_account.cpp) and the traffic report (tests/emu/traffic_report.cpp) run.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "kernels/renorm.h"
+#include "tensor/tensor.h"
+#include "kernels/cuda/launch.cuh"  // last: the emulator's device macros (__noinline__, ...) follow the standard headers
+
+namespace renorm::test {
+
+struct NormOp {
+  const char* name;       // forward | backward | moments | inference
+  uint64_t launch_budget;  // issue 23's
+  double min_passes;      // the least traffic, in passes over x: what the op must read and write once
+  double byte_budget;     // distinct bytes allowed, in passes over x (0: none set)
+  std::function<void()> run;
+};
+
+// x as (N microbatches, rows, C), NHWC flattened; every buffer on the (emulated) CUDA device.
+class NormOps {
+ public:
+  explicit NormOps(kernels::NormShape s)
+      : s_(s),
+        x_(Tensor::normal(Shape{s.numel()}, 3, 0.5f, 2.f, Device::CUDA)),
+        dy_(Tensor::normal(Shape{s.numel()}, 4, 0.f, 1.f, Device::CUDA)) {}
+
+  double pass_bytes() const { return 4.0 * double(s_.numel()); }  // F: one pass over x
+
+  std::vector<NormOp> ops() {
+    namespace k = kernels::cuda;
+    const kernels::RenormParams p{1e-3f, 0.01f, 3.f, 5.f, true, false};
+    return {
+        {"forward", 2, 2, 2.1, [this, p] { k::renorm_forward_train(x(), s_, gamma(), beta(), rm(), rs(), p, y(), mean(),
+                                                                    invstd(), r(), d(), clips()); }},
+        {"backward", 2, 3, 3.1, [this] { k::renorm_backward(x(), dy(), s_, gamma(), mean(), invstd(), r(), d(), dx(),
+                                                            dgamma(), dbeta()); }},
+        {"moments", 1, 1, 0, [this] { k::moments(x(), s_, mean(), var()); }},
+        {"inference", 1, 2, 2.05, [this] { k::renorm_inference(x(), s_.n * s_.rows, s_.c, gamma(), beta(), rm(), rs(), y()); }},
+    };
+  }
+
+ private:
+  static Tensor buffer(int64_t k, float v) { return Tensor::full(Shape{k}, v, Device::CUDA); }
+  const float* x() const { return x_.data(); }
+  const float* dy() const { return dy_.data(); }
+  float* y() { return y_.data(); }
+  float* dx() { return dx_.data(); }
+  float* gamma() { return gamma_.data(); }
+  float* beta() { return beta_.data(); }
+  float* rm() { return run_mean_.data(); }
+  float* rs() { return run_std_.data(); }
+  float* mean() { return mean_.data(); }
+  float* var() { return var_.data(); }
+  float* invstd() { return invstd_.data(); }
+  float* r() { return r_.data(); }
+  float* d() { return d_.data(); }
+  float* clips() { return clips_.data(); }
+  float* dgamma() { return dgamma_.data(); }
+  float* dbeta() { return dbeta_.data(); }
+
+  kernels::NormShape s_;
+  Tensor x_, dy_;
+  Tensor y_ = buffer(s_.numel(), 0.f), dx_ = buffer(s_.numel(), 0.f);
+  Tensor gamma_ = buffer(s_.c, 1.f), beta_ = buffer(s_.c, 0.f), run_mean_ = buffer(s_.c, 0.f), run_std_ = buffer(s_.c, 1.f);
+  Tensor mean_ = buffer(s_.n * s_.c, 0.f), var_ = buffer(s_.n * s_.c, 0.f), invstd_ = buffer(s_.n * s_.c, 0.f);
+  Tensor r_ = buffer(s_.n * s_.c, 0.f), d_ = buffer(s_.n * s_.c, 0.f), clips_ = buffer(2, 0.f);
+  Tensor dgamma_ = buffer(s_.c, 0.f), dbeta_ = buffer(s_.c, 0.f);
+};
+
+}  // namespace renorm::test
