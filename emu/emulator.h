@@ -1,5 +1,6 @@
 // Internals shared by the emulator's runtime (emu/runtime.cpp) and its scheduler (emu/scheduler.cpp).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -25,5 +26,6 @@ bool device_allocation(const void* p, uintptr_t* base, size_t* bytes);
 // A launch's memory traffic (emu/traffic.cpp): counted between these two, then added to the account.
 void begin_traffic(const void* dynamic_shared, size_t dynamic_bytes);
 void end_traffic(const char* kernel);
+void record(uintptr_t address, size_t bytes, bool write);  // one access inside the running launch
 
 }  // namespace renorm_emu

@@ -22,7 +22,9 @@ struct Launch {
   uintptr_t hit_lo = 0, hit_hi = 0;  // the last device allocation an access fell in (most accesses repeat it)
 };
 Launch* g_launch = nullptr;  // emulated kernels run one at a time (launch.cpp holds its lock)
+}  // namespace
 
+// One instrumented access of n bytes at a (the hooks below).
 void record(uintptr_t a, size_t n, bool write) {
   Launch* l = g_launch;
   if (!l) return;
@@ -42,7 +44,6 @@ void record(uintptr_t a, size_t n, bool write) {
   (write ? l->t.bytes_written : l->t.bytes_read) += n;
   for (uintptr_t s = a >> 5; s <= (a + n - 1) >> 5; ++s) l->sectors.insert(s);
 }
-}  // namespace
 
 #if RENORM_EMU_TRAFFIC
 bool traffic_counted() { return true; }
@@ -68,6 +69,8 @@ void end_traffic(const char* kernel) {
 }  // namespace renorm_emu
 
 // The instrumentation's entry points (GCC's names in outline mode, with -fsanitize-recover: _noabort).
+// Only in the traffic build: under ASan these names are the sanitizer runtime's own.
+#if RENORM_EMU_TRAFFIC
 #define RENORM_EMU_HOOK(n)                                                                                      \
   extern "C" void __asan_load##n##_noabort(uintptr_t a) { renorm_emu::record(a, n, false); }                    \
   extern "C" void __asan_store##n##_noabort(uintptr_t a) { renorm_emu::record(a, n, true); }
@@ -82,3 +85,4 @@ extern "C" void __asan_storeN_noabort(uintptr_t a, size_t n) { renorm_emu::recor
 extern "C" void __asan_handle_no_return() {}
 extern "C" void __asan_before_dynamic_init(const char*) {}  // (dynamic initialization order: not checked here)
 extern "C" void __asan_after_dynamic_init() {}
+#endif  // RENORM_EMU_TRAFFIC
