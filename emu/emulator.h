@@ -14,6 +14,11 @@ struct DeviceConfig {
   cudaDeviceProp prop;
   int devices;
   bool reverse_order;  // RENORM_EMU_ORDER=reverse: threads of a block run last-to-first
+  // RENORM_EMU_BLOCKS: the order the blocks of a grid run in — forward (default), reverse, interleaved
+  // (even linear indices, then odd), random[:SEED] (a permutation per launch, seeded by SEED and the
+  // launch's ordinal: reproducible). A kernel must not depend on which block runs (or finishes) first.
+  enum class BlockOrder { Forward, Reverse, Interleaved, Random } block_order;
+  uint64_t block_seed;
   std::string error;   // why the configuration is unusable ("" when it is fine)
 };
 const DeviceConfig& device_config();

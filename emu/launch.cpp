@@ -1,5 +1,6 @@
 // The emulator's kernel launch: checks the configuration, records it for the resource test, and runs
 // the blocks one after another (emu/block.cpp), with shared memory poisoned before each.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 #include <tuple>
+#include <vector>
 
 #include "block.h"
 
@@ -50,6 +52,28 @@ std::string check_config(const cudaDeviceProp& p, dim3 grid, dim3 block, size_t 
 }
 
 std::mutex g_launch_mutex;
+
+// The linear block indices of a grid of n blocks in the order they run (DeviceConfig::BlockOrder).
+std::vector<uint64_t> block_order(const DeviceConfig& dc, uint64_t n) {
+  static uint64_t launches = 0;  // under g_launch_mutex's caller: a per-launch seed for the random order
+  std::vector<uint64_t> order(n);
+  for (uint64_t i = 0; i < n; ++i) order[i] = i;
+  using O = DeviceConfig::BlockOrder;
+  if (dc.block_order == O::Reverse) std::reverse(order.begin(), order.end());
+  if (dc.block_order == O::Interleaved)
+    std::stable_partition(order.begin(), order.end(), [](uint64_t i) { return i % 2 == 0; });
+  if (dc.block_order == O::Random) {
+    uint64_t state = dc.block_seed * 0x9e3779b97f4a7c15ull + ++launches;
+    auto next = [&state] {  // splitmix64
+      uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      return z ^ (z >> 31);
+    };
+    for (uint64_t i = n; i > 1; --i) std::swap(order[i - 1], order[next() % i]);
+  }
+  return order;
+}
 }  // namespace
 
 void syncthreads() { current_block("__syncthreads").barrier(); }
@@ -86,15 +110,15 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
   g_block = &bs;
   std::string trapped;
   const size_t shared_bytes = size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared);
-  for (unsigned z = 0; z < grid.z && trapped.empty(); ++z)
-    for (unsigned y = 0; y < grid.y && trapped.empty(); ++y)
-      for (unsigned x = 0; x < grid.x && trapped.empty(); ++x) {
-        bs.idx = uint3{x, y, z};
-        // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
-        if (shared_bytes) std::memset(__start_renorm_emu_shared, 0xff, shared_bytes);
-        if (dyn) std::memset(dyn, 0xff, dynamic_shared);
-        trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
-      }
+  const uint64_t gx = grid.x, gxy = gx * grid.y;
+  for (uint64_t i : block_order(dc, gxy * grid.z)) {
+    if (!trapped.empty()) break;
+    bs.idx = uint3{unsigned(i % gx), unsigned(i / gx % grid.y), unsigned(i / gxy)};
+    // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
+    if (shared_bytes) std::memset(__start_renorm_emu_shared, 0xff, shared_bytes);
+    if (dyn) std::memset(dyn, 0xff, dynamic_shared);
+    trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
+  }
   end_traffic(kernel);
   std::free(dyn);
   g_block = nullptr;

@@ -73,8 +73,21 @@ DeviceConfig make_config() {
   c.reverse_order = order && std::string(order) == "reverse";
   if (order && *order && !c.reverse_order && std::string(order) != "forward")
     c.error = std::string("RENORM_EMU_ORDER='") + order + "' is not forward or reverse";
-  std::snprintf(p.name, sizeof p.name, "renorm CUDA emulator (%d SMs, H100 limits, %s thread order)",
-                p.multiProcessorCount, c.reverse_order ? "reverse" : "forward");
+  c.block_order = DeviceConfig::BlockOrder::Forward;
+  c.block_seed = 0;
+  const std::string blocks = std::getenv("RENORM_EMU_BLOCKS") ? std::getenv("RENORM_EMU_BLOCKS") : "";
+  if (blocks == "reverse") c.block_order = DeviceConfig::BlockOrder::Reverse;
+  else if (blocks == "interleaved") c.block_order = DeviceConfig::BlockOrder::Interleaved;
+  else if (blocks.rfind("random", 0) == 0) {
+    c.block_order = DeviceConfig::BlockOrder::Random;
+    char* end = nullptr;
+    const std::string seed = blocks.size() > 7 && blocks[6] == ':' ? blocks.substr(7) : "";
+    c.block_seed = seed.empty() ? 1 : std::strtoull(seed.c_str(), &end, 10);
+    if (blocks != "random" && (seed.empty() || *end)) c.error = "RENORM_EMU_BLOCKS='" + blocks + "': random takes ':SEED' (an integer)";
+  } else if (!blocks.empty() && blocks != "forward")
+    c.error = "RENORM_EMU_BLOCKS='" + blocks + "' is not forward, reverse, interleaved or random[:SEED]";
+  std::snprintf(p.name, sizeof p.name, "renorm CUDA emulator (%d SMs, H100 limits, %s thread order, %s block order)",
+                p.multiProcessorCount, c.reverse_order ? "reverse" : "forward", blocks.empty() ? "forward" : blocks.c_str());
   return c;
 }
 

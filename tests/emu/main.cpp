@@ -2,7 +2,8 @@
 // arguments it takes the emulated device's configuration, which the emulator reads from the environment
 // on first use:  --emu-sms N  (RENORM_EMU_SMS),  --emu-order forward|reverse  (RENORM_EMU_ORDER),
 // --emu-launch-log FILE  (RENORM_EMU_LAUNCH_LOG), --emu-devices N  (RENORM_EMU_DEVICES, default 2 here,
-// so that per-device behaviour is tested). The caching allocator runs in exact-size mode.
+// so that per-device behaviour is tested), --emu-blocks forward|reverse|interleaved|random[:SEED]
+// (RENORM_EMU_BLOCKS: the order a grid's blocks run in). The caching allocator runs in exact-size mode.
 // Catch2's signal handlers are off: a kernel that corrupts the heap makes malloc abort, and a handler
 // that allocates would then deadlock on malloc's lock instead of letting the process die at once.
 #define CATCH_CONFIG_RUNNER
@@ -18,7 +19,7 @@
 int main(int argc, char** argv) {
   const std::pair<const char*, const char*> flags[] = {
       {"--emu-sms", "RENORM_EMU_SMS"}, {"--emu-order", "RENORM_EMU_ORDER"}, {"--emu-launch-log", "RENORM_EMU_LAUNCH_LOG"},
-      {"--emu-devices", "RENORM_EMU_DEVICES"}};
+      {"--emu-devices", "RENORM_EMU_DEVICES"}, {"--emu-blocks", "RENORM_EMU_BLOCKS"}};
   setenv("RENORM_EMU_DEVICES", "2", 0);
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {

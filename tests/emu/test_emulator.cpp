@@ -3,6 +3,8 @@
 // and launch checks that turn a kernel bug into an error naming the kernel, block and thread.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -70,6 +72,11 @@ __global__ void __launch_bounds__(kBlock) dynamic_shared_sum(const float* in, fl
 }
 
 __global__ void __launch_bounds__(kBlock) count_threads(float* counter) { atomicAdd(counter, 1.f); }
+
+// Writes each block's index into the next slot: the order the blocks ran in.
+__global__ void __launch_bounds__(1) record_block_order(float* slot, float* order) {
+  order[int(atomicAdd(slot, 1.f))] = float(blockIdx.x + 4 * blockIdx.y);
+}
 
 std::vector<float> iota(size_t n) {
   std::vector<float> v(n);
@@ -211,4 +218,25 @@ TEST_CASE("emulator: a copy whose kind does not match its pointers is an error",
   CHECK(cudaMemcpy(dev.data(), host.data(), 16, cudaMemcpyHostToDevice) == cudaSuccess);
   CHECK(cudaMemcpy(dev.data(), host.data(), 17, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);
   cudaGetLastError();
+}
+
+TEST_CASE("emulator: the blocks of a grid run in the configured order (RENORM_EMU_BLOCKS)", "[cuda][emulator]") {
+  const char* env = std::getenv("RENORM_EMU_BLOCKS");
+  const std::string order = env ? env : "forward";
+  std::vector<float> want(8);
+  std::iota(want.begin(), want.end(), 0.f);
+  if (order == "reverse") std::reverse(want.begin(), want.end());
+  if (order == "interleaved") want = {0, 2, 4, 6, 1, 3, 5, 7};
+  bool moved = false;  // random: some launch differs from the forward order
+  for (int launch_no = 0; launch_no < 3; ++launch_no) {
+    Tensor slot = Tensor::zeros(Shape{1}, Device::CUDA), ran = Tensor::zeros(Shape{8}, Device::CUDA);
+    launch<record_block_order>(dim3(4, 2), 1, 0, slot.data(), ran.data());  // a 4x2 grid: linear index x + 4y
+    std::vector<float> got = ran.to_vector();
+    if (order.rfind("random", 0) == 0) {
+      moved = moved || got != want;
+      std::sort(got.begin(), got.end());  // still every block exactly once
+    }
+    CHECK(got == want);
+  }
+  if (order.rfind("random", 0) == 0) CHECK(moved);
 }
