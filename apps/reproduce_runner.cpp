@@ -235,7 +235,7 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer, std::shared_ptr
   const std::vector<RunSpec> runs = plan(c);
   const FolderLock lock = lead ? FolderLock(c.out_dir, "--out " + c.out_dir, "renorm-reproduce") : FolderLock{};
   const std::vector<int32_t> states = run_states(c, runs, *world);
-  if (lead) write_file_atomic(c.out_dir + "/runs.csv", runs_csv(c, runs, false));
+  if (lead) write_file_atomic(c.out_dir + "/runs.csv", runs_csv(c, runs));
   const auto t0 = std::chrono::steady_clock::now();
   size_t ran = 0;
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -270,8 +270,9 @@ int reproduce(const ReproduceConfig& c, TrainObserver* observer, std::shared_ptr
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60.0;
   std::printf("renorm-reproduce: %zu of %zu runs in %.1f minutes (%zu already done); results in %s\n", ran, runs.size(),
               minutes, runs.size() - ran, c.out_dir.c_str());
-  write_file_atomic(c.out_dir + "/runs.csv", runs_csv(c, runs, true));
-  const std::string summary = summary_markdown(c, runs);
+  const std::vector<double> finals = final_accuracies(runs);
+  write_file_atomic(c.out_dir + "/runs.csv", runs_csv(c, runs, finals));
+  const std::string summary = summary_markdown(c, runs, finals);
   write_file_atomic(c.out_dir + "/summary.md", summary);
   std::printf("\n%s\nrenorm-reproduce: this summary is %s/summary.md\n", summary.c_str(), c.out_dir.c_str());
   const std::string python = python_with_matplotlib(), py = python.empty() ? "python3" : python;

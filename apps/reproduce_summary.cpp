@@ -80,12 +80,18 @@ std::vector<Comparison> comparisons(const ReproduceConfig& c) {
   return out;
 }
 
-std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs, bool with_results) {
+std::vector<double> final_accuracies(const std::vector<RunSpec>& runs) {
+  std::vector<double> acc;
+  for (const RunSpec& r : runs) acc.push_back(final_val_acc(r.dir));
+  return acc;
+}
+
+std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs, const std::vector<double>& acc) {
   std::string out = "experiment,label,norm,microbatch,sampler,noniid_run,seed,dir,final_val_acc\n";
-  for (const RunSpec& r : runs) {
-    const double acc = with_results ? final_val_acc(r.dir) : NAN;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunSpec& r = runs[i];
     char cell[32] = "";
-    if (!std::isnan(acc)) std::snprintf(cell, sizeof cell, "%.4f", acc);
+    if (i < acc.size() && !std::isnan(acc[i])) std::snprintf(cell, sizeof cell, "%.4f", acc[i]);
     out += r.experiment + ",\"" + r.label + "\"," + r.norm + "," + std::to_string(r.microbatch) + "," + r.sampler + "," +
            std::to_string(r.noniid_run) + "," + std::to_string(r.seed) + "," + fs::relative(r.dir, c.out_dir).string() +
            "," + cell + "\n";
@@ -101,13 +107,14 @@ std::string fmt(const char* f, double v) {
 }
 }  // namespace
 
-std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec>& runs) {
+std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec>& runs, const std::vector<double>& finals) {
   std::map<std::string, std::map<uint64_t, double>> acc;  // label -> seed -> final accuracy
   std::vector<std::pair<std::string, std::string>> order;  // (experiment, label) in plan order
-  for (const RunSpec& r : runs) {
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunSpec& r = runs[i];
     if (acc.find(r.label) == acc.end()) order.emplace_back(r.experiment, r.label);
     auto& by_seed = acc[r.label];
-    if (const double a = final_val_acc(r.dir); !std::isnan(a)) by_seed[r.seed] = a;
+    if (i < finals.size() && !std::isnan(finals[i])) by_seed[r.seed] = finals[i];
   }
   std::string s = "# Reproduction summary\n\nPreset " + c.preset + ", " + c.dataset + " (" + c.data_dir + "), B " +
                   std::to_string(c.batch) + ", " + std::to_string(c.steps) + " steps, " + std::to_string(c.seeds) +

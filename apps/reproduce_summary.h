@@ -22,9 +22,13 @@ struct Comparison {
 // at M against B; Figure 3: Batch Renorm against batchnorm non-i.i.d., and against the i.i.d. baseline).
 std::vector<Comparison> comparisons(const ReproduceConfig& c);
 
-// runs.csv: one row per planned run, with its final accuracy when `with_results` (empty cells otherwise).
-std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs, bool with_results);
-// summary.md: the two tables, with the preset, the data, the library version and the commit.
-std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec>& runs);
+// final_val_acc of every run, in plan order (read once, for both files below).
+std::vector<double> final_accuracies(const std::vector<RunSpec>& runs);
+// runs.csv: one row per planned run, with its final accuracy from `acc` (empty cells when `acc` is empty
+// or the run has none).
+std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs, const std::vector<double>& acc = {});
+// summary.md: the two tables from `acc` (final_accuracies), with the preset, the data, the library
+// version and the commit.
+std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec>& runs, const std::vector<double>& acc);
 
 }  // namespace renorm

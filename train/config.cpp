@@ -147,14 +147,14 @@ bool carried_out_not_computed(const std::string& name) { return name == "data-di
 }  // namespace
 
 std::string changed_setting(const TrainConfig& run, const TrainConfig& given, const std::vector<std::string>* only) {
-  std::vector<std::pair<std::string, std::string>> theirs;
+  std::vector<std::string> theirs;  // the run's values as text, in visit's order
   TrainConfig r = run;
-  r.visit([&](const char* name, auto& field, const char*) { theirs.emplace_back(name, to_text(field)); });
+  r.visit([&](const char*, auto& field, const char*) { theirs.push_back(to_text(field)); });
   TrainConfig g = given;
   std::string found;
   size_t i = 0;
   g.visit([&](const char* name, auto& field, const char*) {
-    const std::string& run_text = theirs[i++].second;
+    const std::string& run_text = theirs[i++];
     const bool asked = !only || std::find(only->begin(), only->end(), name) != only->end();
     if (!found.empty() || !asked || carried_out_not_computed(name)) return;
     auto shown = [](const std::string& t) { return t.size() >= 2 && t.front() == '"' ? t.substr(1, t.size() - 2) : t; };
