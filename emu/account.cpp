@@ -1,6 +1,7 @@
 // The emulated device's account (emu/include/cuda_runtime.h): every counted call adds one, under a lock
 // (emulated kernels run one at a time, but host threads of the data loader may copy meanwhile).
 #include <mutex>
+#include <unordered_set>
 
 #include "emulator.h"
 
@@ -10,6 +11,10 @@ std::mutex g_account_mutex;
 Account& ledger() {
   static Account* a = new Account();  // never destroyed: counted calls may come during exit
   return *a;
+}
+std::unordered_set<uintptr_t>& sectors_since_reset() {
+  static auto* s = new std::unordered_set<uintptr_t>();
+  return *s;
 }
 }  // namespace
 
@@ -21,6 +26,7 @@ Account account() {
 void reset_account() {
   std::lock_guard<std::mutex> lock(g_account_mutex);
   ledger() = Account{};
+  sectors_since_reset().clear();
 }
 
 void count(Counted what, const char* kernel) {
@@ -36,8 +42,10 @@ void count(Counted what, const char* kernel) {
   }
 }
 
-void add_traffic(const char* kernel, const Traffic& t) {
+void add_traffic(const char* kernel, const Traffic& t, const std::unordered_set<uintptr_t>& sectors) {
   std::lock_guard<std::mutex> lock(g_account_mutex);
+  std::unordered_set<uintptr_t>& all = sectors_since_reset();
+  for (const uintptr_t s : sectors) ledger().bytes_distinct_all += 32 * uint64_t(all.insert(s).second);
   Traffic& k = ledger().traffic[kernel];
   k.bytes_read += t.bytes_read, k.bytes_written += t.bytes_written;
   k.bytes_distinct += t.bytes_distinct, k.shared_bytes += t.shared_bytes;

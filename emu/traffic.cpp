@@ -62,7 +62,7 @@ void end_traffic(const char* kernel) {
   g_launch = nullptr;
   if (!l) return;
   l->t.bytes_distinct = 32 * uint64_t(l->sectors.size());
-  if (traffic_counted()) add_traffic(kernel, l->t);
+  if (traffic_counted()) add_traffic(kernel, l->t, l->sectors);
   delete l;
 }
 

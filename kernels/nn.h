@@ -55,6 +55,22 @@ RENORM_HD int64_t maxpool_source(const PoolShape& ps, int64_t n, int64_t i, int6
   return ps.input_index(n, i, j, kk / ps.k, kk % ps.k, ch);
 }
 
+// The gradient of input element (n, y, x, ch): the sum, over the windows that hold it in (i, j) order
+// (the order the CPU's scatter adds them), of what each routes to it (a gather: no atomics, no zero fill).
+RENORM_HD float maxpool_input_grad(const PoolShape& ps, const float* dy, const float* argmax, int64_t n, int64_t y,
+                                   int64_t x, int64_t ch) {
+  const int64_t oh = ps.oh(), ow = ps.ow();
+  const int64_t i0 = y >= ps.k ? (y - ps.k) / ps.stride + 1 : 0, i1 = y / ps.stride < oh - 1 ? y / ps.stride : oh - 1;
+  const int64_t j0 = x >= ps.k ? (x - ps.k) / ps.stride + 1 : 0, j1 = x / ps.stride < ow - 1 ? x / ps.stride : ow - 1;
+  float g = 0.f;
+  for (int64_t i = i0; i <= i1; ++i)
+    for (int64_t j = j0; j <= j1; ++j) {
+      const int64_t o = ((n * oh + i) * ow + j) * ps.c + ch;
+      g += maxpool_grad(argmax[o], float((y - i * ps.stride) * ps.k + (x - j * ps.stride)), dy[o]);
+    }
+  return g;
+}
+
 // Dropout's keep decisions: element i of the step `step` of layer `layer` under `seed` is kept when word
 // i % 4 of Philox call i / 4 (all 128 bits of each call used, 24 per decision), as a uniform in (0, 1],
 // exceeds p. A pure function of those four, so CPU and CUDA masks are identical and backward recomputes

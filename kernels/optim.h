@@ -1,5 +1,7 @@
-// Fused optimizer updates: one pass over (param, grad, state) per parameter tensor, the per-element
-// rule shared by CPU and CUDA. Hyperparameters arrive as plain arguments (no host-device sync).
+// Fused optimizer updates over a list of parameter tensors (one launch for up to kTensorList tensors:
+// multi-tensor apply, the list passed by value as the kernel's argument), one pass over (param, grad,
+// state) each, the per-element rule shared by CPU and CUDA. Hyperparameters arrive as plain arguments
+// (no host-device sync).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -32,9 +34,21 @@ RENORM_HD void adam_update(float& p, float g, float& m, float& v, const AdamPara
   p -= h.lr * (m / h.bias1) / (sqrtf(v / h.bias2) + h.eps);
 }
 
-#define RENORM_DECLARE_OPTIM                                                            \
-  void sgd_step(float* p, const float* g, float* v, int64_t n, const SgdParams& h);    \
-  void adam_step(float* p, const float* g, float* m, float* v, int64_t n, const AdamParams& h);
+// Up to kTensorList tensors of one update: parameter, gradient, state (SGD: s0 the momentum; Adam: s0 m,
+// s1 v) and size each. 32 tensors are 1.3 KB of kernel argument (CUDA's limit: 4 KB).
+constexpr int kTensorList = 32;
+struct TensorList {
+  int count = 0;
+  float* p[kTensorList];
+  const float* g[kTensorList];
+  float* s0[kTensorList];
+  float* s1[kTensorList];
+  int64_t n[kTensorList];
+};
+
+#define RENORM_DECLARE_OPTIM                                  \
+  void sgd_step(const TensorList& list, const SgdParams& h); \
+  void adam_step(const TensorList& list, const AdamParams& h);
 
 namespace cpu {
 RENORM_DECLARE_OPTIM

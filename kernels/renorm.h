@@ -80,58 +80,48 @@ RENORM_HD void welford_merge(float& count, float& mean, float& m2, float count_b
   count = total;
 }
 
-// ---- the per-channel middle steps (CPU loop and CUDA kernel both call these) ----
+// ---- the per-(n,c) and per-channel middle steps (CPU loop and CUDA kernel both call these) ----
+// The per-(n,c) steps are independent; the per-channel steps sum over n in double in n order, one
+// microbatch at a time (the caller's loop: the CUDA kernel reads values other blocks wrote through L2).
 
-struct ClipCount {
-  int r = 0, d = 0;  // how many r_n (d_n) of a channel hit their bound
+// σ of a microbatch from its biased variance: the one formula (the moving average recomputes it from var).
+RENORM_HD float renorm_sigma(float var, float eps) { return sqrtf(var + eps); }
+
+// Training forward, one (n,c): from μ_n and the biased var_n, 1/σ_n, r_n and d_n (read from *r, *d
+// instead when p.fixed_rd) and the affine coefficients a, b. Returns renorm_rd's clip flags (0 if fixed).
+RENORM_HD int renorm_forward_nc(float mean, float var, float gamma, float beta, float run_mean, float run_std,
+                                const RenormParams& p, float* invstd, float* r, float* d, float* a, float* b) {
+  const float sigma_b = renorm_sigma(var, p.eps);
+  *invstd = 1.f / sigma_b;
+  const int flags = p.fixed_rd ? 0 : renorm_rd(mean, sigma_b, run_mean, run_std, p.rmax, p.dmax, r, d);
+  renorm_affine(gamma, beta, mean, *invstd, *r, *d, a, b);
+  return flags;
+}
+
+// The moving averages of one channel, once per step, toward the means over n of μ_n and σ_n: add each
+// microbatch in n order, then update with the values from before the step (every r_n, d_n of the step
+// must have been computed from them first).
+struct RunningSums {
+  double mean = 0.0, sigma = 0.0;
+  RENORM_HD void add(float mean_n, float var_n, float eps) {
+    mean += mean_n;
+    sigma += renorm_sigma(var_n, eps);
+  }
+  RENORM_HD void update(int64_t n, float alpha, float* run_mean, float* run_std) const {
+    const float rm = *run_mean, rs = *run_std;
+    *run_mean = rm + alpha * (static_cast<float>(mean / static_cast<double>(n)) - rm);
+    *run_std = rs + alpha * (static_cast<float>(sigma / static_cast<double>(n)) - rs);
+  }
 };
 
-// Training forward, channel c: for each microbatch n, from μ_n and the biased var_n (mean, var: (N,C)),
-// σ_n = sqrt(var_n + ε), 1/σ_n, r_n and d_n (read from r, d instead when p.fixed_rd) and the affine
-// coefficients a, b; then, when p.update_running, the moving averages of c toward the means over n of
-// μ_n and σ_n (accumulated in double, n = 0..N-1), with the values from before the step.
-RENORM_HD ClipCount renorm_forward_channel(int64_t c, NormShape s, const float* mean, const float* var, float gamma,
-                                           float beta, float* run_mean, float* run_std, const RenormParams& p,
-                                           float* invstd, float* r, float* d, float* a, float* b) {
-  const float rm = run_mean[c], rs = run_std[c];
-  double mean_sum = 0.0, sigma_sum = 0.0;
-  ClipCount clipped;
-  for (int64_t n = 0; n < s.n; ++n) {
-    const int64_t i = n * s.c + c;
-    const float sigma_b = sqrtf(var[i] + p.eps);
-    invstd[i] = 1.f / sigma_b;
-    if (!p.fixed_rd) {
-      const int flags = renorm_rd(mean[i], sigma_b, rm, rs, p.rmax, p.dmax, &r[i], &d[i]);
-      clipped.r += flags & 1;
-      clipped.d += (flags >> 1) & 1;
-    }
-    renorm_affine(gamma, beta, mean[i], invstd[i], r[i], d[i], &a[i], &b[i]);
-    mean_sum += mean[i];
-    sigma_sum += sigma_b;
+// dγ = Σ_n (r_n·S2 + d_n·S1) and dβ = Σ_n S1 of one channel: add each microbatch in n order.
+struct AffineGrads {
+  double dgamma = 0.0, dbeta = 0.0;
+  RENORM_HD void add(float r, float d, float s1, float s2) {
+    dgamma += static_cast<double>(r) * s2 + static_cast<double>(d) * s1;
+    dbeta += s1;
   }
-  if (p.update_running) {
-    run_mean[c] = rm + p.alpha * (static_cast<float>(mean_sum / static_cast<double>(s.n)) - rm);
-    run_std[c] = rs + p.alpha * (static_cast<float>(sigma_sum / static_cast<double>(s.n)) - rs);
-  }
-  return clipped;
-}
-
-// Backward, channel c: from S1 = Σdy and S2 = Σdy·x̃ of each microbatch (s1, s2: (N,C)), summed over
-// `rows` rows (s.rows; all ranks' rows when the moments were merged across ranks), the coefficients
-// of dx = p·dy + q·x + sh per (n,c), and dγ = Σ_n (r_n·S2 + d_n·S1), dβ = Σ_n S1 (in double).
-RENORM_HD void renorm_backward_channel(int64_t c, NormShape s, float rows, const float* s1, const float* s2, float gamma,
-                                       const float* mean, const float* invstd, const float* r, const float* d,
-                                       float* p, float* q, float* sh, float* dgamma, float* dbeta) {
-  double dg = 0.0, db = 0.0;
-  for (int64_t n = 0; n < s.n; ++n) {
-    const int64_t i = n * s.c + c;
-    renorm_dx_coeffs(gamma, mean[i], invstd[i], r[i], s1[i], s2[i], rows, &p[i], &q[i], &sh[i]);
-    dg += static_cast<double>(r[i]) * s2[i] + static_cast<double>(d[i]) * s1[i];
-    db += s1[i];
-  }
-  dgamma[c] = static_cast<float>(dg);
-  dbeta[c] = static_cast<float>(db);
-}
+};
 
 // Channel c of `k` parts of moments (parts: (k, 3, C): count, mean, M2 each), merged in part order with
 // Chan's formula into the mean and biased variance: the moments of all ranks' examples (--sync-norm).

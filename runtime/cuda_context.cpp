@@ -1,5 +1,6 @@
 // The CUDA side of the device layer: run-time detection, per-device stream and handles, the caching
 // allocator and the error helpers. Compiled always; empty of CUDA calls when RENORM_HAS_CUDA=0.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -74,6 +75,8 @@ struct PerDevice {
   cublasHandle_t cublas = nullptr;
   cudnnHandle_t cudnn = nullptr;
   cudaDeviceProp prop{};
+  unsigned* counters = nullptr;  // arrival_counters
+  size_t counters_n = 0;
 };
 std::mutex g_ctx_mutex;
 // Intentionally never destroyed: handles outlive every static tensor, and the driver reclaims them at exit.
@@ -105,6 +108,21 @@ cublasHandle_t cublas() { return context().cublas; }
 cudnnHandle_t cudnn() { return context().cudnn; }
 int multiprocessor_count() { return context().prop.multiProcessorCount; }
 const cudaDeviceProp& properties() { return context().prop; }
+
+unsigned* arrival_counters(size_t n) {
+  PerDevice& c = context();
+  static std::mutex grow_mutex;  // not g_ctx_mutex: device_allocate takes that one
+  std::lock_guard<std::mutex> lock(grow_mutex);
+  if (n > c.counters_n) {
+    const size_t grown = std::max(n, 2 * c.counters_n), bytes = grown * sizeof(unsigned);
+    // The old block goes back to the cache: launches queued before use it first (one stream per device).
+    if (c.counters) device_release(Device::CUDA, c.counters, c.counters_n * sizeof(unsigned));
+    c.counters = static_cast<unsigned*>(device_allocate(Device::CUDA, bytes));
+    RENORM_CUDA_CHECK(cudaMemsetAsync(c.counters, 0, bytes, c.stream));
+    c.counters_n = grown;
+  }
+  return c.counters;
+}
 
 }  // namespace cuda
 #endif

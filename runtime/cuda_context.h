@@ -24,6 +24,11 @@ cudnnHandle_t cudnn();
 int multiprocessor_count();
 // The current device's properties, read once.
 const cudaDeviceProp& properties();
+// At least n zeroed counters on the current device, for kernels whose last block to finish a group
+// merges the group's partials (kernels/cuda/arrival.cuh). They are zero between launches: each kernel's
+// last arriving block resets the counter it used. Allocated and zeroed (on the stream) only when a launch
+// needs more than any before, so a warm step neither allocates nor clears them.
+unsigned* arrival_counters(size_t n);
 
 // Checks a launch of `func` (a __global__ function, named `kernel` in messages) before it is queued:
 // grid and block against the device's limits, the block against the threads the kernel's registers

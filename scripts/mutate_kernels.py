@@ -21,7 +21,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KERNELS = ["kernels/cuda/renorm.cu", "kernels/cuda/reduce.cu", "kernels/cuda/nn.cu",
+KERNELS = ["kernels/cuda/renorm.cu", "kernels/cuda/affine_apply.cuh", "kernels/cuda/arrival.cuh", "kernels/cuda/reduce.cu", "kernels/cuda/nn.cu",
            "kernels/cuda/elementwise.cu", "kernels/cuda/optim.cu"]
 CONFIGS = [["--emu-sms", "132", "--emu-order", "forward"], ["--emu-sms", "8", "--emu-order", "reverse"],
            ["--emu-sms", "1", "--emu-order", "forward"]]
@@ -29,24 +29,26 @@ FOR_CONDITION = re.compile(r"for \([^;]*;\s*[^;]*?(\s<\s|\s>\s)[^;]*;")
 
 # Targeted mutants: (file, exact text, replacement, kind, what it breaks).
 TARGETED = [
-    ("kernels/cuda/renorm.cu", "reinterpret_cast<const float4*>(p) + v", "reinterpret_cast<const float4*>(p) + v + 1",
-     "float4 indexing", "vector load one float4 ahead"),
-    ("kernels/cuda/renorm.cu", "reinterpret_cast<float4*>(out)[v]", "reinterpret_cast<float4*>(out)[v / 2]",
-     "float4 indexing", "vector store to the wrong float4"),
-    ("kernels/cuda/renorm.cu", "const int64_t i = v * VEC,", "const int64_t i = v,",
-     "float4 indexing", "element index of a float4 not scaled by 4"),
-    ("kernels/cuda/renorm.cu", "const dim3 kPartialBlock(kLanes, kRowLanes);", "const dim3 kPartialBlock(kLanes, kRowLanes / 2);",
-     "block size", "stage-1 blocks with half the row lanes the kernels stride by"),
-    ("kernels/cuda/renorm.cu", "launch<renorm_finalize>(1, kThreads,", "launch<renorm_finalize>(1, 32,",
-     "block size", "renorm_finalize with 32 threads (the channel loop is strided by blockDim)"),
+    ("kernels/cuda/affine_apply.cuh", "load<VEC>(a + v, x0);", "load<VEC>(a + v + VEC, x0);",
+     "float4 indexing", "apply: vector load one float4 ahead"),
+    ("kernels/cuda/affine_apply.cuh", "*reinterpret_cast<float4*>(o + v)", "*reinterpret_cast<float4*>(o + v / 2)",
+     "float4 indexing", "apply: vector store to the wrong float4"),
+    ("kernels/cuda/affine_apply.cuh", "for (I v = g * VEC;", "for (I v = g;",
+     "float4 indexing", "apply: a column's first offset not scaled by the vector width"),
+    ("kernels/cuda/renorm.cu", "const dim3 kStatsBlock(kLanes, kRowLanes);", "const dim3 kStatsBlock(kLanes, kRowLanes / 2);",
+     "block size", "statistics blocks with half the row lanes the kernels stride by"),
     ("kernels/cuda/renorm.cu", "kLanes = 32, kRowLanes = 8,", "kLanes = 32, kRowLanes = 4,",
-     "block size", "stage-1 blocks of 32x4 (grid, block and strides change together)"),
-    ("kernels/cuda/reduce.cu", "launch<sum_final>(1, kThreads,", "launch<sum_final>(1, kThreads / 2,",
-     "block size", "sum_final with half the threads block_sum expects"),
-    ("kernels/cuda/reduce.cu", "launch<sum_partial>(g, kThreads,", "launch<sum_partial>(g, kThreads / 2,",
-     "block size", "sum_partial with half the threads its stride assumes"),
+     "block size", "statistics blocks of 32x4 (grid, block and strides change together)"),
+    ("kernels/cuda/renorm.cu", "unsigned(p.per_n))) return;\n  const Moments g", "unsigned(p.per_n) - 1)) return;\n  const Moments g",
+     "last block", "forward: a group merged by its second-to-last block (before every chunk is in)"),
+    ("kernels/cuda/renorm.cu", "unsigned(p.per_n))) return;\n  const Sums g", "unsigned(p.per_n) - 1)) return;\n  const Sums g",
+     "last block", "backward: a group merged by its second-to-last block"),
+    ("kernels/cuda/reduce.cu", "launch<sum_kernel>(g, kThreads,", "launch<sum_kernel>(g, kThreads / 2,",
+     "block size", "sum with half the threads block_sum expects"),
+    ("kernels/cuda/reduce.cu", "if (!arrive_last(counter, gridDim.x)) return;", "if (!arrive_last(counter, gridDim.x - 1)) return;",
+     "last block", "sum: the partials summed before the last block's is in"),
     ("kernels/cuda/nn.cu", "dim3(kBiasLanes, kBiasRowLanes),", "dim3(kBiasLanes, kBiasRowLanes / 2),",
-     "block size", "epilogue_partial (the bias gradient) with half the row lanes it strides by"),
+     "block size", "epilogue_backward_kernel (the bias gradient) with half the row lanes it strides by"),
     ("kernels/cuda/launch.cuh", "constexpr int kThreads = 256;", "constexpr int kThreads = 128;",
      "block size", "every grid-stride kernel at 128 threads (launch and bounds change together)"),
 ]

@@ -13,15 +13,19 @@ namespace renorm {
 namespace {
 thread_local bool g_grad_enabled = true;
 
-// acc += g, allocating acc (as a copy, never an alias of g) the first time.
+// acc += g, writing into neither: the first gradient is g itself (no copy, no launch), a later one a new
+// tensor acc + g. So a gradient that two slots share (add's backward hands both inputs the same g) never
+// changes under the other, and nothing in a step zero-fills a gradient to add into it.
 void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g) {
   if (!acc) {
-    acc = g.clone().impl_ptr();
+    acc = g.impl_ptr();
     return;
   }
   Tensor a(acc);
   check_same_device("backward: gradient accumulation", a, g);
-  RENORM_DISPATCH(a.device(), axpy, 1.f, g.data(), a.data(), a.numel());
+  Tensor sum = Tensor::empty(a.shape(), a.device());
+  RENORM_DISPATCH(a.device(), add, a.data(), g.data(), sum.data(), a.numel());
+  acc = sum.impl_ptr();
 }
 
 // Post-order of the graph above `root` (inputs before the node that uses them), without recursion.
@@ -133,8 +137,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
                          in->shape.str());
       if (in->grad_fn) {
         auto& slot = pending[in->grad_fn.get()];
-        if (!slot) slot = grads[i].impl_ptr();
-        else accumulate(slot, grads[i]);
+        accumulate(slot, grads[i]);
       } else {
         accumulate(in->grad, grads[i]);
       }

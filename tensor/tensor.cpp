@@ -118,7 +118,8 @@ void Tensor::set_grad(const Tensor& g) {
 }
 
 void Tensor::zero_grad() {
-  if (checked().grad) Tensor(impl_->grad).fill_(0.f);
+  checked();
+  impl_->grad = nullptr;
 }
 
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }

@@ -85,7 +85,9 @@ class Tensor {
   Tensor& requires_grad_(bool on = true);
   Tensor grad() const;  // undefined until a backward reaches this leaf
   void set_grad(const Tensor& g);
-  void zero_grad();  // keeps the allocation, fills it with zeros
+  // Drops the gradient (grad() undefined), as PyTorch's set_to_none: the next backward hands this tensor
+  // its first gradient as it is (no zero fill, no addition), and adds only a second one.
+  void zero_grad();
   const std::shared_ptr<Node>& grad_fn() const;
   void backward() const;                           // from a one-element tensor, seed 1
   void backward(const Tensor& grad_output) const;  // seed with grad_output (same shape)

@@ -16,7 +16,17 @@ TEST_CASE("autograd: gradients accumulate into leaves across uses and backward c
   z.backward();  // accumulates
   CHECK(x.grad().to_vector() == std::vector<float>{5, 7, 9});
   x.zero_grad();
-  CHECK(x.grad().to_vector() == std::vector<float>{0, 0, 0});
+  CHECK_FALSE(x.grad().defined());  // dropped: the next backward writes its first gradient
+  sum(scale(x, 3.f)).backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{3, 3, 3});
+}
+
+TEST_CASE("autograd: a gradient two leaves share is never changed under one of them", "[autograd]") {
+  Tensor a = Tensor::from_vector({1, 2}, Shape{2}).requires_grad_(), b = Tensor::from_vector({3, 4}, Shape{2}).requires_grad_();
+  sum(add(a, b)).backward();  // add's backward may hand both the same tensor
+  sum(scale(a, 2.f)).backward();  // a second gradient for a only
+  CHECK(a.grad().to_vector() == std::vector<float>{3, 3});
+  CHECK(b.grad().to_vector() == std::vector<float>{1, 1});
 }
 
 TEST_CASE("autograd: diamond graph is processed once per node in topological order", "[autograd]") {

@@ -80,8 +80,8 @@ void GradReducer::finish() {
   for (size_t i = 0; i < params_.size(); ++i) ready(int64_t(i));  // parameters outside the graph
   comm_.finish();
   const float inv = 1.f / float(comm_.size());
-  for (Slot& s : params_) {
-    if (!s.t.grad().defined()) s.t.set_grad(Tensor::zeros(s.t.shape(), device_));
+  for (Slot& s : params_) {  // a new gradient tensor: the one backward left may be shared (autograd.cpp)
+    s.t.set_grad(Tensor::empty(s.t.shape(), device_));
     RENORM_DISPATCH(device_, scale, flat_.data() + s.offset, inv, s.t.grad().data(), s.t.numel());
   }
   for (Slot& s : buffers_) RENORM_DISPATCH(device_, scale, flat_.data() + s.offset, inv, s.t.data(), s.t.numel());

@@ -39,15 +39,31 @@ Sgd::Sgd(NamedTensors params, float lr, SgdOptions o) : Optimizer(std::move(para
   make_state({"momentum"});
 }
 
-void Sgd::step() {
-  NoGradGuard no_grad;
-  const kernels::SgdParams h{lr_, o_.momentum, o_.weight_decay, o_.nesterov};
+template <class Run>
+void Optimizer::for_each_list(Run&& run) {
+  kernels::TensorList list;
+  Device device = Device::CPU;
+  auto flush = [&] {
+    if (list.count > 0) run(device, list);
+    list.count = 0;
+  };
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i].second;
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    RENORM_DISPATCH(p.device(), sgd_step, p.data(), g.data(), state_[i][0].data(), p.numel(), h);
+    if (list.count == kernels::kTensorList || (list.count > 0 && p.device() != device)) flush();
+    device = p.device();
+    const int k = list.count++;
+    list.p[k] = p.data(), list.g[k] = g.data(), list.n[k] = p.numel();
+    list.s0[k] = state_[i][0].data(), list.s1[k] = state_[i].size() > 1 ? state_[i][1].data() : nullptr;
   }
+  flush();
+}
+
+void Sgd::step() {
+  NoGradGuard no_grad;
+  const kernels::SgdParams h{lr_, o_.momentum, o_.weight_decay, o_.nesterov};
+  for_each_list([&](Device d, const kernels::TensorList& l) { RENORM_DISPATCH(d, sgd_step, l, h); });
   ++steps_;
 }
 
@@ -63,12 +79,7 @@ void Adam::step() {
   ++steps_;
   const float b1 = 1.f - std::pow(o_.beta1, float(steps_)), b2 = 1.f - std::pow(o_.beta2, float(steps_));
   const kernels::AdamParams h{lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, b1, b2};
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = params_[i].second;
-    const Tensor g = p.grad();
-    if (!g.defined()) continue;
-    RENORM_DISPATCH(p.device(), adam_step, p.data(), g.data(), state_[i][0].data(), state_[i][1].data(), p.numel(), h);
-  }
+  for_each_list([&](Device d, const kernels::TensorList& l) { RENORM_DISPATCH(d, adam_step, l, h); });
 }
 
 float LrSchedule::at(int64_t step) const {

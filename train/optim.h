@@ -1,5 +1,5 @@
 // Optimizers (SGD with momentum / Nesterov / weight decay, Adam) and learning-rate schedules. A step is
-// one fused kernel per parameter tensor (kernels/optim.h) with the hyperparameters passed by value: no
+// one fused kernel per 32 parameter tensors (kernels/optim.h) with the hyperparameters passed by value: no
 // per-element host work and no host-device sync. State tensors are exposed by name for checkpoints.
 #pragma once
 #include <cstdint>
@@ -31,6 +31,10 @@ class Optimizer {
   float lr_;
   int64_t steps_ = 0;
   void make_state(std::vector<std::string> slots);
+  // run(device, list) over the parameters that have a gradient, kernels::kTensorList at a time (one
+  // launch each on CUDA), in parameter order.
+  template <class Run>
+  void for_each_list(Run&& run);
 };
 
 struct SgdOptions {

@@ -1,5 +1,7 @@
-// cuBLAS under the CUDA emulator: handles can be made and configured, and every computation answers
-// CUBLAS_STATUS_NOT_SUPPORTED. Matrix products are not emulated; their tests need a real GPU.
+// cuBLAS under the CUDA emulator: handles can be made and configured; cublasSgemm answers
+// CUBLAS_STATUS_NOT_SUPPORTED (its parity tests need a real GPU) unless the reference libraries are on
+// (renorm_emu::set_reference_libraries, emu/libraries.cpp): then a plain host loop computes it, for the
+// training step's account, never for a parity test. Counted as a library call either way.
 #pragma once
 #include "cuda_runtime.h"
 
@@ -17,14 +19,12 @@ inline cublasStatus_t cublasCreate(cublasHandle_t* h) {
 inline cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
 inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
 inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
-inline cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float*,
-                                  const float*, int, const float*, int, const float*, float*, int) {
-  renorm_emu::count(renorm_emu::Counted::LibraryCall);  // counted in the device's account, not emulated
-  return CUBLAS_STATUS_NOT_SUPPORTED;
-}
+cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
+                           float* c, int ldc);
 inline const char* cublasGetStatusName(cublasStatus_t s) {
   return s == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_NOT_SUPPORTED";
 }
 inline const char* cublasGetStatusString(cublasStatus_t s) {
-  return s == CUBLAS_STATUS_SUCCESS ? "success" : "cuBLAS is not emulated by the renorm CUDA emulator: needs a real GPU";
+  return s == CUBLAS_STATUS_SUCCESS ? "success" : "cuBLAS is not emulated by the renorm CUDA emulator: needs a real GPU (or renorm_emu::set_reference_libraries)";
 }

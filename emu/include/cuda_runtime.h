@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <unordered_set>
 #include <string>
 
 #include "renorm_emu/device.h"
@@ -146,6 +147,10 @@ struct Account {
   std::map<std::string, uint64_t> launches;  // kernel -> launches
   std::map<std::string, Traffic> traffic;    // kernel -> its bytes (when traffic_counted())
   uint64_t memsets = 0, copies = 0, syncs = 0, allocations = 0, library_calls = 0;
+  // The 32-byte sectors any launch since the reset touched, in bytes: what a sequence of kernels (an op's
+  // launches) must move at least once between DRAM and the chip, counting a sector a second launch
+  // touches again once (it may come from L2). traffic.bytes_distinct sums each launch's own instead.
+  uint64_t bytes_distinct_all = 0;
   Traffic total_traffic() const {
     Traffic t;
     for (const auto& [kernel, k] : traffic) {
@@ -164,5 +169,10 @@ Account account();  // a copy
 void reset_account();
 enum class Counted { Launch, Memset, Copy, Sync, Allocation, LibraryCall };
 void count(Counted what, const char* kernel = nullptr);
-void add_traffic(const char* kernel, const Traffic& t);
+// One launch's traffic, and the sectors it touched (their numbers, address / 32).
+void add_traffic(const char* kernel, const Traffic& t, const std::unordered_set<uintptr_t>& sectors);
+// The reference cuBLAS and cuDNN (emu/libraries.cpp): off by default, so their parity tests skip rather
+// than compare the CPU with host loops; on for the training step's account (launches, library calls).
+void set_reference_libraries(bool on);
+bool reference_libraries();
 }  // namespace renorm_emu

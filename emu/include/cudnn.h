@@ -1,6 +1,7 @@
-// cuDNN under the CUDA emulator: the handle and descriptors can be made and set, and every algorithm
-// query or convolution answers CUDNN_STATUS_NOT_SUPPORTED. Convolutions are not emulated; their tests
-// need a real GPU.
+// cuDNN under the CUDA emulator: the handle and descriptors can be made and set; algorithm queries and
+// convolutions answer CUDNN_STATUS_NOT_SUPPORTED (their parity tests need a real GPU) unless the
+// reference libraries are on (below): then plain host loops compute them, for the training step's
+// account (tests/emu), never for a parity test.
 #pragma once
 #include <cstddef>
 
@@ -33,60 +34,116 @@ using cudnnConvolutionFwdAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionFwdAlgo_t>;
 using cudnnConvolutionBwdDataAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionBwdDataAlgo_t>;
 using cudnnConvolutionBwdFilterAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionBwdFilterAlgo_t>;
 
-namespace renorm_emu::cudnn {
-template <class T>
-cudnnStatus_t make(T* out) {
-  static char token;
-  *out = reinterpret_cast<T>(&token);
-  return CUDNN_STATUS_SUCCESS;
-}
-}  // namespace renorm_emu::cudnn
+// The descriptors hold what they are set to (the reference convolutions read them).
+struct cudnnTensorStruct {
+  cudnnTensorFormat_t format;
+  int n, c, h, w;
+};
+struct cudnnFilterStruct {
+  cudnnTensorFormat_t format;
+  int k, c, r, s;
+};
+struct cudnnConvolutionStruct {
+  int pad_h, pad_w, stride_h, stride_w, dil_h, dil_w;
+  cudnnConvolutionMode_t mode;
+};
 
-inline cudnnStatus_t cudnnCreate(cudnnHandle_t* h) { return renorm_emu::cudnn::make(h); }
+inline cudnnStatus_t cudnnCreate(cudnnHandle_t* h) {
+  static char token;
+  *h = reinterpret_cast<cudnnHandle_t>(&token);
+  return CUDNN_STATUS_SUCCESS;
+}
 inline cudnnStatus_t cudnnSetStream(cudnnHandle_t, cudaStream_t) { return CUDNN_STATUS_SUCCESS; }
-inline cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { return renorm_emu::cudnn::make(d); }
-inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { return renorm_emu::cudnn::make(d); }
-inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) { return renorm_emu::cudnn::make(d); }
-inline cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t, cudnnTensorFormat_t, cudnnDataType_t, int, int,
-                                                int, int) {
+inline cudnnStatus_t cudnnCreateTensorDescriptor(cudnnTensorDescriptor_t* d) { return *d = new cudnnTensorStruct{}, CUDNN_STATUS_SUCCESS; }
+inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { return *d = new cudnnFilterStruct{}, CUDNN_STATUS_SUCCESS; }
+inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
+  return *d = new cudnnConvolutionStruct{}, CUDNN_STATUS_SUCCESS;
+}
+inline cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t, int n,
+                                                int c, int h, int w) {
+  *d = {f, n, c, h, w};
   return CUDNN_STATUS_SUCCESS;
 }
-inline cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t, cudnnDataType_t, cudnnTensorFormat_t, int, int,
-                                                int, int) {
+inline cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t, cudnnTensorFormat_t f, int k,
+                                                int c, int r, int s) {
+  *d = {f, k, c, r, s};
   return CUDNN_STATUS_SUCCESS;
 }
-inline cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t, int, int, int, int, int, int,
-                                                     cudnnConvolutionMode_t, cudnnDataType_t) {
+inline cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int ph, int pw, int u, int v, int dh,
+                                                     int dw, cudnnConvolutionMode_t m, cudnnDataType_t) {
+  *d = {ph, pw, u, v, dh, dw, m};
   return CUDNN_STATUS_SUCCESS;
 }
 inline cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t, cudnnMathType_t) {
   return CUDNN_STATUS_SUCCESS;
 }
-#define RENORM_EMU_CUDNN_UNSUPPORTED(name) \
-  template <class... A>                    \
-  cudnnStatus_t name(A...) {               \
-    return CUDNN_STATUS_NOT_SUPPORTED;     \
-  }
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionForwardAlgorithm_v7)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardDataAlgorithm_v7)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardFilterAlgorithm_v7)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionForwardWorkspaceSize)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardDataWorkspaceSize)
-RENORM_EMU_CUDNN_UNSUPPORTED(cudnnGetConvolutionBackwardFilterWorkspaceSize)
-#undef RENORM_EMU_CUDNN_UNSUPPORTED
-// The compute calls: not emulated either, but counted in the device's account (library_calls).
-#define RENORM_EMU_CUDNN_COMPUTE(name)                        \
-  template <class... A>                                       \
-  cudnnStatus_t name(A...) {                                  \
-    renorm_emu::count(renorm_emu::Counted::LibraryCall);      \
-    return CUDNN_STATUS_NOT_SUPPORTED;                        \
-  }
-RENORM_EMU_CUDNN_COMPUTE(cudnnConvolutionForward)
-RENORM_EMU_CUDNN_COMPUTE(cudnnConvolutionBackwardData)
-RENORM_EMU_CUDNN_COMPUTE(cudnnConvolutionBackwardFilter)
-#undef RENORM_EMU_CUDNN_COMPUTE
+
+// Everything below answers CUDNN_STATUS_NOT_SUPPORTED unless the reference libraries are on
+// (renorm_emu::set_reference_libraries, emu/libraries.cpp): then one algorithm (0) with no workspace, and
+// convolutions computed by plain loops on the host (NHWC tensors, KRSC filters, cross-correlation),
+// each counted as a library call with its bytes (the tensors' sizes) in the account.
+template <class Perf>
+cudnnStatus_t renorm_emu_one_algorithm(int* returned, Perf* perf) {
+  if (!renorm_emu::reference_libraries()) return CUDNN_STATUS_NOT_SUPPORTED;
+  *returned = 1;
+  perf[0] = Perf{};
+  perf[0].status = CUDNN_STATUS_SUCCESS;
+  return CUDNN_STATUS_SUCCESS;
+}
+inline cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,
+                                                            cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, int,
+                                                            int* n, cudnnConvolutionFwdAlgoPerf_t* p) {
+  return renorm_emu_one_algorithm(n, p);
+}
+inline cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t,
+                                                                 cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+                                                                 cudnnTensorDescriptor_t, int, int* n,
+                                                                 cudnnConvolutionBwdDataAlgoPerf_t* p) {
+  return renorm_emu_one_algorithm(n, p);
+}
+inline cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t,
+                                                                   cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+                                                                   cudnnFilterDescriptor_t, int, int* n,
+                                                                   cudnnConvolutionBwdFilterAlgoPerf_t* p) {
+  return renorm_emu_one_algorithm(n, p);
+}
+inline cudnnStatus_t renorm_emu_no_workspace(size_t* bytes) {
+  if (!renorm_emu::reference_libraries()) return CUDNN_STATUS_NOT_SUPPORTED;
+  *bytes = 0;
+  return CUDNN_STATUS_SUCCESS;
+}
+inline cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,
+                                                             cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
+                                                             cudnnConvolutionFwdAlgo_t, size_t* bytes) {
+  return renorm_emu_no_workspace(bytes);
+}
+inline cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t, cudnnFilterDescriptor_t,
+                                                                  cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+                                                                  cudnnTensorDescriptor_t, cudnnConvolutionBwdDataAlgo_t,
+                                                                  size_t* bytes) {
+  return renorm_emu_no_workspace(bytes);
+}
+inline cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cudnnTensorDescriptor_t,
+                                                                    cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+                                                                    cudnnFilterDescriptor_t, cudnnConvolutionBwdFilterAlgo_t,
+                                                                    size_t* bytes) {
+  return renorm_emu_no_workspace(bytes);
+}
+// The compute calls (emu/libraries.cpp): counted in the device's account (library_calls) either way.
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
+                                      cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd,
+                                      cudnnConvolutionFwdAlgo_t, void* ws, size_t ws_bytes, const void* beta,
+                                      cudnnTensorDescriptor_t yd, void* y);
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cudnnFilterDescriptor_t wd, const void* w,
+                                           cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
+                                           cudnnConvolutionBwdDataAlgo_t, void* ws, size_t ws_bytes, const void* beta,
+                                           cudnnTensorDescriptor_t dxd, void* dx);
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
+                                             cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
+                                             cudnnConvolutionBwdFilterAlgo_t, void* ws, size_t ws_bytes, const void* beta,
+                                             cudnnFilterDescriptor_t dwd, void* dw);
 inline const char* cudnnGetErrorString(cudnnStatus_t s) {
   return s == CUDNN_STATUS_SUCCESS ? "CUDNN_STATUS_SUCCESS"
                                    : "CUDNN_STATUS_NOT_SUPPORTED (cuDNN is not emulated by the renorm CUDA emulator: "
-                                     "needs a real GPU)";
+                                     "needs a real GPU, or renorm_emu::set_reference_libraries for the account)";
 }

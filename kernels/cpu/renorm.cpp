@@ -124,15 +124,22 @@ void renorm_forward_from_moments(const float* x, NormShape s, const float* mean,
                                  float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   const int64_t nc = s.n * s.c;
   std::vector<float> a(nc), b(nc);
-  ClipCount clipped;
-  for (int64_t c = 0; c < s.c; ++c) {
-    const ClipCount k = renorm_forward_channel(c, s, mean, var, gamma[c], beta[c], run_mean, run_std, p, save_invstd,
-                                               save_r, save_d, a.data(), b.data());
-    clipped.r += k.r;
-    clipped.d += k.d;
+  int clipped_r = 0, clipped_d = 0;
+  for (int64_t i = 0; i < nc; ++i) {
+    const int64_t c = i % s.c;
+    const int flags = renorm_forward_nc(mean[i], var[i], gamma[c], beta[c], run_mean[c], run_std[c], p, &save_invstd[i],
+                                        &save_r[i], &save_d[i], &a[i], &b[i]);
+    clipped_r += flags & 1;
+    clipped_d += (flags >> 1) & 1;
   }
-  clip_counts[0] = static_cast<float>(clipped.r);
-  clip_counts[1] = static_cast<float>(clipped.d);
+  if (p.update_running)
+    for (int64_t c = 0; c < s.c; ++c) {
+      RunningSums sums;
+      for (int64_t n = 0; n < s.n; ++n) sums.add(mean[n * s.c + c], var[n * s.c + c], p.eps);
+      sums.update(s.n, p.alpha, &run_mean[c], &run_std[c]);
+    }
+  clip_counts[0] = static_cast<float>(clipped_r);
+  clip_counts[1] = static_cast<float>(clipped_d);
   apply_affine(x, s, a.data(), b.data(), y);
 }
 
@@ -165,9 +172,16 @@ void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, con
                                const float* save_r, const float* save_d, float* dx, float* dgamma, float* dbeta) {
   const int64_t nc = s.n * s.c;
   std::vector<float> pq(2 * nc), sh(nc);
-  for (int64_t c = 0; c < s.c; ++c)
-    renorm_backward_channel(c, s, rows, sums, sums + nc, gamma[c], save_mean, save_invstd, save_r, save_d, pq.data(),
-                            pq.data() + nc, sh.data(), dgamma, dbeta);
+  const float *s1 = sums, *s2 = sums + nc;
+  for (int64_t i = 0; i < nc; ++i)
+    renorm_dx_coeffs(gamma[i % s.c], save_mean[i], save_invstd[i], save_r[i], s1[i], s2[i], rows, &pq[i], &pq[nc + i],
+                     &sh[i]);
+  for (int64_t c = 0; c < s.c; ++c) {
+    AffineGrads g;
+    for (int64_t n = 0; n < s.n; ++n) g.add(save_r[n * s.c + c], save_d[n * s.c + c], s1[n * s.c + c], s2[n * s.c + c]);
+    dgamma[c] = static_cast<float>(g.dgamma);
+    dbeta[c] = static_cast<float>(g.dbeta);
+  }
   apply_rows(x, dy, s, pq.data(), pq.data() + nc, sh.data(), dx);
 }
 

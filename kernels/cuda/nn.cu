@@ -1,9 +1,12 @@
 // CUDA epilogue (bias + ReLU), max pooling, dropout and softmax cross-entropy. Elementwise grid-stride
-// loops; the epilogue's backward is one pass: the ReLU mask applied and the bias gradient a coalesced
-// column reduction (partials per row chunk, then a fixed-order sum: deterministic);
+// loops; the epilogue's backward is one launch: the ReLU mask applied and the bias gradient a coalesced
+// column reduction (partials per row chunk, summed by the column tile's last block to finish in a fixed
+// order: deterministic, kernels/cuda/arrival.cuh); max-pool's backward a gather per input element (no
+// memset, no atomics);
 // softmax cross-entropy is one thread per example (K = 10 classes here).
 #include <cmath>
 
+#include "kernels/cuda/arrival.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/nn.h"
 
@@ -20,9 +23,11 @@ __global__ void __launch_bounds__(kThreads) epilogue_kernel(float* y, int64_t ro
 constexpr int kBiasLanes = 32, kBiasRowLanes = 8, kBiasThreads = kBiasLanes * kBiasRowLanes;
 
 // grid (chunks, ceil(c/32)), block (32, 8): dz = epilogue_grad(y, dy) (stored when dz is set) and
-// partial[chunk, c] = Σ dz over the chunk's rows.
+// partial[chunk, c] = Σ dz over the chunk's rows; the last block of a column tile sums its chunks'
+// partials (row lane j takes chunks j, j+8, ... in order, then the lanes in order) into db.
 __global__ void __launch_bounds__(kBiasThreads)
-    epilogue_partial(const float* y, const float* dy, float* dz, int64_t rows, int64_t c, float* partial) {
+    epilogue_backward_kernel(const float* y, const float* dy, float* dz, int64_t rows, int64_t c, float* partial,
+                             unsigned* counters, float* db) {
   const int64_t j = int64_t(blockIdx.y) * kBiasLanes + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
   float s = 0.f;
   if (j < c)
@@ -38,12 +43,14 @@ __global__ void __launch_bounds__(kBiasThreads)
     for (int k = 1; k < kBiasRowLanes; ++k) s += sh[k][threadIdx.x];
     partial[int64_t(blockIdx.x) * c + j] = s;
   }
-}
-
-__global__ void __launch_bounds__(kThreads) bias_final(const float* partial, int64_t chunks, int64_t c, float* db) {
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x) {
-    float s = 0.f;
-    for (int64_t k = 0; k < chunks; ++k) s += partial[k * c + j];
+  if (!arrive_last(&counters[blockIdx.y], gridDim.x)) return;
+  s = 0.f;
+  if (j < c)
+    for (int64_t k = threadIdx.y; k < gridDim.x; k += kBiasRowLanes) s += __ldcg(partial + k * c + j);
+  sh[threadIdx.y][threadIdx.x] = s;  // (arrive_last's barrier ordered the reads above before this)
+  __syncthreads();
+  if (threadIdx.y == 0 && j < c) {
+    for (int k = 1; k < kBiasRowLanes; ++k) s += sh[k][threadIdx.x];
     db[j] = s;
   }
 }
@@ -63,11 +70,10 @@ __global__ void __launch_bounds__(kThreads) maxpool_fwd_kernel(const float* x, P
 
 __global__ void __launch_bounds__(kThreads)
     maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
-  const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
-  for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
-    // Overlapping windows (stride < k) can route two outputs to one input: add atomically.
-    atomicAdd(dx + maxpool_source(ps, b, i, j, c, argmax[o]), dy[o]);
+  const int64_t total = ps.b * ps.h * ps.w * ps.c;
+  for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t c = e % ps.c, x = (e / ps.c) % ps.w, y = (e / ps.c / ps.w) % ps.h, b = e / ps.c / ps.w / ps.h;
+    dx[e] = maxpool_input_grad(ps, dy, argmax, b, y, x, c);
   }
 }
 
@@ -106,9 +112,9 @@ void epilogue_backward(const float* y, const float* dy, float* dz, float* db, in
   if (c == 0) return;
   const int64_t chunks = std::max<int64_t>(1, (rows + kBiasChunk - 1) / kBiasChunk);
   Scratch part(chunks * c * sizeof(float));
-  launch<epilogue_partial>(dim3(unsigned(chunks), unsigned((c + kBiasLanes - 1) / kBiasLanes)),
-                           dim3(kBiasLanes, kBiasRowLanes), 0, y, dy, dz, rows, c, part.as<float>());
-  launch_n<bias_final>(c, part.as<float>(), chunks, c, db);
+  const int64_t tiles = (c + kBiasLanes - 1) / kBiasLanes;
+  launch<epilogue_backward_kernel>(dim3(unsigned(chunks), unsigned(tiles)), dim3(kBiasLanes, kBiasRowLanes), 0, y, dy,
+                                   dz, rows, c, part.as<float>(), ::renorm::cuda::arrival_counters(size_t(tiles)), db);
 }
 
 void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
@@ -116,8 +122,7 @@ void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argma
 }
 
 void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
-  RENORM_CUDA_CHECK(cudaMemsetAsync(dx, 0, ps.b * ps.h * ps.w * ps.c * sizeof(float), ::renorm::cuda::stream()));
-  launch_n<maxpool_bwd_kernel>(ps.b * ps.oh() * ps.ow() * ps.c, dy, argmax, ps, dx);
+  launch_n<maxpool_bwd_kernel>(ps.b * ps.h * ps.w * ps.c, dy, argmax, ps, dx);
 }
 
 void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,

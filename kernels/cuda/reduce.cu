@@ -1,7 +1,8 @@
-// sum: two deterministic passes, no atomics and no host sync.
-// Pass 1: each of G blocks sums a grid-stride slice of x (n floats read) into partial[G] (double).
-// Pass 2: one block sums the G partials into out[0]. Bytes moved: 4n + small.
+// sum: one launch, deterministic, no host sync. Each of G blocks sums a grid-stride slice of x (n floats
+// read) into partial[G] (double); the last block to finish (kernels/cuda/arrival.cuh) sums the G
+// partials in a fixed order into out[0]. Bytes moved: 4n + small.
 #include "runtime/allocator.h"
+#include "kernels/cuda/arrival.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/reduce.h"
 
@@ -21,16 +22,14 @@ __device__ double block_sum(double v) {
   return v;
 }
 
-__global__ void __launch_bounds__(kThreads) sum_partial(const float* x, int64_t n, double* partial) {
+__global__ void __launch_bounds__(kThreads) sum_kernel(const float* x, int64_t n, double* partial, unsigned* counter, float* out) {
   double s = 0.0;
   for (int64_t i = blockIdx.x * int64_t(kThreads) + threadIdx.x; i < n; i += int64_t(gridDim.x) * kThreads) s += x[i];
   s = block_sum<kThreads>(s);
   if (threadIdx.x == 0) partial[blockIdx.x] = s;
-}
-
-__global__ void __launch_bounds__(kThreads) sum_final(const double* partial, int g, float* out) {
-  double s = 0.0;
-  for (int i = threadIdx.x; i < g; i += kThreads) s += partial[i];
+  if (!arrive_last(counter, gridDim.x)) return;
+  s = 0.0;
+  for (unsigned i = threadIdx.x; i < gridDim.x; i += kThreads) s += __ldcg(partial + i);
   s = block_sum<kThreads>(s);
   if (threadIdx.x == 0) out[0] = static_cast<float>(s);
 }
@@ -40,8 +39,7 @@ void sum(const float* x, int64_t n, float* out) {
   const unsigned g = grid_for(n);
   Scratch scratch(g * sizeof(double));
   double* partial = scratch.as<double>();
-  launch<sum_partial>(g, kThreads, 0, x, n, partial);
-  launch<sum_final>(1, kThreads, 0, partial, static_cast<int>(g), out);
+  launch<sum_kernel>(g, kThreads, 0, x, n, partial, ::renorm::cuda::arrival_counters(1), out);
 }
 
 }  // namespace renorm::kernels::cuda

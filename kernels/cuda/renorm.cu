@@ -1,239 +1,262 @@
 // CUDA microbatch moments and Batch Renorm. x: (N,R,C) row-major (NHWC viewed as (N,M,H,W,C)).
 //
-// Stage 1 (one pass over x; over x and dy in backward): block = 32 channel lanes (threadIdx.x, so a
-// warp reads 128 contiguous bytes of one row: coalesced NHWC) × kRowLanes row lanes (threadIdx.y);
-// grid = (N·chunks, ceil(C/32)). Each block reduces one chunk of rows of one microbatch for 32 channels
-// (Welford in forward, plain sums in backward) and writes a partial per (n, chunk, c).
-// Stage 2a: one warp per (n, c) merges that microbatch's chunk partials (lanes stride over the chunks,
-// then a shuffle tree): μ_n and var_n in forward, S1 and S2 in backward. A thread per (n, c) merging
-// them in sequence made the forward a fixed ~0.25 ms on an H200 (docs/gpu-report-2026-11-30.md).
-// Stage 2b (tiny, one block): per channel, μ_n, σ_n, r_n, d_n, the affine coefficients
-// (kernels/renorm.h) and the moving averages; dγ, dβ in backward.
-// Stage 3 (one elementwise pass): y = a·x + b (dx = p·dy + q·x + s), float4 when C % 4 == 0.
-// No host synchronization anywhere; workspaces come from the caching allocator.
+// Two launches per training pass, one for inference (issue 23):
+// - statistics: grid (N·chunks, ceil(C/32)), block 32 channel lanes (threadIdx.x: a warp reads 128
+//   contiguous bytes of a row, NHWC-coalesced) × 8 row lanes. A block reduces one chunk of rows of one
+//   microbatch for 32 channels (forward: shifted sums Σ(x−K), Σ(x−K)² per thread, K its first value, no
+//   division per element, merged with Chan's formula; backward: Σdy and Σdy·(x−μ_n)) into a partial
+//   per (n, chunk, c). The last block of a group (n, 32 channels) to finish (arrive_last,
+//   kernels/cuda/arrival.cuh) merges the group's partials in chunk order, so the result does not depend
+//   on which block was last, and does the per-(n,c) step (kernels/renorm.h): σ_n, r_n, d_n and the
+//   affine coefficients forward, the dx coefficients backward. The last group of a 32-channel tile over
+//   n does the per-channel step, summing over n in order: the moving averages and the clip counts
+//   forward (the clip counts' last tile over all tiles), dγ and dβ backward.
+// - apply: y = a·x + b (dx = p·dy + q·x + s). Grid (N, blocks per microbatch); each thread keeps one
+//   float4 column of channels for its whole loop (its coefficients in registers, the stride a multiple
+//   of the row) and strides over the microbatch's rows with pointer steps: no division or 64-bit
+//   multiply per element. Inference is this kernel alone, the coefficients from γ, β, μ, σ per thread.
+// No host synchronization; workspaces come from the caching allocator, counters from arrival_counters.
 //
-// Bytes each must move (F = 4·N·R·C): moments F; forward train 3F (x twice, y once); backward 5F
-// (x, dy twice, dx once); inference 2F. Partials and per-(n,c) values are O(N·C·chunks), negligible.
+// Bytes (F = 4·N·R·C): moments F; forward 3F moved (x twice, y), 2F distinct (x's second read can be
+// served by L2); backward 5F moved (x, dy twice, dx), 3F distinct; inference 2F. Partials and per-(n,c)
+// values are O(N·C·chunks), about 1% of F at the CIFAR shapes (scripts/gpu-traffic.sh counts them).
 #include <algorithm>
 
-#include "runtime/allocator.h"
+#include "kernels/cuda/affine_apply.cuh"
+#include "kernels/cuda/arrival.cuh"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/renorm.h"
+#include "runtime/allocator.h"
 
 namespace renorm::kernels::cuda {
 
 namespace {
-constexpr int kLanes = 32, kRowLanes = 8, kPartialThreads = kLanes * kRowLanes;
+constexpr int kLanes = 32, kRowLanes = 8, kStatsThreads = kLanes * kRowLanes;
 
-struct ChunkPlan {
+
+// The statistics kernels' plan: chunks of rows per microbatch (grid x is N·per_n) and 32-channel tiles.
+struct Plan {
   int64_t per_n;  // chunks per microbatch
   int64_t rows;   // rows per chunk
+  int64_t tiles;  // ceil(C / 32)
 };
 
-// About 4 blocks per multiprocessor in stage 1, and at least 64 rows (8 per thread) per chunk.
-ChunkPlan plan_chunks(NormShape s) {
-  const int64_t ctiles = (s.c + kLanes - 1) / kLanes;
-  const int64_t want = std::max<int64_t>(1, 4 * int64_t(::renorm::cuda::multiprocessor_count()) / (s.n * ctiles));
-  const int64_t cap = std::max<int64_t>(1, (s.rows + 63) / 64);
-  const int64_t per_n = std::min(want, cap);
+// About 4 blocks per multiprocessor, and at least 64 rows (8 per thread) per chunk.
+Plan plan_stats(NormShape s) {
+  const int64_t tiles = (s.c + kLanes - 1) / kLanes;
+  const int64_t want = std::max<int64_t>(1, 4 * int64_t(::renorm::cuda::multiprocessor_count()) / (s.n * tiles));
+  const int64_t per_n = std::min(want, std::max<int64_t>(1, (s.rows + 63) / 64));
   const int64_t rows = (s.rows + per_n - 1) / per_n;
-  return {(s.rows + rows - 1) / rows, rows};
+  return {(s.rows + rows - 1) / rows, rows, tiles};
+}
+dim3 stats_grid(NormShape s, Plan p) { return dim3(unsigned(s.n * p.per_n), unsigned(p.tiles)); }
+const dim3 kStatsBlock(kLanes, kRowLanes);
+
+// The arrival counters: one per group (n, tile), one per tile, one for all tiles.
+struct Counters {
+  unsigned *group, *tile, *all;
+};
+Counters counters_for(NormShape s, int64_t tiles) {
+  unsigned* c = ::renorm::cuda::arrival_counters(size_t(s.n * tiles + tiles + 1));
+  return {c, c + s.n * tiles, c + s.n * tiles + tiles};
 }
 
-// Stage 1, forward: Welford partials (count, mean, m2), each (N·per_n, C).
-__global__ void __launch_bounds__(kPartialThreads)
-    welford_partial(const float* __restrict__ x, NormShape s, ChunkPlan plan, float* pcount, float* pmean, float* pm2) {
-  const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
+// A block's partial: Welford's state forward, the two sums backward. Trivial types (shared memory).
+struct Moments {
+  float count, mean, m2;
+  __device__ void merge(const Moments& b) { welford_merge(count, mean, m2, b.count, b.mean, b.m2); }
+  __device__ static Moments load_cg(const Moments* p) { return {__ldcg(&p->count), __ldcg(&p->mean), __ldcg(&p->m2)}; }
+};
+struct Sums {
+  float s1, s2;
+  __device__ void merge(const Sums& b) { s1 += b.s1, s2 += b.s2; }
+  __device__ static Sums load_cg(const Sums* p) { return {__ldcg(&p->s1), __ldcg(&p->s2)}; }
+};
+
+// This block's chunk of microbatch n: rows [r0, r1); this thread's rows r0+ty, r0+ty+8, ... of channel c.
+struct Chunk {
+  int64_t n, r0, r1, c;
+  bool in;  // c < C
+};
+__device__ Chunk my_chunk(NormShape s, Plan p) {
+  const int64_t n = blockIdx.x / p.per_n, k = blockIdx.x - n * p.per_n;  // one division per block
   const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
-  const int64_t r0 = k * plan.rows, r1 = min(r0 + plan.rows, s.rows);
-  float cnt = 0.f, mean = 0.f, m2 = 0.f;
-  if (c < s.c) {
-    const float* base = x + n * s.rows * s.c + c;
+  return {n, k * p.rows, min(k * p.rows + p.rows, s.rows), c, c < s.c};
+}
+
+// The block's 8 row lanes merged in lane order; valid in row lane 0.
+template <class T>
+__device__ T merge_lanes(T m) {
+  __shared__ T lanes[kRowLanes][kLanes];
+  lanes[threadIdx.y][threadIdx.x] = m;
+  __syncthreads();
+  if (threadIdx.y == 0)
+    for (int j = 1; j < kRowLanes; ++j) m.merge(lanes[j][threadIdx.x]);
+  __syncthreads();
+  return m;
+}
+
+// In the group's last block: its per_n partials (N·per_n, C) merged in chunk order — row lane j takes
+// chunks j, j+8, ... in order, then the lanes in order — whichever block is last; valid in row lane 0.
+template <class T>
+__device__ T merge_group(const T* parts, NormShape s, Plan p, const Chunk& k, T zero) {
+  T m = zero;
+  if (k.in)
+    for (int64_t j = threadIdx.y; j < p.per_n; j += kRowLanes) m.merge(T::load_cg(parts + (k.n * p.per_n + j) * s.c + k.c));
+  return merge_lanes(m);
+}
+
+// One thread's moments over its rows, as shifted sums (K = its first value: no division per element).
+__device__ Moments thread_moments(const float* __restrict__ x, NormShape s, const Chunk& k) {
+  if (!k.in || k.r0 + threadIdx.y >= k.r1) return {0.f, 0.f, 0.f};
+  const float* p = x + (k.n * s.rows + k.r0 + threadIdx.y) * s.c + k.c;
+  const float* end = x + (k.n * s.rows + k.r1) * s.c;
+  const int64_t step = kRowLanes * s.c;
+  const float shift = __ldg(p);
+  float s1 = 0.f, s2 = 0.f, cnt = 0.f;
 #pragma unroll 4
-    for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) {
-      const float v = __ldg(base + r * s.c);
-      cnt += 1.f;
-      const float delta = v - mean;
-      mean += delta / cnt;
-      m2 += delta * (v - mean);
-    }
+  for (; p < end; p += step) {
+    const float v = __ldg(p) - shift;
+    s1 += v;
+    s2 = fmaf(v, v, s2);
+    cnt += 1.f;
   }
-  __shared__ float sh[3][kRowLanes][kLanes];
-  sh[0][threadIdx.y][threadIdx.x] = cnt;
-  sh[1][threadIdx.y][threadIdx.x] = mean;
-  sh[2][threadIdx.y][threadIdx.x] = m2;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < s.c) {
-    for (int j = 1; j < kRowLanes; ++j)
-      welford_merge(cnt, mean, m2, sh[0][j][threadIdx.x], sh[1][j][threadIdx.x], sh[2][j][threadIdx.x]);
-    const int64_t o = int64_t(blockIdx.x) * s.c + c;
-    pcount[o] = cnt;
-    pmean[o] = mean;
-    pm2[o] = m2;
-  }
+  const float dm = s1 / cnt;
+  return {cnt, shift + dm, fmaxf(0.f, s2 - s1 * dm)};
 }
 
-// Stage 2a, forward: warp per (n, c); mean and biased variance of microbatch n, channel c.
-__global__ void __launch_bounds__(kThreads)
-    merge_welford(NormShape s, ChunkPlan plan, const float* pcount, const float* pmean, const float* pm2, float* mean,
-                  float* var) {
-  const int lane = int(threadIdx.x % kLanes);
-  // Warp-uniform grid-stride loop (blockDim is a multiple of 32): every lane of a warp shuffles together.
-  for (int64_t nc = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / kLanes; nc < s.n * s.c;
-       nc += int64_t(gridDim.x) * blockDim.x / kLanes) {
-    const int64_t n = nc / s.c, c = nc % s.c;
-    float cnt = 0.f, mu = 0.f, m2 = 0.f;
-    for (int64_t k = lane; k < plan.per_n; k += kLanes) {
-      const int64_t o = (n * plan.per_n + k) * s.c + c;
-      welford_merge(cnt, mu, m2, pcount[o], pmean[o], pm2[o]);
-    }
-    for (int off = kLanes / 2; off > 0; off /= 2) {
-      const float cb = __shfl_down_sync(0xffffffffu, cnt, off), mb = __shfl_down_sync(0xffffffffu, mu, off),
-                  m2b = __shfl_down_sync(0xffffffffu, m2, off);
-      welford_merge(cnt, mu, m2, cb, mb, m2b);
-    }
-    if (lane == 0) {
-      mean[nc] = mu;
-      var[nc] = m2 / cnt;
-    }
-  }
-}
-
-// Stage 2a, backward: warp per (n, c); S1 and S2 of microbatch n, channel c.
-__global__ void __launch_bounds__(kThreads)
-    merge_sums(NormShape s, ChunkPlan plan, const float* ps1, const float* ps2, float* s1, float* s2) {
-  const int lane = int(threadIdx.x % kLanes);
-  for (int64_t nc = (blockIdx.x * int64_t(blockDim.x) + threadIdx.x) / kLanes; nc < s.n * s.c;
-       nc += int64_t(gridDim.x) * blockDim.x / kLanes) {
-    const int64_t n = nc / s.c, c = nc % s.c;
-    float t1 = 0.f, t2 = 0.f;
-    for (int64_t k = lane; k < plan.per_n; k += kLanes) {
-      t1 += ps1[(n * plan.per_n + k) * s.c + c];
-      t2 += ps2[(n * plan.per_n + k) * s.c + c];
-    }
-    for (int off = kLanes / 2; off > 0; off /= 2) {
-      t1 += __shfl_down_sync(0xffffffffu, t1, off);
-      t2 += __shfl_down_sync(0xffffffffu, t2, off);
-    }
-    if (lane == 0) {
-      s1[nc] = t1;
-      s2[nc] = t2;
-    }
-  }
-}
-
-// Stage 2a's grid: a warp per (n, c).
-int64_t merge_threads(NormShape s) { return s.n * s.c * kLanes; }
-
-// Stage 2b, forward: one block of kThreads; thread per channel (strided): the shared per-channel step
-// (kernels/renorm.h) from μ_n (mean) and var_n (var).
-__global__ void __launch_bounds__(kThreads)
-    renorm_finalize(NormShape s, const float* gamma, const float* beta, float* run_mean, float* run_std,
-                    RenormParams p, const float* var, const float* mean, float* save_invstd, float* save_r,
-                    float* save_d, float* a, float* b, float* clip_counts) {
-  __shared__ int clipped[2];
-  if (threadIdx.x == 0) clipped[0] = clipped[1] = 0;
-  __syncthreads();
-  ClipCount mine;
-  for (int64_t c = threadIdx.x; c < s.c; c += blockDim.x) {
-    const ClipCount k = renorm_forward_channel(c, s, mean, var, gamma[c], beta[c], run_mean, run_std, p,
-                                               save_invstd, save_r, save_d, a, b);
-    mine.r += k.r;
-    mine.d += k.d;
-  }
-  atomicAdd(&clipped[0], mine.r);
-  atomicAdd(&clipped[1], mine.d);
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    clip_counts[0] = float(clipped[0]);
-    clip_counts[1] = float(clipped[1]);
-  }
-}
-
-// Stage 3: out = p·in0 + q·in1 + s per (n,c); TERMS = 1 (y = a·x + b) or 2 (dx = p·dy + q·x + s).
-template <int VEC>
-__device__ __forceinline__ void load(const float* __restrict__ p, int64_t v, float (&x)[VEC]) {
-  if constexpr (VEC == 4) {
-    const float4 t = __ldg(reinterpret_cast<const float4*>(p) + v);
-    x[0] = t.x, x[1] = t.y, x[2] = t.z, x[3] = t.w;
-  } else {
-    x[0] = __ldg(p + v);
-  }
-}
-
-template <int TERMS, int VEC>
-__global__ void __launch_bounds__(kThreads)
-    affine_apply(const float* __restrict__ in0, const float* __restrict__ in1, NormShape s, const float* __restrict__ p,
-                 const float* __restrict__ q, const float* __restrict__ sh, float* __restrict__ out) {
-  const int64_t total = s.numel() / VEC, per_n = s.rows * s.c;
-  for (int64_t v = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; v < total; v += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t i = v * VEC, n = i / per_n, nc = n * s.c + i % s.c;
-    float x0[VEC], x1[VEC], r[VEC];
-    load<VEC>(in0, v, x0);
-    if constexpr (TERMS == 2) load<VEC>(in1, v, x1);
-#pragma unroll
-    for (int j = 0; j < VEC; ++j)
-      r[j] = TERMS == 2 ? p[nc + j] * x0[j] + q[nc + j] * x1[j] + sh[nc + j] : p[nc + j] * x0[j] + sh[nc + j];
-    if constexpr (VEC == 4)
-      reinterpret_cast<float4*>(out)[v] = make_float4(r[0], r[1], r[2], r[3]);
-    else
-      out[i] = r[0];
-  }
-}
-
-template <int TERMS>
-void launch_apply(const float* in0, const float* in1, NormShape s, const float* p, const float* q, const float* sh,
-                  float* out) {
-  if (s.numel() == 0) return;
-  const bool vec = s.c % 4 == 0 && reinterpret_cast<uintptr_t>(in0) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(in1 ? in1 : in0) % 16 == 0 && reinterpret_cast<uintptr_t>(out) % 16 == 0;
-  if (vec)
-    launch_n<affine_apply<TERMS, 4>>(s.numel() / 4, in0, in1, s, p, q, sh, out);
-  else
-    launch_n<affine_apply<TERMS, 1>>(s.numel(), in0, in1, s, p, q, sh, out);
-}
-
-// Stage 1, backward: S1 = Σ dy, S2 = Σ dy·x̃ partials, each (N·per_n, C).
-__global__ void __launch_bounds__(kPartialThreads)
-    backward_partial(const float* __restrict__ x, const float* __restrict__ dy, NormShape s, ChunkPlan plan,
-                     const float* save_mean, const float* save_invstd, float* ps1, float* ps2) {
-  const int64_t n = blockIdx.x / plan.per_n, k = blockIdx.x % plan.per_n;
-  const int64_t c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
-  const int64_t r0 = k * plan.rows, r1 = min(r0 + plan.rows, s.rows);
-  float s1 = 0.f, s2 = 0.f;
-  if (c < s.c) {
-    const float mean = save_mean[n * s.c + c], invstd = save_invstd[n * s.c + c];
-    const int64_t base = n * s.rows * s.c + c;
+// One thread's S1 = Σdy and S2 = Σdy·x̃ over its rows.
+__device__ Sums thread_sums(const float* __restrict__ x, const float* __restrict__ dy, NormShape s, const Chunk& k,
+                            float mean, float invstd) {
+  if (!k.in || k.r0 + threadIdx.y >= k.r1) return {0.f, 0.f};
+  const int64_t first = (k.n * s.rows + k.r0 + threadIdx.y) * s.c + k.c, end = (k.n * s.rows + k.r1) * s.c;
+  const int64_t step = kRowLanes * s.c;
+  const float *xp = x + first, *gp = dy + first, *gend = dy + end;
+  float t1 = 0.f, t2 = 0.f;
 #pragma unroll 4
-    for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) {
-      const float g = __ldg(dy + base + r * s.c), v = __ldg(x + base + r * s.c);
-      s1 += g;
-      s2 += g * ((v - mean) * invstd);
-    }
+  for (; gp < gend; gp += step, xp += step) {
+    const float g = __ldg(gp);
+    t1 += g;
+    t2 = fmaf(g, __ldg(xp) - mean, t2);
   }
-  __shared__ float sh[2][kRowLanes][kLanes];
-  sh[0][threadIdx.y][threadIdx.x] = s1;
-  sh[1][threadIdx.y][threadIdx.x] = s2;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < s.c) {
-    for (int j = 1; j < kRowLanes; ++j) {
-      s1 += sh[0][j][threadIdx.x];
-      s2 += sh[1][j][threadIdx.x];
-    }
-    ps1[int64_t(blockIdx.x) * s.c + c] = s1;
-    ps2[int64_t(blockIdx.x) * s.c + c] = s2;
-  }
+  return {t1, t2 * invstd};
 }
 
-// Stage 2b, backward: thread per channel: the shared per-channel step (kernels/renorm.h) from S1, S2
-// summed over `rows` rows.
-__global__ void __launch_bounds__(kThreads)
-    backward_finalize(NormShape s, float rows, const float* s1, const float* s2, const float* gamma,
-                      const float* save_mean, const float* save_invstd, const float* save_r, const float* save_d,
-                      float* cp, float* cq, float* cs, float* dgamma, float* dbeta) {
-  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < s.c; c += int64_t(gridDim.x) * blockDim.x)
-    renorm_backward_channel(c, s, rows, s1, s2, gamma[c], save_mean, save_invstd, save_r, save_d, cp, cq, cs, dgamma,
-                            dbeta);
+// What the forward's per-(n,c) and per-channel steps read and write.
+struct ForwardArgs {
+  const float *gamma, *beta;
+  float *run_mean, *run_std;
+  RenormParams p;
+  const float *mean, *var;  // μ_n, var_n (N,C): read by the per-channel step
+  float *invstd, *r, *d, *a, *b;  // (N,C)
+  int* clips;  // 2 per group (n, tile), then 2 per tile
+  float* clip_counts;
+};
+
+// Every thread of a (32 × any) block of group (n, tile) calls it, μ_n and var_n in row lane 0: the
+// per-(n,c) step; in the tile's last group, the moving averages and the tile's clip counts; in the last
+// tile, the clip counts of all (n,c).
+__device__ void finish_forward(NormShape s, int64_t tiles, int64_t n, int64_t c, bool in, float mean, float var,
+                               const ForwardArgs& f, Counters k) {
+  const bool mine = threadIdx.y == 0 && in;
+  int flags = 0;
+  if (mine) {
+    const int64_t i = n * s.c + c;
+    flags = renorm_forward_nc(mean, var, f.gamma[c], f.beta[c], f.run_mean[c], f.run_std[c], f.p, &f.invstd[i], &f.r[i],
+                              &f.d[i], &f.a[i], &f.b[i]);
+  }
+  const int64_t tile = blockIdx.y;
+  int* tile_clips = f.clips + 2 * s.n * tiles;
+  if (threadIdx.y == 0) {  // warp 0: the group's 32 channels
+    const int rc = __popc(__ballot_sync(0xffffffffu, flags & 1)), dc = __popc(__ballot_sync(0xffffffffu, flags & 2));
+    if (threadIdx.x == 0) f.clips[2 * (n * tiles + tile)] = rc, f.clips[2 * (n * tiles + tile) + 1] = dc;
+  }
+  if (!arrive_last(&k.tile[tile], unsigned(s.n))) return;
+  if (mine && f.p.update_running) {
+    RunningSums sums;
+    for (int64_t m = 0; m < s.n; ++m) sums.add(__ldcg(f.mean + m * s.c + c), __ldcg(f.var + m * s.c + c), f.p.eps);
+    sums.update(s.n, f.p.alpha, &f.run_mean[c], &f.run_std[c]);
+  }
+  const bool first = threadIdx.x == 0 && threadIdx.y == 0;
+  if (first) {
+    int rc = 0, dc = 0;
+    for (int64_t m = 0; m < s.n; ++m) rc += __ldcg(&f.clips[2 * (m * tiles + tile)]), dc += __ldcg(&f.clips[2 * (m * tiles + tile) + 1]);
+    tile_clips[2 * tile] = rc, tile_clips[2 * tile + 1] = dc;
+  }
+  if (!arrive_last(k.all, unsigned(tiles)) || !first) return;
+  int rc = 0, dc = 0;
+  for (int64_t t = 0; t < tiles; ++t) rc += __ldcg(&tile_clips[2 * t]), dc += __ldcg(&tile_clips[2 * t + 1]);
+  f.clip_counts[0] = float(rc), f.clip_counts[1] = float(dc);
+}
+
+// The forward's statistics: partials, the group's merge by its last block, then (kFinish) the rest of
+// the forward but the apply. μ_n, var_n go to mean_out, var_out (f.mean, f.var when kFinish).
+template <bool kFinish>
+__global__ void __launch_bounds__(kStatsThreads)
+    forward_stats(const float* __restrict__ x, NormShape s, Plan p, Moments* parts, float* mean_out, float* var_out,
+                  ForwardArgs f, Counters ctr) {
+  const Chunk k = my_chunk(s, p);
+  const Moments m = merge_lanes(thread_moments(x, s, k));
+  if (threadIdx.y == 0 && k.in) parts[int64_t(blockIdx.x) * s.c + k.c] = m;
+  if (!arrive_last(&ctr.group[k.n * p.tiles + blockIdx.y], unsigned(p.per_n))) return;
+  const Moments g = merge_group(parts, s, p, k, Moments{0.f, 0.f, 0.f});
+  const float var = g.m2 / g.count;
+  if (threadIdx.y == 0 && k.in) mean_out[k.n * s.c + k.c] = g.mean, var_out[k.n * s.c + k.c] = var;
+  if constexpr (kFinish) finish_forward(s, p.tiles, k.n, k.c, k.in, g.mean, var, f, ctr);
+}
+
+// The forward from given moments (--sync-norm): grid (N, tiles), block 32.
+__global__ void __launch_bounds__(kLanes) forward_finish(NormShape s, int64_t tiles, ForwardArgs f, Counters ctr) {
+  const int64_t n = blockIdx.x, c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
+  const bool in = c < s.c;
+  finish_forward(s, tiles, n, c, in, in ? f.mean[n * s.c + c] : 0.f, in ? f.var[n * s.c + c] : 0.f, f, ctr);
+}
+
+// What the backward's per-(n,c) and per-channel steps read and write.
+struct BackwardArgs {
+  const float *gamma, *mean, *invstd, *r, *d;  // γ (C); the forward's saved (N,C)
+  float rows;                                  // rows behind each sum (all ranks' with --sync-norm)
+  const float *s1, *s2;                        // S1, S2 (N,C): read by the per-channel step
+  float *p, *q, *sh;                           // dx = p·dy + q·x + sh (N,C)
+  float *dgamma, *dbeta;                       // (C)
+};
+
+// As finish_forward: the dx coefficients of (n,c); in the tile's last group, dγ and dβ.
+__device__ void finish_backward(NormShape s, int64_t n, int64_t c, bool in, float s1, float s2, const BackwardArgs& b,
+                                Counters k) {
+  const bool mine = threadIdx.y == 0 && in;
+  if (mine) {
+    const int64_t i = n * s.c + c;
+    renorm_dx_coeffs(b.gamma[c], b.mean[i], b.invstd[i], b.r[i], s1, s2, b.rows, &b.p[i], &b.q[i], &b.sh[i]);
+  }
+  if (!arrive_last(&k.tile[blockIdx.y], unsigned(s.n)) || !mine) return;
+  AffineGrads g;
+  for (int64_t m = 0; m < s.n; ++m) {
+    const int64_t i = m * s.c + c;
+    g.add(b.r[i], b.d[i], __ldcg(b.s1 + i), __ldcg(b.s2 + i));
+  }
+  b.dgamma[c] = float(g.dgamma), b.dbeta[c] = float(g.dbeta);
+}
+
+template <bool kFinish>
+__global__ void __launch_bounds__(kStatsThreads)
+    backward_stats(const float* __restrict__ x, const float* __restrict__ dy, NormShape s, Plan p, Sums* parts,
+                   float* s1_out, float* s2_out, BackwardArgs b, Counters ctr) {
+  const Chunk k = my_chunk(s, p);
+  const int64_t i = k.n * s.c + k.c;
+  const Sums m = merge_lanes(thread_sums(x, dy, s, k, k.in ? b.mean[i] : 0.f, k.in ? b.invstd[i] : 0.f));
+  if (threadIdx.y == 0 && k.in) parts[int64_t(blockIdx.x) * s.c + k.c] = m;
+  if (!arrive_last(&ctr.group[k.n * p.tiles + blockIdx.y], unsigned(p.per_n))) return;
+  const Sums g = merge_group(parts, s, p, k, Sums{0.f, 0.f});
+  if (threadIdx.y == 0 && k.in) s1_out[i] = g.s1, s2_out[i] = g.s2;
+  if constexpr (kFinish) finish_backward(s, k.n, k.c, k.in, g.s1, g.s2, b, ctr);
+}
+
+// The backward from given sums (--sync-norm): grid (N, tiles), block 32.
+__global__ void __launch_bounds__(kLanes) backward_finish(NormShape s, BackwardArgs b, Counters ctr) {
+  const int64_t n = blockIdx.x, c = int64_t(blockIdx.y) * kLanes + threadIdx.x;
+  const bool in = c < s.c;
+  finish_backward(s, n, c, in, in ? b.s1[n * s.c + c] : 0.f, in ? b.s2[n * s.c + c] : 0.f, b, ctr);
 }
 
 // --sync-norm: thread per channel, the ranks' moments merged in rank order (kernels/renorm.h).
@@ -242,92 +265,104 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
     merge_moments_channel(parts, k, c, j, mean, var);
 }
-
-__global__ void __launch_bounds__(kThreads)
-    inference_coeffs(int64_t c, const float* gamma, const float* beta, const float* run_mean, const float* run_std,
-                     float* a, float* b) {
-  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
-    renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
-}
-
-dim3 partial_grid(NormShape s, ChunkPlan plan) {
-  return dim3(static_cast<unsigned>(s.n * plan.per_n), static_cast<unsigned>((s.c + kLanes - 1) / kLanes));
-}
-const dim3 kPartialBlock(kLanes, kRowLanes);
-
-// Stage 1 of the forward: Welford partials in ws (3 arrays of N·per_n·C).
-void launch_welford(const float* x, NormShape s, ChunkPlan plan, float* ws) {
-  const int64_t w = s.n * plan.per_n * s.c;
-  launch<welford_partial>(partial_grid(s, plan), kPartialBlock, 0, x, s, plan, ws, ws + w, ws + 2 * w);
-}
 }  // namespace
 
 void moments(const float* x, NormShape s, float* mean, float* var) {
   if (s.numel() == 0) return;
-  const ChunkPlan plan = plan_chunks(s);
-  const int64_t w = s.n * plan.per_n * s.c;
-  Scratch scratch(3 * w * sizeof(float));
-  float* ws = scratch.as<float>();
-  launch_welford(x, s, plan, ws);
-  launch_n<merge_welford>(merge_threads(s), s, plan, ws, ws + w, ws + 2 * w, mean, var);
+  const Plan p = plan_stats(s);
+  Scratch parts(size_t(s.n * p.per_n * s.c) * sizeof(Moments));
+  launch<forward_stats<false>>(stats_grid(s, p), kStatsBlock, 0, x, s, p, parts.as<Moments>(), mean, var, ForwardArgs{},
+                               counters_for(s, p.tiles));
+}
+
+namespace {
+// The forward's per-(n,c) scratch: the affine coefficients and the clip counts per group and tile.
+struct ForwardScratch {
+  Scratch ab, clips;
+  ForwardScratch(NormShape s, int64_t tiles)
+      : ab(size_t(2 * s.n * s.c) * sizeof(float)), clips(size_t(2 * (s.n * tiles + tiles)) * sizeof(int)) {}
+  ForwardArgs args(const float* gamma, const float* beta, float* run_mean, float* run_std, RenormParams p,
+                   const float* mean, const float* var, float* invstd, float* r, float* d, float* clip_counts,
+                   NormShape s) const {
+    float* a = ab.as<float>();
+    return {.gamma = gamma, .beta = beta, .run_mean = run_mean, .run_std = run_std, .p = p, .mean = mean, .var = var,
+            .invstd = invstd, .r = r, .d = d, .a = a, .b = a + s.n * s.c, .clips = clips.as<int>(),
+            .clip_counts = clip_counts};
+  }
+};
+}  // namespace
+
+void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd, float* save_r,
+                          float* save_d, float* clip_counts) {
+  if (s.numel() == 0) return;
+  const Plan plan = plan_stats(s);
+  Scratch parts(size_t(s.n * plan.per_n * s.c) * sizeof(Moments)), var(size_t(s.n * s.c) * sizeof(float));
+  const ForwardScratch ws(s, plan.tiles);
+  const ForwardArgs f = ws.args(gamma, beta, run_mean, run_std, p, save_mean, var.as<float>(), save_invstd, save_r,
+                                save_d, clip_counts, s);
+  launch<forward_stats<true>>(stats_grid(s, plan), kStatsBlock, 0, x, s, plan, parts.as<Moments>(), save_mean,
+                              var.as<float>(), f, counters_for(s, plan.tiles));
+  launch_apply<1>(x, nullptr, s, StoredCoeffs{f.a, nullptr, f.b}, y);
 }
 
 void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var, const float* gamma,
                                  const float* beta, float* run_mean, float* run_std, RenormParams p, float* y,
                                  float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
-  const int64_t nc = s.n * s.c;
-  Scratch scratch(2 * nc * sizeof(float));
-  float* a = scratch.as<float>();
-  float* b = a + nc;
-  launch<renorm_finalize>(1, kThreads, 0, s, gamma, beta, run_mean, run_std, p, var, mean, save_invstd, save_r, save_d,
-                          a, b, clip_counts);
-  launch_apply<1>(x, nullptr, s, a, nullptr, b, y);
+  const int64_t tiles = (s.c + kLanes - 1) / kLanes;
+  const ForwardScratch ws(s, tiles);
+  const ForwardArgs f = ws.args(gamma, beta, run_mean, run_std, p, mean, var, save_invstd, save_r, save_d, clip_counts, s);
+  launch<forward_finish>(dim3(unsigned(s.n), unsigned(tiles)), kLanes, 0, s, tiles, f, counters_for(s, tiles));
+  launch_apply<1>(x, nullptr, s, StoredCoeffs{f.a, nullptr, f.b}, y);
 }
 
-void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
-                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd, float* save_r,
-                          float* save_d, float* clip_counts) {
-  if (s.numel() == 0) return;
-  Scratch scratch(s.n * s.c * sizeof(float));
-  float* var = scratch.as<float>();
-  moments(x, s, save_mean, var);
-  renorm_forward_from_moments(x, s, save_mean, var, gamma, beta, run_mean, run_std, p, y, save_invstd, save_r, save_d,
-                              clip_counts);
+namespace {
+BackwardArgs backward_args(const Scratch& coeffs, NormShape s, float rows, const float* sums, const float* gamma,
+                           const float* save_mean, const float* save_invstd, const float* save_r, const float* save_d,
+                           float* dgamma, float* dbeta) {
+  const int64_t nc = s.n * s.c;
+  float* k = coeffs.as<float>();
+  return {.gamma = gamma, .mean = save_mean, .invstd = save_invstd, .r = save_r, .d = save_d, .rows = rows,
+          .s1 = sums, .s2 = sums + nc, .p = k, .q = k + nc, .sh = k + 2 * nc, .dgamma = dgamma, .dbeta = dbeta};
 }
+}  // namespace
 
 void renorm_backward_sums(const float* x, const float* dy, NormShape s, const float* save_mean,
                           const float* save_invstd, float* sums) {
   if (s.numel() == 0) return;
-  const ChunkPlan plan = plan_chunks(s);
-  const int64_t w = s.n * plan.per_n * s.c;
-  Scratch scratch(2 * w * sizeof(float));
-  float* ws = scratch.as<float>();
-  launch<backward_partial>(partial_grid(s, plan), kPartialBlock, 0, x, dy, s, plan, save_mean, save_invstd, ws, ws + w);
-  launch_n<merge_sums>(merge_threads(s), s, plan, ws, ws + w, sums, sums + s.n * s.c);
+  const Plan p = plan_stats(s);
+  Scratch parts(size_t(s.n * p.per_n * s.c) * sizeof(Sums));
+  BackwardArgs b{};
+  b.mean = save_mean, b.invstd = save_invstd;
+  launch<backward_stats<false>>(stats_grid(s, p), kStatsBlock, 0, x, dy, s, p, parts.as<Sums>(), sums, sums + s.n * s.c,
+                                b, counters_for(s, p.tiles));
 }
 
 void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, const float* sums, float rows,
                                const float* gamma, const float* save_mean, const float* save_invstd,
                                const float* save_r, const float* save_d, float* dx, float* dgamma, float* dbeta) {
   if (s.numel() == 0) return;
-  const int64_t nc = s.n * s.c;
-  Scratch scratch(3 * nc * sizeof(float));
-  float* cp = scratch.as<float>();
-  launch_n<backward_finalize>(s.c, s, rows, sums, sums + nc, gamma, save_mean, save_invstd, save_r, save_d, cp,
-                              cp + nc, cp + 2 * nc, dgamma, dbeta);
-  launch_apply<2>(dy, x, s, cp, cp + nc, cp + 2 * nc, dx);
+  const int64_t tiles = (s.c + kLanes - 1) / kLanes;
+  Scratch coeffs(size_t(3 * s.n * s.c) * sizeof(float));
+  const BackwardArgs b = backward_args(coeffs, s, rows, sums, gamma, save_mean, save_invstd, save_r, save_d, dgamma, dbeta);
+  launch<backward_finish>(dim3(unsigned(s.n), unsigned(tiles)), kLanes, 0, s, b, counters_for(s, tiles));
+  launch_apply<2>(dy, x, s, StoredCoeffs{b.p, b.q, b.sh}, dx);
 }
 
 void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
                      const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
                      float* dbeta) {
   if (s.numel() == 0) return;
-  Scratch scratch(2 * s.n * s.c * sizeof(float));
-  float* sums = scratch.as<float>();
-  renorm_backward_sums(x, dy, s, save_mean, save_invstd, sums);
-  renorm_backward_from_sums(x, dy, s, sums, float(s.rows), gamma, save_mean, save_invstd, save_r, save_d, dx, dgamma,
-                            dbeta);
+  const Plan p = plan_stats(s);
+  Scratch parts(size_t(s.n * p.per_n * s.c) * sizeof(Sums)), sums(size_t(2 * s.n * s.c) * sizeof(float));
+  Scratch coeffs(size_t(3 * s.n * s.c) * sizeof(float));
+  float* s1 = sums.as<float>();
+  const BackwardArgs b =
+      backward_args(coeffs, s, float(s.rows), s1, gamma, save_mean, save_invstd, save_r, save_d, dgamma, dbeta);
+  launch<backward_stats<true>>(stats_grid(s, p), kStatsBlock, 0, x, dy, s, p, parts.as<Sums>(), s1, s1 + s.n * s.c, b,
+                               counters_for(s, p.tiles));
+  launch_apply<2>(dy, x, s, StoredCoeffs{b.p, b.q, b.sh}, dx);
 }
 
 void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
@@ -337,10 +372,7 @@ void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float*
 void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
                       const float* run_mean, const float* run_std, float* y) {
   if (rows * c == 0) return;
-  Scratch scratch(2 * c * sizeof(float));
-  float* ws = scratch.as<float>();
-  launch_n<inference_coeffs>(c, c, gamma, beta, run_mean, run_std, ws, ws + c);
-  launch_apply<1>(x, nullptr, NormShape{1, rows, c}, ws, nullptr, ws + c, y);
+  launch_apply<1>(x, nullptr, NormShape{1, rows, c}, InferenceCoeffs{gamma, beta, run_mean, run_std}, y);
 }
 
 }  // namespace renorm::kernels::cuda

@@ -146,32 +146,38 @@ Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& be
     sv.d = Tensor::empty(Shape{s.n, s.c}, dev);
   }
   Tensor y = Tensor::empty(x.shape(), dev);
-  Tensor var = Tensor::empty(Shape{s.n, s.c}, dev);
-  if (sync) synced_moments(x, s, *sync, sv.mean, var);
-  else RENORM_DISPATCH(dev, moments, x.data(), s, sv.mean.data(), var.data());
-  RENORM_DISPATCH(dev, renorm_forward_from_moments, x.data(), s, sv.mean.data(), var.data(), gamma.data(), beta.data(),
-                  running_mean.data(), running_std.data(), p, y.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
-                  sv.clip_counts.data());
+  if (sync) {  // the moments of every rank's examples, then the rest of the forward
+    Tensor var = Tensor::empty(Shape{s.n, s.c}, dev);
+    synced_moments(x, s, *sync, sv.mean, var);
+    RENORM_DISPATCH(dev, renorm_forward_from_moments, x.data(), s, sv.mean.data(), var.data(), gamma.data(),
+                    beta.data(), running_mean.data(), running_std.data(), p, y.data(), sv.invstd.data(), sv.r.data(),
+                    sv.d.data(), sv.clip_counts.data());
+  } else {  // statistics + apply (CUDA: 2 launches)
+    RENORM_DISPATCH(dev, renorm_forward_train, x.data(), s, gamma.data(), beta.data(), running_mean.data(),
+                    running_std.data(), p, y.data(), sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
+                    sv.clip_counts.data());
+  }
   if (saved_out) *saved_out = sv;
   return record(op, y, {x, gamma, beta}, [x = x.detach(), gamma = gamma.detach(), sv, s, sync](const Tensor& g) {
     const Device d = x.device();
     Tensor dx = Tensor::empty(x.shape(), d);
     Tensor dgamma = Tensor::empty(Shape{s.c}, d), dbeta = Tensor::empty(Shape{s.c}, d);
-    Tensor sums = Tensor::empty(Shape{2, s.n, s.c}, d);  // S1, S2
-    RENORM_DISPATCH(d, renorm_backward_sums, x.data(), g.data(), s, sv.mean.data(), sv.invstd.data(), sums.data());
-    float rows = static_cast<float>(s.rows);
-    if (sync) {  // the sums over all ranks' examples
-      sync->allreduce_sum(sums.data(), sums.numel());
-      rows *= static_cast<float>(sync->size());
+    if (!sync) {  // sums + apply (CUDA: 2 launches)
+      RENORM_DISPATCH(d, renorm_backward, x.data(), g.data(), s, gamma.data(), sv.mean.data(), sv.invstd.data(),
+                      sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
+      return std::vector<Tensor>{dx, dgamma, dbeta};
     }
+    Tensor sums = Tensor::empty(Shape{2, s.n, s.c}, d);  // S1, S2 over all ranks' examples
+    RENORM_DISPATCH(d, renorm_backward_sums, x.data(), g.data(), s, sv.mean.data(), sv.invstd.data(), sums.data());
+    sync->allreduce_sum(sums.data(), sums.numel());
+    const float rows = static_cast<float>(s.rows) * static_cast<float>(sync->size());
     RENORM_DISPATCH(d, renorm_backward_from_sums, x.data(), g.data(), s, sums.data(), rows, gamma.data(),
                     sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
-    if (sync) {  // dγ, dβ from the global sums are every rank's total: each reports its 1/K share, so that the
-                 // gradients' average over ranks (GradReducer) is the total's average, as for every parameter
-      const float share = 1.f / static_cast<float>(sync->size());
-      RENORM_DISPATCH(d, scale, dgamma.data(), share, dgamma.data(), s.c);
-      RENORM_DISPATCH(d, scale, dbeta.data(), share, dbeta.data(), s.c);
-    }
+    // dγ, dβ from the global sums are every rank's total: each reports its 1/K share, so that the
+    // gradients' average over ranks (GradReducer) is the total's average, as for every parameter
+    const float share = 1.f / static_cast<float>(sync->size());
+    RENORM_DISPATCH(d, scale, dgamma.data(), share, dgamma.data(), s.c);
+    RENORM_DISPATCH(d, scale, dbeta.data(), share, dbeta.data(), s.c);
     return std::vector<Tensor>{dx, dgamma, dbeta};
   });
 }

@@ -1,7 +1,6 @@
 // The emulated device's account (emu/include/cuda_runtime.h, issue 23): what a piece of work asks of
 // the device — launches per kernel, memsets, copies, synchronizations, allocations, library calls —
-// counted exactly, and the norm family's launches reported against issue 23's budgets (printed, not yet
-// enforced: today's kernels are over them; the budget test comes with the rebuilt kernels).
+// counted exactly (the budgets it enforces: tests/emu/test_budgets.cpp).
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -10,7 +9,6 @@
 #include <vector>
 
 #include "kernels/cuda/launch.cuh"
-#include "norm_ops.h"
 #include "runtime/device.h"
 #include "tensor/tensor.h"
 
@@ -26,14 +24,6 @@ renorm_emu::Account account_of(const std::function<void()>& fn) {
   return renorm_emu::account();
 }
 
-std::string kernels_of(const renorm_emu::Account& a) {
-  std::string s;
-  for (const auto& [kernel, n] : a.launches) {
-    const std::string shown = kernel.rfind("{anonymous}::", 0) == 0 ? kernel.substr(13) : kernel;
-    s += (s.empty() ? "" : ", ") + shown + (n > 1 ? " x" + std::to_string(n) : "");
-  }
-  return s;
-}
 }  // namespace
 
 TEST_CASE("emulator: the account counts launches per kernel, memsets, copies, syncs, allocations", "[cuda][emulator]") {
@@ -61,34 +51,8 @@ TEST_CASE("emulator: the account counts launches per kernel, memsets, copies, sy
     CHECK(t.bytes_read == 3 * sizeof host);
     CHECK(t.bytes_written == 3 * sizeof host);
     CHECK(t.bytes_distinct == 3 * 2 * sizeof host);
+    CHECK(a.bytes_distinct_all == 2 * sizeof host);  // the same two buffers each time
     CHECK(t.shared_bytes == 0);
   }
   cudaFree(d);
-}
-
-// Issue 23's account of the norm family at one shape: B 8, 4x4, C 8, microbatches of 4 (N 2). Once warm
-// (the caching allocator holds the scratch), no op may allocate or synchronize; the launches and the
-// distinct bytes are printed beside the budgets (scripts/gpu-traffic.sh prints them for any shape).
-TEST_CASE("account: the norm family's launches, and no sync or allocation once warm", "[cuda][account]") {
-  test::NormOps norm(kernels::NormShape{2, 4 * 4 * 4, 8});
-  const double f = norm.pass_bytes();
-  std::printf("norm family on the emulated device, x of 2 microbatches x 64 rows x 8 channels:\n");
-  for (const test::NormOp& op : norm.ops()) {
-    op.run();  // warm: the caching allocator now holds this op's scratch
-    const renorm_emu::Account a = account_of(op.run);
-    std::printf("  %-9s %llu launches (budget %llu%s): %s\n", op.name, (unsigned long long)a.total_launches(),
-                (unsigned long long)op.launch_budget, a.total_launches() > op.launch_budget ? ", over" : "",
-                kernels_of(a).c_str());
-    CHECK(a.total_launches() >= 1);
-    CHECK(a.syncs == 0);
-    CHECK(a.allocations == 0);
-    CHECK(a.memsets + a.copies == 0);
-    if (renorm_emu::traffic_counted()) {
-      const renorm_emu::Traffic t = a.total_traffic();
-      std::printf("            distinct %.2f F (least %.2f F), read %.2f F, written %.2f F, shared %.2f F\n",
-                  double(t.bytes_distinct) / f, op.min_passes, double(t.bytes_read) / f, double(t.bytes_written) / f,
-                  double(t.shared_bytes) / f);
-      CHECK(double(t.bytes_distinct) >= op.min_passes * f);  // nothing can move less than its inputs and outputs once
-    }
-  }
 }

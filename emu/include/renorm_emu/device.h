@@ -70,6 +70,11 @@ inline void __syncthreads() { ::renorm_emu::syncthreads(); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
   ::renorm_emu::warp_collective(::renorm_emu::WarpOp::SyncWarp, mask, 0, 0, 32);
 }
+// Fences order nothing here: blocks run one after another to completion and share one memory, so every
+// write of a finished block is visible to every later block. The emulator therefore cannot catch a
+// missing __threadfence (or a read that should be __ldcg): kernels/cuda/arrival.cuh states the pattern,
+// a GPU's compute-sanitizer checks it. What it does check is that a kernel does not depend on which
+// block runs or finishes last (RENORM_EMU_BLOCKS orders).
 inline void __threadfence() {}
 inline void __threadfence_block() {}
 [[noreturn]] inline void __trap() { ::renorm_emu::trap("__trap() called"); }
@@ -137,6 +142,12 @@ template <class T>
 T __ldg(const T* p) {
   return *p;
 }
+// Loads through L2 only (another block's writes): one memory here, so a plain read.
+template <class T>
+T __ldcg(const T* p) {
+  return *p;
+}
+inline int __popc(unsigned v) { return __builtin_popcount(v); }
 
 // The device overloads of min and max that CUDA provides for mixed integer and floating arguments.
 template <class A, class B>

@@ -1,17 +1,23 @@
-// renorm-emu-traffic: the norm family's account on the CUDA emulator for one shape (issue 23), for
-// scripts/gpu-traffic.sh. Per op: launches, distinct global bytes (32-byte sectors touched; a lower bound
-// on DRAM traffic) against the least possible (reading the inputs and writing the outputs once) and
-// issue 23's budget; per kernel: launches, bytes read, written and distinct. Counted once warm.
+// renorm-emu-traffic: the GPU's account on the CUDA emulator (issue 23), for scripts/gpu-traffic.sh.
+// The norm family at one shape — per op: launches, distinct global bytes (32-byte sectors any of its
+// launches touched; a lower bound on DRAM traffic) against the least possible (the inputs read and the
+// outputs written once) and tests/emu/budgets.txt; per kernel: launches, bytes read, written, distinct —
+// and one warm training step of the CIFAR CNN (brn over microbatches of 4, B 8: launches per kernel,
+// library calls through the emulator's reference cuBLAS/cuDNN, memsets, copies, syncs, allocations).
 //   renorm-emu-traffic [--shape B,H,W,C] [--microbatch M] [--json FILE]     (default 16,8,8,16, M 4)
 // Exit status 0, or 2 with one line for a bad flag. Bytes need the traffic build (not the ASan preset).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "runtime/allocator.h"
+#include "../budgets.h"
+#include "../cnn_step.h"
 #include "../norm_ops.h"
 
 namespace {
@@ -23,6 +29,7 @@ int bad(const std::string& line) {
 struct Flags {
   long long b = 16, h = 8, w = 8, c = 16, m = 4;
   std::string json;
+  std::string budgets = RENORM_BUDGETS_FILE;
 };
 
 bool parse(int argc, char** argv, Flags* f, std::string* error) {
@@ -41,44 +48,53 @@ bool parse(int argc, char** argv, Flags* f, std::string* error) {
       if (*end || f->m < 1) return *error = "--microbatch '" + v + "': expected an integer >= 1", false;
     } else if (a == "--json") {
       f->json = v;
+    } else if (a == "--budgets") {
+      f->budgets = v;
     } else {
-      return *error = a + ": unknown flag (--shape, --microbatch, --json)", false;
+      return *error = a + ": unknown flag (--shape, --microbatch, --json, --budgets)", false;
     }
   }
   if (f->b % f->m != 0) return *error = "--microbatch " + std::to_string(f->m) + " does not divide B " + std::to_string(f->b), false;
   return true;
 }
-}  // namespace
+using namespace renorm;
 
-int main(int argc, char** argv) {
-  Flags f;
-  std::string error;
-  if (!parse(argc, argv, &f, &error)) return bad(error);
-  using namespace renorm;
-  renorm::set_exact_allocation(true);
+std::string json_kernel(const std::string& name, uint64_t launches, const renorm_emu::Traffic& t) {
+  return "{\"name\": \"" + name + "\", \"launches\": " + std::to_string(launches) + ", \"bytes_read\": " +
+         std::to_string(t.bytes_read) + ", \"bytes_written\": " + std::to_string(t.bytes_written) +
+         ", \"bytes_distinct\": " + std::to_string(t.bytes_distinct) + "}";
+}
+
+struct Json {
+  std::string kernels, norm, step;
+};
+
+// The norm family's tables; fills json.kernels and json.norm.
+void norm_section(const Flags& f, const test::Budgets& budgets, Json* json) {
   test::NormOps norm(kernels::NormShape{f.b / f.m, f.m * f.h * f.w, f.c});
   const double pass = norm.pass_bytes();
   std::printf("norm family on the emulated CUDA device (%s), x %lldx%lldx%lldx%lld, microbatch %lld; F = %.0f bytes (one pass over x)\n",
               renorm_emu::traffic_counted() ? "bytes counted" : "launches only: this build counts no bytes", f.b, f.h, f.w,
               f.c, f.m, pass);
   std::printf("| op | launches | budget | distinct bytes | least | distinct / F | budget / F |\n|---|---:|---:|---:|---:|---:|---:|\n");
-  std::ostringstream norm_json, kernel_json;
   std::map<std::string, std::pair<uint64_t, renorm_emu::Traffic>> kernels;
   for (const test::NormOp& op : norm.ops()) {
     op.run();  // warm
     renorm_emu::reset_account();
     op.run();
     const renorm_emu::Account a = renorm_emu::account();
-    const renorm_emu::Traffic t = a.total_traffic();
+    const test::NormBudget& budget = budgets.norm.at(op.name);
+    const std::string per_f = budget.distinct_passes > 0 ? std::to_string(budget.distinct_passes).substr(0, 4) : "-";
     std::printf("| %s | %llu | %llu | %llu | %.0f | %.2f | %s |\n", op.name, (unsigned long long)a.total_launches(),
-                (unsigned long long)op.launch_budget, (unsigned long long)t.bytes_distinct, op.min_passes * pass,
-                double(t.bytes_distinct) / pass, op.byte_budget > 0 ? std::to_string(op.byte_budget).substr(0, 4).c_str() : "-");
-    norm_json << (norm_json.tellp() > 0 ? ", " : "") << "\"" << op.name << "\": {\"launches\": " << a.total_launches()
-              << ", \"bytes_distinct\": " << t.bytes_distinct << ", \"min_bytes\": " << uint64_t(op.min_passes * pass) << "}";
+                (unsigned long long)budget.launches, (unsigned long long)a.bytes_distinct_all, op.min_passes * pass,
+                double(a.bytes_distinct_all) / pass, per_f.c_str());
+    json->norm += std::string(json->norm.empty() ? "" : ", ") + "\"" + op.name + "\": {\"launches\": " +
+                  std::to_string(a.total_launches()) + ", \"bytes_distinct\": " + std::to_string(a.bytes_distinct_all) +
+                  ", \"min_bytes\": " + std::to_string(uint64_t(op.min_passes * pass)) + "}";
     for (const auto& [k, n] : a.launches) {
-      auto& row = kernels[k.rfind("{anonymous}::", 0) == 0 ? k.substr(13) : k];
+      auto& row = kernels[test::shown_kernel(k)];
       row.first += n;
-      const renorm_emu::Traffic& kt = a.traffic.count(k) ? a.traffic.at(k) : renorm_emu::Traffic{};
+      const renorm_emu::Traffic kt = a.traffic.count(k) ? a.traffic.at(k) : renorm_emu::Traffic{};
       row.second.bytes_read += kt.bytes_read, row.second.bytes_written += kt.bytes_written;
       row.second.bytes_distinct += kt.bytes_distinct;
     }
@@ -88,21 +104,72 @@ int main(int argc, char** argv) {
     std::printf("| %s | %llu | %llu | %llu | %llu |\n", k.c_str(), (unsigned long long)row.first,
                 (unsigned long long)row.second.bytes_read, (unsigned long long)row.second.bytes_written,
                 (unsigned long long)row.second.bytes_distinct);
-    kernel_json << (kernel_json.tellp() > 0 ? ", " : "") << "{\"name\": \"" << k << "\", \"launches\": " << row.first
-                << ", \"bytes_read\": " << row.second.bytes_read << ", \"bytes_written\": " << row.second.bytes_written
-                << ", \"bytes_distinct\": " << row.second.bytes_distinct << "}";
+    json->kernels += (json->kernels.empty() ? "" : ", ") + json_kernel(k, row.first, row.second);
   }
+}
+
+// One warm training step's account; fills json.step. Its launches per kernel, most first.
+void step_section(const test::Budgets& budgets, Json* json) {
+  renorm_emu::set_reference_libraries(true);
+  test::CnnStep step(NormKind::BatchRenorm, 8, 4);
+  step.run();  // warm
+  step.run();
+  renorm_emu::reset_account();
+  step.run();
+  renorm_emu::set_reference_libraries(false);
+  const renorm_emu::Account a = renorm_emu::account();
+  std::printf("\none warm training step, CIFAR CNN, brn over microbatches of 4, B 8: %llu launches + %llu library calls "
+              "(budget %llu), %llu memsets, %llu copies, %llu syncs (budget %llu), %llu allocations (budget %llu)\n",
+              (unsigned long long)a.total_launches(), (unsigned long long)a.library_calls,
+              (unsigned long long)budgets.step.at("launches_and_library_calls"), (unsigned long long)a.memsets,
+              (unsigned long long)a.copies, (unsigned long long)a.syncs, (unsigned long long)budgets.step.at("syncs"),
+              (unsigned long long)a.allocations, (unsigned long long)budgets.step.at("allocations"));
+  std::vector<std::pair<uint64_t, std::string>> rows;
+  for (const auto& [k, n] : a.launches) rows.emplace_back(n, test::shown_kernel(k));
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
+  std::printf("| step kernel | launches |\n|---|---:|\n");
+  std::string kernels;
+  for (const auto& [n, k] : rows) {
+    std::printf("| %s | %llu |\n", k.c_str(), (unsigned long long)n);
+    const renorm_emu::Traffic kt = a.traffic.count(k) ? a.traffic.at(k) : renorm_emu::Traffic{};
+    kernels += (kernels.empty() ? "" : ", ") + json_kernel(k, n, kt);
+  }
+  json->step = "{\"launches\": " + std::to_string(a.total_launches()) + ", \"library_calls\": " +
+               std::to_string(a.library_calls) + ", \"memsets\": " + std::to_string(a.memsets) + ", \"copies\": " +
+               std::to_string(a.copies) + ", \"syncs\": " + std::to_string(a.syncs) + ", \"allocations\": " +
+               std::to_string(a.allocations) + ", \"kernels\": [" + kernels + "]}";
+}
+
+bool write_json(const Flags& f, const Json& j) {
+  const std::string tmp = f.json + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"shape\": [" << f.b << ", " << f.h << ", " << f.w << ", " << f.c << "], \"microbatch\": " << f.m
+        << ", \"bytes_counted\": " << (renorm_emu::traffic_counted() ? "true" : "false") << ", \"kernels\": ["
+        << j.kernels << "], \"norm\": {" << j.norm << "}, \"step\": " << j.step << "}\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), f.json.c_str()) == 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  std::string error;
+  if (!parse(argc, argv, &f, &error)) return bad(error);
+  test::Budgets budgets;
+  try {
+    budgets = test::read_budgets(f.budgets);
+  } catch (const std::runtime_error& e) {
+    return bad(e.what());
+  }
+  renorm::set_exact_allocation(true);
+  Json json;
+  norm_section(f, budgets, &json);
+  step_section(budgets, &json);
   if (!f.json.empty()) {
-    const std::string tmp = f.json + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << "{\"shape\": [" << f.b << ", " << f.h << ", " << f.w << ", " << f.c << "], \"microbatch\": " << f.m
-          << ", \"bytes_counted\": " << (renorm_emu::traffic_counted() ? "true" : "false") << ", \"kernels\": ["
-          << kernel_json.str() << "], \"norm\": {" << norm_json.str() << "}, \"step\": null}\n";
-      if (!out) return bad(f.json + ": cannot be written");
-    }
-    if (std::rename(tmp.c_str(), f.json.c_str()) != 0) return bad(f.json + ": cannot be written");
-    std::printf("\nrenorm-emu-traffic: wrote %s (\"step\": null: the training step's account is not built yet)\n", f.json.c_str());
+    if (!write_json(f, json)) return bad(f.json + ": cannot be written");
+    std::printf("\nrenorm-emu-traffic: wrote %s\n", f.json.c_str());
   }
   return 0;
 }

@@ -1,0 +1,161 @@
+// The reference cuBLAS and cuDNN of the CUDA emulator (emu/include/cublas_v2.h, cudnn.h): plain host
+// loops, on only after renorm_emu::set_reference_libraries(true), so that a whole training step runs
+// on the emulated device for its account (launches, library calls, syncs, allocations). They are not a
+// second implementation to compare against: parity tests of these calls still need a real GPU. Each
+// call counts as one library call, its bytes analytically: every input read once, the output written
+// once (and read when beta != 0), the distinct sectors those tensors span.
+#include <atomic>
+#include <unordered_set>
+#include <vector>
+
+#include "cublas_v2.h"
+#include "cudnn.h"
+
+namespace renorm_emu {
+namespace {
+std::atomic<bool> g_reference{false};
+
+struct Span {
+  const void* p;
+  size_t bytes;
+  bool write;
+};
+
+// The call's traffic: one read of each input, one write (and a read when accumulating) of the output.
+void account_call(const char* name, const std::vector<Span>& spans) {
+  count(Counted::LibraryCall);
+  Traffic t;
+  std::unordered_set<uintptr_t> sectors;
+  for (const Span& s : spans) {
+    if (!s.bytes) continue;
+    (s.write ? t.bytes_written : t.bytes_read) += s.bytes;
+    const uintptr_t a = reinterpret_cast<uintptr_t>(s.p);
+    for (uintptr_t k = a >> 5; k <= (a + s.bytes - 1) >> 5; ++k) sectors.insert(k);
+  }
+  t.bytes_distinct = 32 * uint64_t(sectors.size());
+  if (traffic_counted()) add_traffic(name, t, sectors);
+}
+
+// NHWC tensors and KRSC filters only (what renorm sets), cross-correlation, no dilation.
+bool supported(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t c,
+               cudnnTensorDescriptor_t y) {
+  return x->format == CUDNN_TENSOR_NHWC && y->format == CUDNN_TENSOR_NHWC && w->format == CUDNN_TENSOR_NHWC &&
+         c->mode == CUDNN_CROSS_CORRELATION && c->dil_h == 1 && c->dil_w == 1 && x->n == y->n && x->c == w->c &&
+         y->c == w->k;
+}
+
+// Calls f(x index, w index, y index) for every product term of the convolution.
+template <class F>
+void for_each_term(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t c,
+                   cudnnTensorDescriptor_t y, F&& f) {
+  for (int b = 0; b < y->n; ++b)
+    for (int oy = 0; oy < y->h; ++oy)
+      for (int ox = 0; ox < y->w; ++ox)
+        for (int k = 0; k < w->k; ++k)
+          for (int r = 0; r < w->r; ++r) {
+            const int iy = oy * c->stride_h - c->pad_h + r;
+            if (iy < 0 || iy >= x->h) continue;
+            for (int s = 0; s < w->s; ++s) {
+              const int ix = ox * c->stride_w - c->pad_w + s;
+              if (ix < 0 || ix >= x->w) continue;
+              const size_t xi = ((size_t(b) * x->h + iy) * x->w + ix) * x->c;
+              const size_t wi = ((size_t(k) * w->r + r) * w->s + s) * w->c;
+              const size_t yi = ((size_t(b) * y->h + oy) * y->w + ox) * y->c + k;
+              for (int ch = 0; ch < x->c; ++ch) f(xi + ch, wi + ch, yi);
+            }
+          }
+}
+
+size_t elems(cudnnTensorDescriptor_t t) { return size_t(t->n) * t->c * t->h * t->w; }
+size_t elems(cudnnFilterDescriptor_t f) { return size_t(f->k) * f->c * f->r * f->s; }
+
+// out = alpha·acc + beta·out (beta == 0 overwrites, as cuDNN does, whatever out held).
+void store(const std::vector<double>& acc, float alpha, float beta, float* out) {
+  for (size_t i = 0; i < acc.size(); ++i) out[i] = float(alpha * acc[i] + (beta == 0.f ? 0.0 : double(beta) * out[i]));
+}
+
+// One reference convolution: out (n floats) = alpha·Σ term + beta·out, term(acc) adding every product
+// into acc; then the call's account (the inputs, and the output, as spans).
+template <class Terms>
+cudnnStatus_t convolve(const char* name, bool ok, const void* alpha, const void* beta, void* out, size_t n, Terms&& terms,
+                       std::initializer_list<Span> inputs) {
+  if (!reference_libraries() || !ok) {
+    count(Counted::LibraryCall);
+    return CUDNN_STATUS_NOT_SUPPORTED;
+  }
+  const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);
+  std::vector<double> acc(n, 0.0);
+  terms(acc);
+  store(acc, a, b, static_cast<float*>(out));
+  std::vector<Span> spans(inputs);
+  spans.push_back(Span{out, b != 0.f ? n * 4 : 0, false});
+  spans.push_back(Span{out, n * 4, true});
+  account_call(name, spans);
+  return CUDNN_STATUS_SUCCESS;
+}
+}  // namespace
+
+void set_reference_libraries(bool on) { g_reference = on; }
+bool reference_libraries() { return g_reference; }
+}  // namespace renorm_emu
+
+using renorm_emu::Span;
+
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
+                                      cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd,
+                                      cudnnConvolutionFwdAlgo_t, void*, size_t, const void* beta,
+                                      cudnnTensorDescriptor_t yd, void* y) {
+  using namespace renorm_emu;
+  const float *xs = static_cast<const float*>(x), *ws = static_cast<const float*>(w);
+  return convolve("cudnnConvolutionForward", supported(xd, wd, cd, yd), alpha, beta, y, elems(yd), [&](std::vector<double>& acc) {
+    for_each_term(xd, wd, cd, yd, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += double(xs[xi]) * ws[wi]; });
+  }, {Span{x, elems(xd) * 4, false}, Span{w, elems(wd) * 4, false}});
+}
+
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cudnnFilterDescriptor_t wd, const void* w,
+                                           cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
+                                           cudnnConvolutionBwdDataAlgo_t, void*, size_t, const void* beta,
+                                           cudnnTensorDescriptor_t dxd, void* dx) {
+  using namespace renorm_emu;
+  const float *gs = static_cast<const float*>(dy), *ws = static_cast<const float*>(w);
+  return convolve("cudnnConvolutionBackwardData", supported(dxd, wd, cd, dyd), alpha, beta, dx, elems(dxd), [&](std::vector<double>& acc) {
+    for_each_term(dxd, wd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += double(gs[yi]) * ws[wi]; });
+  }, {Span{dy, elems(dyd) * 4, false}, Span{w, elems(wd) * 4, false}});
+}
+
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
+                                             cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
+                                             cudnnConvolutionBwdFilterAlgo_t, void*, size_t, const void* beta,
+                                             cudnnFilterDescriptor_t dwd, void* dw) {
+  using namespace renorm_emu;
+  const float *xs = static_cast<const float*>(x), *gs = static_cast<const float*>(dy);
+  return convolve("cudnnConvolutionBackwardFilter", supported(xd, dwd, cd, dyd), alpha, beta, dw, elems(dwd), [&](std::vector<double>& acc) {
+    for_each_term(xd, dwd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += double(xs[xi]) * gs[yi]; });
+  }, {Span{x, elems(xd) * 4, false}, Span{dy, elems(dyd) * 4, false}});
+}
+
+// Column-major C (m×n) = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n.
+cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
+                           float* c, int ldc) {
+  if (!renorm_emu::reference_libraries()) {
+    renorm_emu::count(renorm_emu::Counted::LibraryCall);
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  }
+  auto at = [&](int i, int p) { return ta == CUBLAS_OP_N ? a[i + size_t(p) * lda] : a[p + size_t(i) * lda]; };
+  auto bt = [&](int p, int j) { return tb == CUBLAS_OP_N ? b[p + size_t(j) * ldb] : b[j + size_t(p) * ldb]; };
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      double acc = 0.0;
+      for (int p = 0; p < k; ++p) acc += double(at(i, p)) * bt(p, j);
+      float& out = c[i + size_t(j) * ldc];
+      out = float(*alpha * acc + (*beta == 0.f ? 0.0 : double(*beta) * out));
+    }
+  // A column-major rows × cols matrix with leading dimension ld spans (cols - 1)·ld + rows floats.
+  auto span = [](int rows, int cols, int ld) { return rows && cols ? (size_t(cols - 1) * ld + rows) * 4 : 0; };
+  const size_t a_bytes = ta == CUBLAS_OP_N ? span(m, k, lda) : span(k, m, lda);
+  const size_t b_bytes = tb == CUBLAS_OP_N ? span(k, n, ldb) : span(n, k, ldb), c_bytes = span(m, n, ldc);
+  renorm_emu::account_call("cublasSgemm", {Span{a, a_bytes, false}, Span{b, b_bytes, false},
+                                           Span{c, *beta != 0.f ? c_bytes : 0, false}, Span{c, c_bytes, true}});
+  return CUBLAS_STATUS_SUCCESS;
+}

@@ -1,0 +1,104 @@
+// The norm family's elementwise pass (kernels/cuda/renorm.cu): out = p·in0 + q·in1 + sh per (n,c) of x
+// viewed as (N,R,C), the forward's y = a·x + b, the backward's dx = p·dy + q·x + s, and inference from
+// γ, β and the moving averages. Grid (N, blocks per microbatch); each thread keeps one column of VEC
+// channels (float4 when C % 4 == 0 and the pointers are aligned) for its whole loop, its coefficients
+// in registers, and strides over the microbatch's rows: one division per thread, none per element.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cuda/launch.cuh"
+#include "kernels/renorm.h"
+
+namespace renorm::kernels::cuda {
+namespace {
+
+// The apply's coefficients of one column of VEC channels: stored per (n,c) (forward a, b; backward
+// p, q, s), or for inference from γ, β and the moving averages.
+struct StoredCoeffs {
+  const float *p, *q, *sh;  // q: null for y = p·x + sh
+};
+struct InferenceCoeffs {
+  const float *gamma, *beta, *run_mean, *run_std;
+};
+template <int VEC>
+__device__ void column_coeffs(const StoredCoeffs& k, int64_t n, int64_t c, int64_t channels, float (&p)[VEC],
+                              float (&q)[VEC], float (&sh)[VEC]) {
+  for (int j = 0; j < VEC; ++j) {
+    const int64_t i = n * channels + c + j;
+    p[j] = k.p[i], q[j] = k.q ? k.q[i] : 0.f, sh[j] = k.sh[i];
+  }
+}
+template <int VEC>
+__device__ void column_coeffs(const InferenceCoeffs& k, int64_t, int64_t c, int64_t, float (&p)[VEC], float (&q)[VEC],
+                              float (&sh)[VEC]) {
+  for (int j = 0; j < VEC; ++j) {
+    renorm_affine(k.gamma[c + j], k.beta[c + j], k.run_mean[c + j], 1.f / k.run_std[c + j], 1.f, 0.f, &p[j], &sh[j]);
+    q[j] = 0.f;
+  }
+}
+
+template <int VEC>
+__device__ __forceinline__ void load(const float* __restrict__ p, float (&x)[VEC]) {
+  if constexpr (VEC == 4) {
+    const float4 t = __ldg(reinterpret_cast<const float4*>(p));
+    x[0] = t.x, x[1] = t.y, x[2] = t.z, x[3] = t.w;
+  } else {
+    x[0] = __ldg(p);
+  }
+}
+
+// out = p·in0 + q·in1 + sh (TERMS 2) or p·in0 + sh (TERMS 1), per (n,c). Grid (N, blocks per
+// microbatch): thread g of microbatch n = blockIdx.x keeps column g mod (C/VEC) (stride a multiple of
+// the row); I is the offset type, 32-bit when the microbatch's floats and one stride fit.
+template <int TERMS, int VEC, class I, class Coeffs>
+__global__ void __launch_bounds__(kThreads)
+    affine_apply(const float* __restrict__ in0, const float* __restrict__ in1, NormShape s, Coeffs coeffs,
+                 float* __restrict__ out) {
+  const I cols = I(s.c / VEC), g = I(blockIdx.y) * I(blockDim.x) + I(threadIdx.x);
+  const I stride = I(gridDim.y) * I(blockDim.x) / cols * cols;
+  if (g >= stride) return;
+  float p[VEC], q[VEC], sh[VEC];
+  column_coeffs<VEC>(coeffs, blockIdx.x, int64_t(g % cols) * VEC, s.c, p, q, sh);  // one division per thread
+  const int64_t base = int64_t(blockIdx.x) * s.rows * s.c;
+  const float *a = in0 + base, *b = TERMS == 2 ? in1 + base : in0 + base;
+  float* o = out + base;
+  const I end = I(s.rows * s.c), step = stride * VEC;
+#pragma unroll 4
+  for (I v = g * VEC; v < end; v += step) {
+    float x0[VEC], x1[VEC], r[VEC];
+    load<VEC>(a + v, x0);
+    if constexpr (TERMS == 2) load<VEC>(b + v, x1);
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) r[j] = TERMS == 2 ? fmaf(p[j], x0[j], fmaf(q[j], x1[j], sh[j])) : fmaf(p[j], x0[j], sh[j]);
+    if constexpr (VEC == 4)
+      *reinterpret_cast<float4*>(o + v) = make_float4(r[0], r[1], r[2], r[3]);
+    else
+      o[v] = r[0];
+  }
+}
+
+template <int TERMS, int VEC, class Coeffs>
+void launch_apply_vec(const float* in0, const float* in1, NormShape s, Coeffs k, float* out) {
+  const int64_t cols = s.c / VEC, per_n = s.rows * cols;
+  const int64_t want = (int64_t(grid_for(s.n * per_n)) + s.n - 1) / s.n;  // blocks per microbatch
+  const int64_t blocks = std::min<int64_t>(65535, std::max((cols + kThreads - 1) / kThreads, want));
+  const dim3 grid(unsigned(s.n), unsigned(blocks));
+  if (s.rows * s.c + blocks * kThreads * VEC < (int64_t(1) << 31))
+    launch<affine_apply<TERMS, VEC, uint32_t, Coeffs>>(grid, kThreads, 0, in0, in1, s, k, out);
+  else
+    launch<affine_apply<TERMS, VEC, int64_t, Coeffs>>(grid, kThreads, 0, in0, in1, s, k, out);
+}
+
+template <int TERMS, class Coeffs>
+void launch_apply(const float* in0, const float* in1, NormShape s, Coeffs k, float* out) {
+  if (s.numel() == 0) return;
+  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (s.c % 4 == 0 && aligned(in0) && aligned(in1 ? in1 : in0) && aligned(out))
+    launch_apply_vec<TERMS, 4>(in0, in1, s, k, out);
+  else
+    launch_apply_vec<TERMS, 1>(in0, in1, s, k, out);
+}
+
+}  // namespace
+}  // namespace renorm::kernels::cuda
