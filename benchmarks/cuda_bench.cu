@@ -57,6 +57,18 @@ double cuda_copy_gbs() {
   return 2.0 * double(bytes) / (ms * 1e6);
 }
 
+double cuda_copy_ms(double bytes_moved, int repeats) {
+  const size_t bytes = std::max<size_t>(256, size_t(bytes_moved / 2) / 256 * 256);
+  void *a = nullptr, *b = nullptr;
+  RENORM_CUDA_CHECK(cudaMalloc(&a, bytes));
+  RENORM_CUDA_CHECK(cudaMalloc(&b, bytes));
+  RENORM_CUDA_CHECK(cudaMemsetAsync(a, 1, bytes, cuda::stream()));
+  const double ms = cuda_time_ms([&] { RENORM_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, cuda::stream())); }, repeats);
+  RENORM_CUDA_CHECK(cudaFree(a));
+  RENORM_CUDA_CHECK(cudaFree(b));
+  return ms;
+}
+
 struct CudnnBatchNorm::Impl {
   cudnnTensorDescriptor_t x = nullptr, param = nullptr;
 };

@@ -9,6 +9,9 @@ namespace renorm::bench {
 double cuda_time_ms(const std::function<void()>& f, int repeats);
 // Device-to-device copy of 1 GiB, bytes read + written per second, in GB/s (the achievable ceiling).
 double cuda_copy_gbs();
+// The time of a device-to-device copy that moves `bytes_moved` (reads half, writes half), timed as
+// cuda_time_ms: the floor a kernel moving the same bytes is compared with, fixed costs included.
+double cuda_copy_ms(double bytes_moved, int repeats);
 
 // cuDNN batch normalization (NHWC, CUDNN_BATCHNORM_SPATIAL_PERSISTENT) on x [b,h,w,c], the comparison
 // for renorm at M = B. Buffers are the caller's device pointers.

@@ -1,15 +1,20 @@
-// Kernel benchmarks of the renorm family: moments, training forward, backward, inference, at the CIFAR
-// CNN's activation shapes (B in {32,128,512}; (H,W,C) in {(32,32,32),(16,16,64),(8,8,128)}; M in {4,B})
-// and one large shape (256x56x56x256). Each result is checked against the CPU before it is timed
-// (CUDA), then timed: median of --repeats, warm-up first; CUDA with events and the L2 flushed before
-// every repeat. Reported: time, the bytes the kernel must move, GB/s and, on CUDA, the fraction of the
-// device-to-device copy bandwidth measured in the same run; at M = B on CUDA, cuDNN's NHWC batchnorm.
+// Kernel benchmarks of the renorm family: moments, training forward, backward, inference and, on CUDA,
+// the cooperative single-launch forward and backward (kernels/cuda/renorm_coop.cu, where the device
+// holds their grid), at the CIFAR CNN's activation shapes (B in {32,128,512}; (H,W,C) in {(32,32,32),
+// (16,16,64),(8,8,128)}; M in {4,B}) and one large shape (256x56x56x256). Each result is checked against
+// the CPU before it is timed (CUDA), then timed: median of --repeats, warm-up first; CUDA with events and
+// the L2 flushed before every repeat. Reported: time, the least bytes the op must move (its inputs read
+// and outputs written once: moments 4, forward 8, backward 12, inference 8 bytes per element), GB/s and,
+// on CUDA, a device-to-device copy of those same bytes timed the same way in the same run (fixed costs
+// included) with the kernel's time over the copy's; at M = B on CUDA, cuDNN's NHWC batchnorm.
 //   renorm-bench-kernels [--device auto|cpu|cuda] [--repeats 10] [--shapes cnn|large|all] [--json FILE]
+//                        [--shape B,H,W,C] [--microbatch M]     (one shape, one M: e.g. under Nsight Compute)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "benchmarks/cuda_bench.h"
@@ -33,7 +38,7 @@ struct Shape4 {
 struct Record {
   std::string kernel, shape;
   int64_t m;
-  double ms, bytes, gbs, copy_fraction, error;
+  double ms, bytes, gbs, copy_ms, error;  // copy_ms: a device copy of the same bytes (CUDA)
 };
 
 double cpu_time_ms(const std::function<void()>& f, int repeats) {
@@ -75,7 +80,8 @@ kernels::RenormParams params() {
   return kernels::RenormParams{defaults.eps, defaults.alpha, 2.f, 1.f, false, false};
 }
 
-void run_kernel(const std::string& k, Buffers& b, NormShape ns, Device dev) {
+// Runs kernel k; false when it is a cooperative launch the device cannot hold (nothing ran).
+bool run_kernel(const std::string& k, Buffers& b, NormShape ns, Device dev) {
   if (k == "moments") RENORM_DISPATCH(dev, moments, b.x.data(), ns, b.mean.data(), b.var.data());
   else if (k == "forward")
     RENORM_DISPATCH(dev, renorm_forward_train, b.x.data(), ns, b.gamma.data(), b.beta.data(), b.run_mean.data(),
@@ -84,78 +90,134 @@ void run_kernel(const std::string& k, Buffers& b, NormShape ns, Device dev) {
   else if (k == "backward")
     RENORM_DISPATCH(dev, renorm_backward, b.x.data(), b.dy.data(), ns, b.gamma.data(), b.mean.data(), b.invstd.data(),
                     b.r.data(), b.d.data(), b.dx.data(), b.dgamma.data(), b.dbeta.data());
+  else if (k == "fwd-coop")
+    return kernels::cuda::renorm_forward_train_cooperative(b.x.data(), ns, b.gamma.data(), b.beta.data(),
+                                                           b.run_mean.data(), b.run_std.data(), params(), b.y.data(),
+                                                           b.mean.data(), b.invstd.data(), b.r.data(), b.d.data(),
+                                                           b.clip.data());
+  else if (k == "bwd-coop")
+    return kernels::cuda::renorm_backward_cooperative(b.x.data(), b.dy.data(), ns, b.gamma.data(), b.mean.data(),
+                                                      b.invstd.data(), b.r.data(), b.d.data(), b.dx.data(),
+                                                      b.dgamma.data(), b.dbeta.data());
   else
     RENORM_DISPATCH(dev, renorm_inference, b.x.data(), ns.n * ns.rows, ns.c, b.gamma.data(), b.beta.data(),
                     b.run_mean.data(), b.run_std.data(), b.y.data());
+  return true;
 }
 
+bool backward_kind(const std::string& k) { return k == "backward" || k == "bwd-coop"; }
 const Tensor& output_of(const std::string& k, const Buffers& b) {
-  return k == "moments" ? b.var : k == "backward" ? b.dx : b.y;
+  return k == "moments" ? b.var : backward_kind(k) ? b.dx : b.y;
+}
+// The least bytes per element: inputs read and outputs written once.
+double least_bytes_per_element(const std::string& k) { return k == "moments" ? 4 : backward_kind(k) ? 12 : 8; }
+
+// The CUDA result's normalized error against the CPU's; throws past 1e-4. k's CPU peer: the two launches.
+double validate(const std::string& k, Buffers& host, Buffers& dev, NormShape ns, const std::string& where) {
+  const std::string cpu_k = k == "fwd-coop" ? "forward" : k == "bwd-coop" ? "backward" : k;
+  run_kernel(cpu_k, host, ns, Device::CPU);
+  if (backward_kind(k)) run_kernel("forward", dev, ns, Device::CUDA);
+  run_kernel(k, dev, ns, Device::CUDA);
+  const Comparison c = compare(output_of(cpu_k, host), output_of(k, dev));  // tensor/compare.h
+  const double err = c.non_finite ? INFINITY : c.normalized_error;
+  if (!(err < 1e-4))
+    throw Error(k + " at " + where + ": CUDA differs from the CPU (normalized error " + std::to_string(err) + ")");
+  return err;
+}
+
+// One row: validated (CUDA), timed, beside a same-size copy (CUDA). False when k does not fit the device.
+bool bench_kernel(const std::string& k, const std::string& sh, int64_t m, NormShape ns, Buffers& host, Buffers* devb,
+                  Device dev, int reps, std::vector<Record>* out) {
+  const bool cuda = dev == Device::CUDA;
+  if (cuda && !run_kernel(k, *devb, ns, dev)) {
+    std::printf("%-10s %-18s %5lld   does not fit: the device cannot hold its grid at once\n", k.c_str(), sh.c_str(), (long long)m);
+    return false;
+  }
+  const double bytes = least_bytes_per_element(k) * double(ns.numel());
+  const double err = cuda ? validate(k, host, *devb, ns, sh) : 0.0;
+  const double ms = cuda ? bench::cuda_time_ms([&] { run_kernel(k, *devb, ns, dev); }, reps)
+                         : cpu_time_ms([&] { run_kernel(k, host, ns, dev); }, reps);
+  const double copy_ms = cuda ? bench::cuda_copy_ms(bytes, reps) : 0.0;
+  out->push_back({k, sh, m, ms, bytes, bytes / (ms * 1e6), copy_ms, err});
+  std::printf("%-10s %-18s %5lld %10.4f %10.2f %9.1f %10s %8s %9s\n", k.c_str(), sh.c_str(), (long long)m, ms, bytes / 1e6,
+              bytes / (ms * 1e6), cuda ? std::to_string(copy_ms).substr(0, 7).c_str() : "",
+              cuda ? std::to_string(ms / copy_ms).substr(0, 5).c_str() : "", cuda ? std::to_string(err).substr(0, 8).c_str() : "");
+  return true;
+}
+
+// cuDNN's batchnorm at the same shape (M = B), forward training and backward, beside same-size copies.
+void bench_cudnn(const Shape4& s, const std::string& sh, NormShape ns, Buffers& b, int reps, std::vector<Record>* out) {
+  bench::CudnnBatchNorm bn(int(s.b), int(s.h), int(s.w), int(s.c));
+  const Device dev = Device::CUDA;
+  Tensor rv = Tensor::full(Shape{s.c}, 1.f, dev), sm = Tensor::empty(Shape{s.c}, dev), si = Tensor::empty(Shape{s.c}, dev);
+  const double fwd = bench::cuda_time_ms([&] { bn.forward_training(b.x.data(), b.y.data(), b.gamma.data(), b.beta.data(), b.run_mean.data(), rv.data(), sm.data(), si.data()); }, reps);
+  const double bwd = bench::cuda_time_ms([&] { bn.backward(b.x.data(), b.dy.data(), b.dx.data(), b.gamma.data(), b.dgamma.data(), b.dbeta.data(), sm.data(), si.data()); }, reps);
+  for (auto [name, ms, per] : {std::tuple{"cudnn-fwd", fwd, 8.0}, std::tuple{"cudnn-bwd", bwd, 12.0}}) {
+    const double bytes = per * double(ns.numel()), copy_ms = bench::cuda_copy_ms(bytes, reps);
+    out->push_back({name, sh, s.b, ms, bytes, bytes / (ms * 1e6), copy_ms, 0});
+    std::printf("%-10s %-18s %5lld %10.4f %10.2f %9.1f %10s %8s\n", name, sh.c_str(), (long long)s.b, ms, bytes / 1e6,
+                bytes / (ms * 1e6), std::to_string(copy_ms).substr(0, 7).c_str(), std::to_string(ms / copy_ms).substr(0, 5).c_str());
+  }
 }
 }  // namespace
+
+// --shape B,H,W,C: one shape instead of the lists.
+Shape4 parse_shape(const std::string& v) {
+  Shape4 s{};
+  char tail = 0;
+  if (std::sscanf(v.c_str(), "%lld,%lld,%lld,%lld%c", reinterpret_cast<long long*>(&s.b), reinterpret_cast<long long*>(&s.h),
+                  reinterpret_cast<long long*>(&s.w), reinterpret_cast<long long*>(&s.c), &tail) != 4 ||
+      s.b < 1 || s.h < 1 || s.w < 1 || s.c < 1)
+    throw ConfigError("--shape '" + v + "': expected B,H,W,C, each >= 1");
+  return s;
+}
 
 int main(int argc, char** argv) try {
   std::string device = "auto", which = "all", json;
   int repeats = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  int64_t microbatch = 0;  // 0: both 4 and B
+  std::vector<Shape4> shapes;
+  for (int i = 1; i < argc; i += 2) {
     const std::string f = argv[i];
+    if (i + 1 >= argc) throw ConfigError(f + ": needs a value");
     if (f == "--device") device = argv[i + 1];
     else if (f == "--repeats") repeats = std::stoi(argv[i + 1]);
     else if (f == "--shapes") which = argv[i + 1];
+    else if (f == "--shape") shapes.push_back(parse_shape(argv[i + 1]));
+    else if (f == "--microbatch") microbatch = std::stoll(argv[i + 1]);
     else if (f == "--json") json = argv[i + 1];
-    else throw ConfigError("unknown flag " + f);
+    else throw ConfigError("unknown flag " + f + " (--device, --repeats, --shapes, --shape, --microbatch, --json)");
   }
+  if (repeats < 1) throw ConfigError("--repeats must be >= 1");
   const Device dev = parse_device(device);
-  std::vector<Shape4> shapes;
-  if (which != "large")
-    for (int64_t b : {32, 128, 512})
-      for (Shape4 s : {Shape4{0, 32, 32, 32}, Shape4{0, 16, 16, 64}, Shape4{0, 8, 8, 128}}) shapes.push_back({b, s.h, s.w, s.c});
-  if (which != "cnn") shapes.push_back({256, 56, 56, 256});
+  if (shapes.empty()) {  // no --shape: the lists --shapes names
+    if (which != "large")
+      for (int64_t b : {32, 128, 512})
+        for (Shape4 s : {Shape4{0, 32, 32, 32}, Shape4{0, 16, 16, 64}, Shape4{0, 8, 8, 128}}) shapes.push_back({b, s.h, s.w, s.c});
+    if (which != "cnn") shapes.push_back({256, 56, 56, 256});
+  }
+  for (const Shape4& s : shapes)
+    if (microbatch < 0 || (microbatch > 0 && s.b % microbatch != 0))
+      throw ConfigError("--microbatch " + std::to_string(microbatch) + " must divide B " + std::to_string(s.b));
   const bool cuda = dev == Device::CUDA;
   const double copy = cuda ? bench::cuda_copy_gbs() : 0.0;
   std::printf("renorm kernel benchmarks on %s%s\n", device_description(dev).c_str(),
-              cuda ? (", device-to-device copy " + std::to_string(int(copy)) + " GB/s").c_str() : "");
-  std::printf("%-10s %-18s %5s %10s %10s %9s %7s %9s\n", "kernel", "x [B,H,W,C]", "M", "ms", "MB moved", "GB/s",
-              cuda ? "%copy" : "", cuda ? "max err" : "");
+              cuda ? (", device-to-device copy " + std::to_string(int(copy)) + " GB/s (1 GiB)").c_str() : "");
+  std::printf("%-10s %-18s %5s %10s %10s %9s %10s %8s %9s\n", "kernel", "x [B,H,W,C]", "M", "ms", "MB least", "GB/s",
+              cuda ? "copy ms" : "", cuda ? "x copy" : "", cuda ? "max err" : "");
   std::vector<Record> out;
+  std::vector<std::string> names = {"moments", "forward", "backward", "inference"};
+  if (cuda) names.insert(names.end(), {"fwd-coop", "bwd-coop"});
   for (const Shape4& s : shapes)
-    for (int64_t m : {int64_t(4), s.b}) {
+    for (int64_t m : microbatch ? std::vector<int64_t>{microbatch} : std::vector<int64_t>{4, s.b}) {
+      if (s.b % m != 0) continue;
       const NormShape ns{s.b / m, m * s.h * s.w, s.c};
       const std::string sh = std::to_string(s.b) + "," + std::to_string(s.h) + "," + std::to_string(s.w) + "," + std::to_string(s.c);
       Buffers host(s, ns, Device::CPU);
       Buffers* devb = cuda ? new Buffers(s, ns, dev) : &host;
       const int reps = s.h * s.w * s.c * s.b > (int64_t(1) << 27) ? std::max(3, repeats / 3) : repeats;
-      for (const char* k : {"moments", "forward", "backward", "inference"}) {
-        const double per = std::string(k) == "moments" ? 4 : std::string(k) == "forward" ? 12 : std::string(k) == "backward" ? 20 : 8;
-        const double bytes = per * double(ns.numel());
-        double err = 0;
-        if (cuda) {  // validate against the CPU first
-          run_kernel(k, host, ns, Device::CPU);
-          if (std::string(k) == "backward") run_kernel("forward", *devb, ns, dev);
-          run_kernel(k, *devb, ns, dev);
-          const Comparison c = compare(output_of(k, host), output_of(k, *devb));  // tensor/compare.h
-          err = c.non_finite ? INFINITY : c.normalized_error;
-          if (!(err < 1e-4)) throw Error(std::string(k) + " at " + sh + ": CUDA differs from the CPU (normalized error " + std::to_string(err) + ")");
-        }
-        const double ms = cuda ? bench::cuda_time_ms([&] { run_kernel(k, *devb, ns, dev); }, reps)
-                               : cpu_time_ms([&] { run_kernel(k, host, ns, dev); }, reps);
-        const double gbs = bytes / (ms * 1e6);
-        out.push_back({k, sh, m, ms, bytes, gbs, cuda ? gbs / copy : 0.0, err});
-        std::printf("%-10s %-18s %5lld %10.3f %10.1f %9.1f %7s %9s\n", k, sh.c_str(), (long long)m, ms, bytes / 1e6, gbs,
-                    cuda ? (std::to_string(int(100 * gbs / copy)) + "%").c_str() : "", cuda ? std::to_string(err).substr(0, 8).c_str() : "");
-      }
-      if (cuda && m == s.b) {  // cuDNN's batchnorm at the same shape, forward training + backward
-        bench::CudnnBatchNorm bn(int(s.b), int(s.h), int(s.w), int(s.c));
-        Tensor rv = Tensor::full(Shape{s.c}, 1.f, dev), sm = Tensor::empty(Shape{s.c}, dev), si = Tensor::empty(Shape{s.c}, dev);
-        Buffers& b = *devb;
-        const double fwd = bench::cuda_time_ms([&] { bn.forward_training(b.x.data(), b.y.data(), b.gamma.data(), b.beta.data(), b.run_mean.data(), rv.data(), sm.data(), si.data()); }, reps);
-        const double bwd = bench::cuda_time_ms([&] { bn.backward(b.x.data(), b.dy.data(), b.dx.data(), b.gamma.data(), b.dgamma.data(), b.dbeta.data(), sm.data(), si.data()); }, reps);
-        for (auto [name, ms, per] : {std::tuple{"cudnn-fwd", fwd, 12.0}, std::tuple{"cudnn-bwd", bwd, 20.0}}) {
-          const double bytes = per * double(ns.numel()), gbs = bytes / (ms * 1e6);
-          out.push_back({name, sh, m, ms, bytes, gbs, gbs / copy, 0});
-          std::printf("%-10s %-18s %5lld %10.3f %10.1f %9.1f %6d%%\n", name, sh.c_str(), (long long)m, ms, bytes / 1e6, gbs, int(100 * gbs / copy));
-        }
-      }
+      for (const std::string& k : names) bench_kernel(k, sh, m, ns, host, devb, dev, reps, &out);
+      if (cuda && m == s.b) bench_cudnn(s, sh, ns, *devb, reps, &out);
       if (cuda) delete devb;
     }
   if (!json.empty()) {
@@ -164,7 +226,7 @@ int main(int argc, char** argv) try {
       const Record& r = out[i];
       j += std::string(i ? ",\n" : "") + "  {\"kernel\": \"" + r.kernel + "\", \"x\": [" + r.shape + "], \"m\": " + std::to_string(r.m) +
            ", \"ms\": " + std::to_string(r.ms) + ", \"bytes\": " + std::to_string(r.bytes) + ", \"gbs\": " + std::to_string(r.gbs) +
-           ", \"copy_fraction\": " + std::to_string(r.copy_fraction) + ", \"error\": " + std::to_string(r.error) + "}";
+           ", \"copy_ms\": " + std::to_string(r.copy_ms) + ", \"error\": " + std::to_string(r.error) + "}";
     }
     write_file_atomic(json, j + "\n]}\n");
   }

@@ -1,5 +1,6 @@
 // The emulated device's account (emu/include/cuda_runtime.h): every counted call adds one, under a lock
 // (emulated kernels run one at a time, but host threads of the data loader may copy meanwhile).
+#include <algorithm>
 #include <mutex>
 #include <unordered_set>
 
@@ -49,6 +50,7 @@ void add_traffic(const char* kernel, const Traffic& t, const std::unordered_set<
   Traffic& k = ledger().traffic[kernel];
   k.bytes_read += t.bytes_read, k.bytes_written += t.bytes_written;
   k.bytes_distinct += t.bytes_distinct, k.shared_bytes += t.shared_bytes;
+  k.longest_chain = std::max(k.longest_chain, t.longest_chain);
 }
 
 }  // namespace renorm_emu

@@ -2,7 +2,8 @@
 // block are fibers (Boost.Context) switched only inside __syncthreads and the warp collectives. After
 // every round (each runnable thread runs until it waits or ends) the scheduler completes what can be
 // completed: a warp collective once every lane of its mask waits at it, then the block barrier once
-// every thread waits there. A thread that ends while others wait for it, a lane that reads a lane
+// every thread waits there. In a cooperative launch a block whose threads all wait at the grid barrier
+// returns to the launch (emu/launch.cpp), which runs the other blocks up to it and then releases all. A thread that ends while others wait for it, a lane that reads a lane
 // outside the mask or the block, divergent collectives or a deadlock trap the launch with a message
 // naming the kernel, the block and the thread.
 #include "block.h"
@@ -24,20 +25,17 @@
 
 namespace renorm_emu {
 namespace {
-// Fiber stacks, reused across blocks and launches: one mapping, a guard page below each stack.
+// Fiber stacks, reused across blocks and launches. The first mapping holds 1024 stacks with a guard page
+// below each (a block has at most 1024 threads); a cooperative launch, which keeps every block's threads
+// alive, maps more in runs of 1024 without guard pages (each guard splits the mapping, and the kernel's
+// vm.max_map_count of about 65530 would end a grid of 30k threads).
 class StackPool {
  public:
   static constexpr size_t kStack = size_t(1) << 17;  // 128 KiB: debug and sanitizer frames are large
-  explicit StackPool(size_t count) : page_(size_t(sysconf(_SC_PAGESIZE))) {
-    const size_t slot = kStack + page_;
-    base_ = static_cast<char*>(mmap(nullptr, slot * count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
-    if (base_ == MAP_FAILED) throw std::bad_alloc();
-    for (size_t i = 0; i < count; ++i) {
-      mprotect(base_ + i * slot, page_, PROT_NONE);
-      free_.push_back(base_ + i * slot + page_);
-    }
-  }
+  static constexpr size_t kPerMapping = 1024;
+  StackPool() : page_(size_t(sysconf(_SC_PAGESIZE))) { grow(true); }
   char* take() {
+    if (free_.empty()) grow(false);
     char* s = free_.back();
     free_.pop_back();
     return s;
@@ -45,13 +43,24 @@ class StackPool {
   void give(char* s) { free_.push_back(s); }
 
  private:
+  void grow(bool guarded) {
+    const size_t slot = kStack + (guarded ? page_ : 0);
+    char* base = static_cast<char*>(
+        mmap(nullptr, slot * kPerMapping, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+    if (base == MAP_FAILED) throw std::bad_alloc();
+    std::vector<char*> fresh;
+    for (size_t i = 0; i < kPerMapping; ++i) {
+      if (guarded) mprotect(base + i * slot, page_, PROT_NONE);
+      fresh.push_back(base + i * slot + (guarded ? page_ : 0));
+    }
+    free_.insert(free_.begin(), fresh.rbegin(), fresh.rend());  // the guarded stacks stay first in line
+  }
   size_t page_;
-  char* base_;
   std::vector<char*> free_;
 };
 
 StackPool& stack_pool() {
-  static StackPool* pool = new StackPool(1024);  // never unmapped: fibers may end during exit
+  static StackPool* pool = new StackPool();  // never unmapped: fibers may end during exit
   return *pool;
 }
 
@@ -149,18 +158,25 @@ void Block::suspend(Thread& t, Status s) {
   if (unwinding_) throw Trap{};
 }
 
-std::string Block::run() {
+void Block::start() {
   const dim3 b = bs_.block;
   for (size_t i = 0; i < threads_.size(); ++i) {
     Thread& t = threads_[i];
     t.state.idx = uint3{unsigned(i % b.x), unsigned(i / b.x % b.y), unsigned(i / (size_t(b.x) * b.y))};
     t.state.linear = unsigned(i);
+    t.state.global_accesses = 0;
     t.stack = nullptr;
     t.fiber = ctx::fiber(std::allocator_arg, StackAlloc{&t.stack},
                          [this, i](ctx::fiber&& sink) { return entry(i, std::move(sink)); });
   }
+  started_ = true;
+}
+
+Block::Outcome Block::run() {
+  if (!started_) start();
   current_block_ = this;
   const size_t n = threads_.size();
+  Outcome out = Outcome::Done;
   for (;;) {
     for (size_t k = 0; k < n && trap_.empty(); ++k) {
       Thread& t = threads_[reverse_ ? n - 1 - k : k];
@@ -169,17 +185,57 @@ std::string Block::run() {
     bool all_done = true;
     for (const Thread& t : threads_) all_done = all_done && t.status == Status::Done;
     if (all_done && trap_.empty()) break;
-    if (trap_.empty() && !complete_warps() && trap_.empty() && !complete_barrier() && trap_.empty())
-      trap_ = deadlock();
+    if (trap_.empty() && !complete_warps() && trap_.empty() && !complete_barrier() && trap_.empty()) {
+      if (all_at_grid()) {
+        out = Outcome::AtGrid;
+        break;
+      }
+      if (trap_.empty()) trap_ = deadlock();
+    }
     if (!trap_.empty()) {
-      unwinding_ = true;  // every thread still alive unwinds out of its wait
-      for (Thread& t : threads_)
-        if (t.status != Status::Done) resume(t);
+      unwind();
+      out = Outcome::Trapped;
       break;
     }
   }
   current_block_ = nullptr;
-  return trap_;
+  return out;
+}
+
+// Every thread still alive unwinds out of its wait.
+void Block::unwind() {
+  unwinding_ = true;
+  for (Thread& t : threads_)
+    if (t.status != Status::Done) resume(t);
+}
+
+void Block::abandon() {
+  current_block_ = this;
+  unwind();
+  current_block_ = nullptr;
+}
+
+void Block::release_grid() {
+  for (Thread& t : threads_)
+    if (t.status == Status::AtGrid) t.status = Status::Runnable;
+}
+
+void Block::grid_barrier() {
+  if (!cooperative_) raise("grid.sync() outside a cooperative launch (cudaLaunchCooperativeKernel)");
+  suspend(*current_, Status::AtGrid);
+}
+
+// True when every thread waits at the grid barrier; a thread that ended meanwhile traps the launch.
+bool Block::all_at_grid() {
+  size_t at_grid = 0;
+  const Thread* ended = nullptr;
+  for (const Thread& t : threads_) {
+    if (t.status != Status::AtGrid && t.status != Status::Done) return false;
+    at_grid += t.status == Status::AtGrid;
+    if (t.status == Status::Done && !ended) ended = &t;
+  }
+  if (at_grid && ended) trap_ = where(*ended) + ": ended while " + std::to_string(at_grid) + " threads wait at grid.sync()";
+  return at_grid && !ended;
 }
 
 uint64_t Block::collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width) {
@@ -264,14 +320,14 @@ void Block::execute(size_t first, WarpOp op, unsigned mask) {
 }
 
 bool Block::complete_barrier() {
-  size_t waiting = 0, at_warp = 0;
+  size_t waiting = 0, other = 0;  // other: at a warp collective or the grid barrier
   const Thread* ended = nullptr;
   for (const Thread& t : threads_) {
     waiting += t.status == Status::AtBarrier;
-    at_warp += t.status == Status::AtWarp;
+    other += t.status == Status::AtWarp || t.status == Status::AtGrid;
     if (t.status == Status::Done && !ended) ended = &t;
   }
-  if (waiting == 0 || at_warp > 0) return false;
+  if (waiting == 0 || other > 0) return false;
   if (ended) {
     trap_ = where(*ended) + ": ended while " + std::to_string(waiting) + " threads wait at __syncthreads";
     return false;
@@ -281,17 +337,18 @@ bool Block::complete_barrier() {
 }
 
 std::string Block::deadlock() const {
-  size_t barrier = 0, warp = 0, done = 0;
+  size_t barrier = 0, warp = 0, grid = 0, done = 0;
   const Thread* example = nullptr;
   for (const Thread& t : threads_) {
     barrier += t.status == Status::AtBarrier;
+    grid += t.status == Status::AtGrid;
     done += t.status == Status::Done;
     if (t.status == Status::AtWarp && !example) example = &t;
     warp += t.status == Status::AtWarp;
   }
   std::string s = "kernel " + std::string(kernel_) + ": deadlock: " + std::to_string(barrier) +
                   " threads wait at __syncthreads, " + std::to_string(warp) + " in warp collectives, " +
-                  std::to_string(done) + " have ended";
+                  std::to_string(grid) + " at grid.sync(), " + std::to_string(done) + " have ended";
   if (example) s += "; e.g. " + where(*example) + " waits in " + op_name(example->op) + " (mask " + hex(example->mask) + ")";
   return s;
 }

@@ -1,5 +1,6 @@
 // The emulator's block scheduler (emu/block.cpp): one thread block of an emulated kernel, its threads
-// as Boost.Context fibers that switch only inside __syncthreads and the warp collectives.
+// as Boost.Context fibers that switch only inside __syncthreads, the warp collectives and (in a
+// cooperative launch) the grid barrier.
 #pragma once
 #include <boost/context/fiber.hpp>
 #include <string>
@@ -16,7 +17,7 @@ struct Trap {
   std::string message;
 };
 
-enum class Status { Runnable, AtBarrier, AtWarp, Done };
+enum class Status { Runnable, AtBarrier, AtWarp, AtGrid, Done };
 
 struct Thread {
   ThreadState state;
@@ -33,13 +34,21 @@ const char* op_name(WarpOp op);
 
 class Block {
  public:
-  Block(const char* kernel, const BlockState& bs, void (*body)(const void*), const void* closure, bool reverse)
-      : kernel_(kernel), bs_(bs), body_(body), closure_(closure), reverse_(reverse),
+  Block(const char* kernel, const BlockState& bs, void (*body)(const void*), const void* closure, bool reverse,
+        bool cooperative)
+      : kernel_(kernel), bs_(bs), body_(body), closure_(closure), reverse_(reverse), cooperative_(cooperative),
         threads_(size_t(bs.block.x) * bs.block.y * bs.block.z) {}
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
 
-  // Runs the block to its end; returns the trap message, "" when the block completed.
-  std::string run();
+  // Runs the block until it ends or (cooperative) every thread waits at the grid barrier.
+  enum class Outcome { Done, AtGrid, Trapped };
+  Outcome run();
+  const std::string& trap() const { return trap_; }
+  void release_grid();  // the grid barrier completed: its waiting threads run on
+  void abandon();       // another block trapped: this block's waiting threads unwind
   void barrier() { suspend(*current_, Status::AtBarrier); }
+  void grid_barrier();
   uint64_t collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width);
   [[noreturn]] void raise(const std::string& what) const { throw Trap{where(*current_) + ": " + what}; }
 
@@ -50,6 +59,9 @@ class Block {
   bool complete_warps();
   void execute(size_t first, WarpOp op, unsigned mask);
   bool complete_barrier();
+  bool all_at_grid();
+  void start();
+  void unwind();
   std::string deadlock() const;
   std::string where(const Thread& t) const;
 
@@ -57,7 +69,8 @@ class Block {
   const BlockState& bs_;
   void (*body_)(const void*);
   const void* closure_;
-  bool reverse_;
+  bool reverse_, cooperative_;
+  bool started_ = false;
   std::vector<Thread> threads_;
   ctx::fiber sched_;
   const void* sched_bottom_ = nullptr;

@@ -1,9 +1,12 @@
 // The emulator's kernel launch: checks the configuration, records it for the resource test, and runs
-// the blocks one after another (emu/block.cpp), with shared memory poisoned before each.
+// the blocks one after another (emu/block.cpp), with shared memory poisoned before each. A cooperative
+// launch keeps every block alive: each runs up to the grid barrier (its __shared__ section saved and
+// restored around it, as each block has its own on a GPU), then all are released, in the block order.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -84,24 +87,90 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int 
 
 void trap(const char* what) { current_block("__trap").raise(what); }
 
-void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
-            void (*body)(const void*), const void* closure) {
-  const DeviceConfig& dc = device_config();
+namespace {
+// The checks every launch makes; false (the error recorded) when it cannot run.
+bool launchable(const DeviceConfig& dc, const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s) {
   if (!dc.error.empty()) {
     fail(cudaErrorNoDevice, dc.error);
-    return;
+    return false;
   }
   const std::string bad = check_config(dc.prop, grid, block, dynamic_shared);
   if (!bad.empty()) {
     fail(cudaErrorInvalidConfiguration, std::string("kernel ") + kernel + ": " + bad);
-    return;
+    return false;
   }
   if (!valid_stream(s)) {
     fail(cudaErrorInvalidResourceHandle, std::string("kernel ") + kernel + ": unknown stream");
-    return;
+    return false;
   }
   log_launch(kernel, block, dynamic_shared);
   count(Counted::Launch, kernel);
+  return true;
+}
+
+uint3 block_index(uint64_t i, dim3 grid) {
+  const uint64_t gx = grid.x, gxy = gx * grid.y;
+  return uint3{unsigned(i % gx), unsigned(i / gx % grid.y), unsigned(i / gxy)};
+}
+
+char* shared_section() { return __start_renorm_emu_shared; }
+size_t shared_section_bytes() { return size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared); }
+
+// The blocks of a cooperative launch, all alive, run phase by phase between grid barriers.
+struct Cooperative {
+  std::vector<BlockState> states;
+  std::vector<std::unique_ptr<Block>> blocks;
+  std::vector<std::vector<unsigned char>> shared;  // each block's __shared__ section between its turns
+  std::vector<bool> done;
+
+  Block::Outcome turn(uint64_t i) {
+    if (!shared[i].empty()) std::memcpy(shared_section(), shared[i].data(), shared[i].size());
+    g_block = &states[i];
+    const Block::Outcome out = blocks[i]->run();
+    if (!shared[i].empty()) std::memcpy(shared[i].data(), shared_section(), shared[i].size());
+    return out;
+  }
+  void abandon_all() {
+    for (uint64_t i = 0; i < blocks.size(); ++i) {
+      if (done[i]) continue;
+      if (!shared[i].empty()) std::memcpy(shared_section(), shared[i].data(), shared[i].size());
+      g_block = &states[i];
+      blocks[i]->abandon();
+    }
+  }
+  // Runs the grid to its end; the trap message, "" when it completed.
+  std::string run(const DeviceConfig& dc, const char* kernel) {
+    const uint64_t n = blocks.size();
+    uint64_t ended = 0;
+    for (;;) {
+      uint64_t waiting = 0;
+      for (uint64_t i : block_order(dc, n)) {
+        if (done[i]) continue;
+        const Block::Outcome out = turn(i);
+        if (out == Block::Outcome::Trapped) {
+          done[i] = true;
+          abandon_all();
+          return blocks[i]->trap();
+        }
+        waiting += out == Block::Outcome::AtGrid;
+        if (out == Block::Outcome::Done) done[i] = true, ++ended;
+      }
+      if (waiting == 0) return "";
+      if (ended > 0) {
+        abandon_all();
+        return std::string("kernel ") + kernel + ": " + std::to_string(ended) + " blocks ended while " +
+               std::to_string(waiting) + " wait at grid.sync()";
+      }
+      for (uint64_t i = 0; i < n; ++i) blocks[i]->release_grid();
+    }
+  }
+};
+}  // namespace
+
+void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
+            void (*body)(const void*), const void* closure) {
+  const DeviceConfig& dc = device_config();
+  if (!launchable(dc, kernel, grid, block, dynamic_shared, s)) return;
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
   unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
@@ -109,15 +178,15 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
   begin_traffic(dyn, dynamic_shared);
   g_block = &bs;
   std::string trapped;
-  const size_t shared_bytes = size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared);
-  const uint64_t gx = grid.x, gxy = gx * grid.y;
-  for (uint64_t i : block_order(dc, gxy * grid.z)) {
+  const size_t shared_bytes = shared_section_bytes();
+  for (uint64_t i : block_order(dc, uint64_t(grid.x) * grid.y * grid.z)) {
     if (!trapped.empty()) break;
-    bs.idx = uint3{unsigned(i % gx), unsigned(i / gx % grid.y), unsigned(i / gxy)};
+    bs.idx = block_index(i, grid);
     // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
-    if (shared_bytes) std::memset(__start_renorm_emu_shared, 0xff, shared_bytes);
+    if (shared_bytes) std::memset(shared_section(), 0xff, shared_bytes);
     if (dyn) std::memset(dyn, 0xff, dynamic_shared);
-    trapped = Block(kernel, bs, body, closure, dc.reverse_order).run();
+    Block b(kernel, bs, body, closure, dc.reverse_order, false);
+    if (b.run() == Block::Outcome::Trapped) trapped = b.trap();
   }
   end_traffic(kernel);
   std::free(dyn);
@@ -125,5 +194,37 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
   g_thread = nullptr;
   if (!trapped.empty()) fail(cudaErrorLaunchFailure, trapped);
 }
+
+void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
+                        void (*body)(const void*), const void* closure) {
+  const DeviceConfig& dc = device_config();
+  if (!launchable(dc, kernel, grid, block, dynamic_shared, s)) return;
+  const uint64_t n = uint64_t(grid.x) * grid.y * grid.z;
+  const uint64_t resident = uint64_t(resident_blocks_per_multiprocessor(block.x * block.y * block.z, dynamic_shared)) *
+                            uint64_t(dc.prop.multiProcessorCount);
+  if (n > resident) {
+    fail(cudaErrorCooperativeLaunchTooLarge, std::string("kernel ") + kernel + ": " + std::to_string(n) +
+                                                 " blocks, but only " + std::to_string(resident) + " can be resident");
+    return;
+  }
+  std::lock_guard<std::mutex> lock(g_launch_mutex);
+  std::vector<unsigned char> dyn(n * dynamic_shared, 0xff);  // one range: the traffic account's shared memory
+  Cooperative co;
+  co.states.resize(n);
+  co.shared.assign(n, std::vector<unsigned char>(shared_section_bytes(), 0xff));
+  co.done.assign(n, false);
+  for (uint64_t i = 0; i < n; ++i) {
+    co.states[i] = BlockState{block_index(i, grid), block, grid, dynamic_shared ? dyn.data() + i * dynamic_shared : nullptr};
+    co.blocks.push_back(std::make_unique<Block>(kernel, co.states[i], body, closure, dc.reverse_order, true));
+  }
+  begin_traffic(dyn.data(), dyn.size());
+  const std::string trapped = co.run(dc, kernel);
+  end_traffic(kernel);
+  g_block = nullptr;
+  g_thread = nullptr;
+  if (!trapped.empty()) fail(cudaErrorLaunchFailure, trapped);
+}
+
+void grid_sync() { current_block("grid.sync()").grid_barrier(); }
 
 }  // namespace renorm_emu

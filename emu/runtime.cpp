@@ -1,6 +1,7 @@
 // The emulator's host-side CUDA runtime: errors, the emulated device and its properties, memory
 // (tracked, so that a copy or memset naming host memory as device memory, or the reverse, is an
 // error), streams and events. All work is done when it is queued, so every stream is in order.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +60,10 @@ DeviceConfig make_config() {
   p.sharedMemPerBlock = 48 * 1024;
   p.sharedMemPerBlockOptin = 227 * 1024;
   p.regsPerBlock = 65536;
+  p.maxThreadsPerMultiProcessor = 2048;
+  p.maxBlocksPerMultiProcessor = 32;
+  p.sharedMemPerMultiprocessor = 228 * 1024;
+  p.cooperativeLaunch = 1;
   p.warpSize = 32;
   p.maxThreadsPerBlock = 1024;
   p.maxThreadsDim[0] = p.maxThreadsDim[1] = 1024;
@@ -191,6 +196,7 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorCooperativeLaunchTooLarge: return "cudaErrorCooperativeLaunchTooLarge";
   }
   return "cudaErrorUnknown";
 }
@@ -248,6 +254,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
     case cudaDevAttrMaxRegistersPerBlock: *value = p.regsPerBlock; break;
     case cudaDevAttrMultiProcessorCount: *value = p.multiProcessorCount; break;
     case cudaDevAttrMaxSharedMemoryPerBlockOptin: *value = int(p.sharedMemPerBlockOptin); break;
+    case cudaDevAttrCooperativeLaunch: *value = p.cooperativeLaunch; break;
     default: return fail(cudaErrorInvalidValue, "device attribute " + std::to_string(int(attr)) + " is not emulated");
   }
   return ok();
@@ -265,6 +272,26 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
   *attr = cudaFuncAttributes{};
   attr->maxThreadsPerBlock = device_config().prop.maxThreadsPerBlock;
   attr->maxDynamicSharedSizeBytes = int(device_config().prop.sharedMemPerBlock);
+  return ok();
+}
+
+namespace renorm_emu {
+// The device's residency limits only (threads, blocks and shared memory per multiprocessor): the emulator
+// cannot see a kernel's registers, so this is an upper bound of what a GPU reports for the same kernel.
+int resident_blocks_per_multiprocessor(unsigned threads, size_t dynamic_shared) {
+  const cudaDeviceProp& p = device_config().prop;
+  if (threads == 0 || threads > unsigned(p.maxThreadsPerBlock)) return 0;
+  int blocks = std::min(p.maxBlocksPerMultiProcessor, p.maxThreadsPerMultiProcessor / int(threads));
+  if (dynamic_shared) blocks = std::min(blocks, int(p.sharedMemPerMultiprocessor / dynamic_shared));
+  return blocks;
+}
+}  // namespace renorm_emu
+
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, const void* func, int threads,
+                                                          size_t dynamic_shared) {
+  if (!func) return fail(cudaErrorInvalidDeviceFunction, "cudaOccupancyMaxActiveBlocksPerMultiprocessor: null function");
+  if (threads <= 0) return fail(cudaErrorInvalidValue, "cudaOccupancyMaxActiveBlocksPerMultiprocessor: block size " + std::to_string(threads));
+  *blocks = resident_blocks_per_multiprocessor(unsigned(threads), dynamic_shared);
   return ok();
 }
 

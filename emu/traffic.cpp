@@ -4,6 +4,7 @@
 // instrumented. While a launch runs (begin_traffic .. end_traffic) the hooks sort each access: emulated
 // device memory is global traffic (bytes and the distinct 32-byte sectors), the blocks' shared memory
 // is shared traffic, anything else (the threads' own stacks, host memory) is not counted.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <unordered_set>
@@ -42,6 +43,7 @@ void record(uintptr_t a, size_t n, bool write) {
     l->hit_hi = base + bytes;
   }
   (write ? l->t.bytes_written : l->t.bytes_read) += n;
+  if (g_thread) l->t.longest_chain = std::max(l->t.longest_chain, ++g_thread->global_accesses);
   for (uintptr_t s = a >> 5; s <= (a + n - 1) >> 5; ++s) l->sectors.insert(s);
 }
 

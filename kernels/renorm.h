@@ -175,6 +175,16 @@ RENORM_DECLARE_RENORM
 }
 namespace cuda {
 RENORM_DECLARE_RENORM
+// The cooperative single launch (kernels/cuda/renorm_coop.cu): renorm_forward_train's and
+// renorm_backward's results in one launch that reads x (and dy) once, holding them in registers across
+// grid barriers. False, and nothing launched, where the device cannot hold the shape's grid at once.
+// Measured against the two launches by renorm-bench-kernels; the ops use the two launches (docs/design.md).
+bool renorm_forward_train_cooperative(const float* x, NormShape s, const float* gamma, const float* beta,
+                                      float* run_mean, float* run_std, RenormParams p, float* y, float* save_mean,
+                                      float* save_invstd, float* save_r, float* save_d, float* clip_counts);
+bool renorm_backward_cooperative(const float* x, const float* dy, NormShape s, const float* gamma,
+                                 const float* save_mean, const float* save_invstd, const float* save_r,
+                                 const float* save_d, float* dx, float* dgamma, float* dbeta);
 }
 
 }  // namespace renorm::kernels

@@ -5,7 +5,10 @@
 #   2. runs the CUDA tests ([cuda]) on the real device: parity with the CPU, cuBLAS/cuDNN included;
 #   3. the communicator's checks through NCCL on device buffers (one rank; mpirun -np GPUS where the
 #      machine has several GPUs and mpirun);
-#   4. the kernel and training-step benchmarks on CUDA, alone on the device;
+#   4. the kernel benchmarks on CUDA, alone on the device: each norm kernel (the two launches and the
+#      cooperative single launch) beside a device copy of the same bytes; the training-step benchmark
+#      with its per-layer breakdown; where Nsight Compute (ncu) is present, the norm kernels' DRAM bytes
+#      at 128x32x32x32, M 4, against the emulator's distinct bytes (scripts/dram_calibration.py);
 #   5. compute-sanitizer memcheck over the CUDA tests, racecheck and synccheck over renorm's own kernels,
 #      and a timed short reproduction on CUDA (Figure 2 and 3 runs at 300 steps), these four concurrently
 #      (the reproduction's wall time is then an upper bound);
@@ -78,6 +81,19 @@ if [ "$gpus" -gt 1 ] && command -v mpirun >/dev/null; then
 fi
 run_step 4-bench-kernels "kernel benchmarks" "$bin/benchmarks/renorm-bench-kernels" --device cuda --json "$work/bench-kernels.json"
 run_step 4-bench-step "step benchmark" "$bin/benchmarks/renorm-bench-step" --device cuda --batch 128 --microbatch 4 --steps 20
+ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+if [ -x "$ncu" ] && [ -x "$bin/tests/renorm-emu-traffic" ]; then
+  # The emulator plans its chunks for as many multiprocessors as the GPU has (GPU_SMS; H100 and H200: 132).
+  run_step 4-dram "DRAM bytes against the emulator" bash -c "\"$ncu\" --csv --page raw --kernel-name \
+    regex:'forward_stats|backward_stats|affine_apply|forward_coop|backward_coop' --metrics \
+    dram__bytes_read.sum,dram__bytes_write.sum,device__attribute_multiprocessor_count \
+    \"$bin/benchmarks/renorm-bench-kernels\" --device cuda --shape 128,32,32,32 --microbatch 4 --repeats 1 \
+    >\"$work/ncu.csv\" && RENORM_EMU_SMS=${GPU_SMS:-132} \"$bin/tests/renorm-emu-traffic\" --shape 128,32,32,32 \
+    --microbatch 4 --json \"$work/traffic.json\" >/dev/null && python3 scripts/dram_calibration.py \
+    --ncu \"$work/ncu.csv\" --emu \"$work/traffic.json\""
+else
+  echo "| DRAM bytes against the emulator | - | NOT RUN | - | ncu (Nsight Compute) or renorm-emu-traffic not found |" >"$work/4-dram.row"
+fi
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$sanitizer" ]; then
   run_step 5-memcheck "memcheck" "$sanitizer" --tool memcheck --error-exitcode 1 "$tests" "[cuda]" &
@@ -103,6 +119,15 @@ tmp="$report.tmp"
   echo "| step | command | result | time | summary |"
   echo "|---|---|---|---|---|"
   cat "$work"/*.row
+  # The measurements themselves (issue 23: the norm kernels against same-size copies, the step's layers,
+  # the DRAM calibration), as their programs printed them.
+  for part in "4-bench-kernels:Norm kernels beside same-size device copies" "4-bench-step:The training step and its layers" \
+              "4-dram:DRAM bytes (Nsight Compute) against the emulator's distinct bytes"; do
+    [ -f "$work/${part%%:*}.log" ] || continue
+    printf '\n## %s\n\n```\n' "${part#*:}"
+    cat "$work/${part%%:*}.log"
+    printf '```\n'
+  done
 } >"$tmp"
 sync "$tmp" 2>/dev/null || true
 mv "$tmp" "$report"

@@ -21,7 +21,8 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KERNELS = ["kernels/cuda/renorm.cu", "kernels/cuda/affine_apply.cuh", "kernels/cuda/arrival.cuh", "kernels/cuda/reduce.cu", "kernels/cuda/nn.cu",
+KERNELS = ["kernels/cuda/renorm.cu", "kernels/cuda/renorm_stats.cuh", "kernels/cuda/renorm_coop.cu",
+           "kernels/cuda/affine_apply.cuh", "kernels/cuda/arrival.cuh", "kernels/cuda/reduce.cu", "kernels/cuda/nn.cu",
            "kernels/cuda/elementwise.cu", "kernels/cuda/optim.cu"]
 CONFIGS = [["--emu-sms", "132", "--emu-order", "forward"], ["--emu-sms", "8", "--emu-order", "reverse"],
            ["--emu-sms", "1", "--emu-order", "forward"]]
@@ -35,14 +36,21 @@ TARGETED = [
      "float4 indexing", "apply: vector store to the wrong float4"),
     ("kernels/cuda/affine_apply.cuh", "for (I v = g * VEC;", "for (I v = g;",
      "float4 indexing", "apply: a column's first offset not scaled by the vector width"),
-    ("kernels/cuda/renorm.cu", "const dim3 kStatsBlock(kLanes, kRowLanes);", "const dim3 kStatsBlock(kLanes, kRowLanes / 2);",
+    ("kernels/cuda/renorm_stats.cuh", "const dim3 kStatsBlock(kLanes, kRowLanes);", "const dim3 kStatsBlock(kLanes, kRowLanes / 2);",
      "block size", "statistics blocks with half the row lanes the kernels stride by"),
-    ("kernels/cuda/renorm.cu", "kLanes = 32, kRowLanes = 8,", "kLanes = 32, kRowLanes = 4,",
+    ("kernels/cuda/renorm_stats.cuh", "kLanes = 32, kRowLanes = 8,", "kLanes = 32, kRowLanes = 4,",
      "block size", "statistics blocks of 32x4 (grid, block and strides change together)"),
     ("kernels/cuda/renorm.cu", "unsigned(p.per_n))) return;\n  const Moments g", "unsigned(p.per_n) - 1)) return;\n  const Moments g",
      "last block", "forward: a group merged by its second-to-last block (before every chunk is in)"),
     ("kernels/cuda/renorm.cu", "unsigned(p.per_n))) return;\n  const Sums g", "unsigned(p.per_n) - 1)) return;\n  const Sums g",
      "last block", "backward: a group merged by its second-to-last block"),
+    ("kernels/cuda/renorm_coop.cu", "return blockIdx.x % p.per_n == 0;", "return blockIdx.x == 0;",
+     "last block", "cooperative: only the first group's block finishes (the others' coefficients never written)"),
+    ("kernels/cuda/renorm_coop.cu", "for (int j = 0; j < kHold; ++j) v[j] = j < rows ?", "for (int j = 0; j < kHold; ++j) v[j] = j + 1 < rows ?",
+     "loop bound", "cooperative: a thread's last held row read as zero"),
+    ("kernels/cuda/renorm_coop.cu", "const int64_t least = (s.rows + kRowLanes * kHold - 1) / (kRowLanes * kHold);",
+     "const int64_t least = (s.rows + 2 * kRowLanes * kHold - 1) / (2 * kRowLanes * kHold);",
+     "block size", "cooperative plan: chunks of twice the rows a thread holds"),
     ("kernels/cuda/reduce.cu", "launch<sum_kernel>(g, kThreads,", "launch<sum_kernel>(g, kThreads / 2,",
      "block size", "sum with half the threads block_sum expects"),
     ("kernels/cuda/reduce.cu", "if (!arrive_last(counter, gridDim.x)) return;", "if (!arrive_last(counter, gridDim.x - 1)) return;",
@@ -63,8 +71,8 @@ def generate(src):
     mutants = []
     for rel in KERNELS:
         text = open(os.path.join(src, rel)).read()
-        for m in re.finditer(r"[ \t]*__syncthreads\(\);\n", text):
-            mutants.append((rel, line_of(text, m.start()), "remove __syncthreads", "barrier removed",
+        for m in re.finditer(r"[ \t]*(__syncthreads|grid_sync)\(\);\n", text):
+            mutants.append((rel, line_of(text, m.start()), f"remove {m.group(1)}", "barrier removed",
                             text[:m.start()] + text[m.end():]))
         for m in FOR_CONDITION.finditer(text):
             op = m.group(1)

@@ -3,6 +3,7 @@
 // stream runs its work in order at the moment it is queued; kernels run through the fiber scheduler.
 // Built with -Iemu/include instead of the toolkit's headers; the device side is renorm_emu/device.h.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -23,6 +24,7 @@ enum cudaError_t : int {
   cudaErrorNotReady = 600,
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
+  cudaErrorCooperativeLaunchTooLarge = 720,
 };
 using cudaError = cudaError_t;
 
@@ -46,6 +48,7 @@ enum cudaDeviceAttr : int {
   cudaDevAttrWarpSize = 10,
   cudaDevAttrMaxRegistersPerBlock = 12,
   cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrCooperativeLaunch = 95,
   cudaDevAttrMaxSharedMemoryPerBlockOptin = 97,
 };
 
@@ -61,6 +64,9 @@ struct cudaDeviceProp {
   int maxGridSize[3];
   int major, minor;
   int multiProcessorCount;
+  int maxThreadsPerMultiProcessor, maxBlocksPerMultiProcessor;
+  size_t sharedMemPerMultiprocessor;
+  int cooperativeLaunch;
 };
 
 struct cudaFuncAttributes {
@@ -98,6 +104,15 @@ template <class R, class... P>
 cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, R (*func)(P...)) {
   return cudaFuncGetAttributes(attr, reinterpret_cast<const void*>(func));
 }
+// Blocks of `threads` that fit on one multiprocessor at once (the device's limits; no registers here).
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, const void* func, int threads,
+                                                          size_t dynamic_shared);
+template <class R, class... P>
+cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, R (*func)(P...), int threads,
+                                                          size_t dynamic_shared) {
+  return cudaOccupancyMaxActiveBlocksPerMultiprocessor(blocks, reinterpret_cast<const void*>(func), threads,
+                                                       dynamic_shared);
+}
 
 cudaError_t cudaMalloc(void** p, size_t bytes);
 cudaError_t cudaFree(void* p);
@@ -128,6 +143,12 @@ namespace renorm_emu {
 // configuration or a trapped thread leaves the error for cudaGetLastError, as a real launch does.
 void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
             void (*body)(const void*), const void* closure);
+// A cooperative launch (cudaLaunchCooperativeKernel): every block resident at once, so that grid.sync()
+// (renorm_emu::grid_sync) can wait for all of them; more blocks than can be resident is
+// cudaErrorCooperativeLaunchTooLarge, as on a GPU.
+void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
+                        void (*body)(const void*), const void* closure);
+int resident_blocks_per_multiprocessor(unsigned threads, size_t dynamic_shared);
 // True for pointers inside memory from the emulated cudaMalloc (for tests of the emulator).
 bool is_device_pointer(const void* p);
 
@@ -138,9 +159,11 @@ bool is_device_pointer(const void* p);
 // each kernel's global-memory bytes: read, written, and distinct (the 32-byte sectors a launch touched,
 // summed over launches: a lower bound on its DRAM traffic), and its shared-memory bytes accessed.
 // Distinct bytes are exact; read, written and shared are lower bounds: GCC checks an address once per
-// basic block, so a read-modify-write of one address counts as its first access only.
+// basic block, so a read-modify-write of one address counts as its first access only. longest_chain is
+// the most global accesses one thread made (the largest over the kernel's launches): an upper bound on
+// its chain of dependent accesses, which exposes a serial loop (one thread walking N microbatches).
 struct Traffic {
-  uint64_t bytes_read = 0, bytes_written = 0, bytes_distinct = 0, shared_bytes = 0;
+  uint64_t bytes_read = 0, bytes_written = 0, bytes_distinct = 0, shared_bytes = 0, longest_chain = 0;
 };
 bool traffic_counted();  // whether this build's kernels report their bytes
 struct Account {
@@ -156,6 +179,7 @@ struct Account {
     for (const auto& [kernel, k] : traffic) {
       t.bytes_read += k.bytes_read, t.bytes_written += k.bytes_written;
       t.bytes_distinct += k.bytes_distinct, t.shared_bytes += k.shared_bytes;
+      t.longest_chain = std::max(t.longest_chain, k.longest_chain);
     }
     return t;
   }

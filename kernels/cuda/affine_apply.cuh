@@ -48,6 +48,12 @@ __device__ __forceinline__ void load(const float* __restrict__ p, float (&x)[VEC
   }
 }
 
+// One output: p·in0 + sh (TERMS 1) or p·in0 + q·in1 + sh (TERMS 2); the cooperative kernels' too.
+template <int TERMS>
+__device__ __forceinline__ float affine_term(float p, float in0, float q, float in1, float sh) {
+  return TERMS == 2 ? fmaf(p, in0, fmaf(q, in1, sh)) : fmaf(p, in0, sh);
+}
+
 // out = p·in0 + q·in1 + sh (TERMS 2) or p·in0 + sh (TERMS 1), per (n,c). Grid (N, blocks per
 // microbatch): thread g of microbatch n = blockIdx.x keeps column g mod (C/VEC) (stride a multiple of
 // the row); I is the offset type, 32-bit when the microbatch's floats and one stride fit.
@@ -70,7 +76,7 @@ __global__ void __launch_bounds__(kThreads)
     load<VEC>(a + v, x0);
     if constexpr (TERMS == 2) load<VEC>(b + v, x1);
 #pragma unroll
-    for (int j = 0; j < VEC; ++j) r[j] = TERMS == 2 ? fmaf(p[j], x0[j], fmaf(q[j], x1[j], sh[j])) : fmaf(p[j], x0[j], sh[j]);
+    for (int j = 0; j < VEC; ++j) r[j] = affine_term<TERMS>(p[j], x0[j], q[j], TERMS == 2 ? x1[j] : 0.f, sh[j]);
     if constexpr (VEC == 4)
       *reinterpret_cast<float4*>(o + v) = make_float4(r[0], r[1], r[2], r[3]);
     else

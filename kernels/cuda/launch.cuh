@@ -10,6 +10,9 @@
 #pragma once
 #include <cstdint>
 #include <tuple>
+#if !RENORM_CUDA_EMULATION
+#include <cooperative_groups.h>
+#endif
 
 #include "runtime/allocator.h"
 #include "runtime/cuda_context.h"
@@ -25,19 +28,67 @@ const char* kernel_name() {
   return name.c_str();
 }
 
+#if RENORM_CUDA_EMULATION
+// The emulator runs the kernel's body per thread: the arguments as one tuple, applied by a closure.
+using EmulatedLaunch = void (*)(const char*, dim3, dim3, size_t, cudaStream_t, void (*)(const void*), const void*);
+template <auto Kernel, class... Args>
+void emulate(EmulatedLaunch run, const char* name, dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
+  const std::tuple<Args...> params(args...);
+  run(name, grid, block, shared_bytes, ::renorm::cuda::stream(),
+      [](const void* p) { std::apply(Kernel, *static_cast<const std::tuple<Args...>*>(p)); }, &params);
+}
+#endif
+
 template <auto Kernel, class... Args>
 void launch(dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
   const char* name = kernel_name<Kernel>();
   ::renorm::cuda::check_launch(name, reinterpret_cast<const void*>(Kernel), grid, block, shared_bytes);
 #if RENORM_CUDA_EMULATION
-  const std::tuple<Args...> params(args...);
-  ::renorm_emu::launch(
-      name, grid, block, shared_bytes, ::renorm::cuda::stream(),
-      [](const void* p) { std::apply(Kernel, *static_cast<const std::tuple<Args...>*>(p)); }, &params);
+  emulate<Kernel>(::renorm_emu::launch, name, grid, block, shared_bytes, args...);
 #else
   Kernel<<<grid, block, shared_bytes, ::renorm::cuda::stream()>>>(args...);
 #endif
   RENORM_CUDA_LAUNCH_CHECK();
+}
+
+// A cooperative launch (cudaLaunchCooperativeKernel): every block resident at once, so that the kernel
+// may wait at grid_sync(); the grid must not exceed resident_blocks<Kernel, threads>().
+template <auto Kernel, class... Args>
+void launch_cooperative(dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
+  const char* name = kernel_name<Kernel>();
+  ::renorm::cuda::check_launch(name, reinterpret_cast<const void*>(Kernel), grid, block, shared_bytes);
+#if RENORM_CUDA_EMULATION
+  emulate<Kernel>(::renorm_emu::launch_cooperative, name, grid, block, shared_bytes, args...);
+#else
+  void* pointers[] = {static_cast<void*>(&args)...};
+  RENORM_CUDA_CHECK(cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(Kernel), grid, block, pointers,
+                                                shared_bytes, ::renorm::cuda::stream()));
+#endif
+  RENORM_CUDA_LAUNCH_CHECK();
+}
+
+// How many blocks of Kernel (kBlockThreads threads each, no dynamic shared memory) the device holds at
+// once: the occupancy query times the multiprocessors; 0 when the device has no cooperative launch.
+// Asked once per kernel and process (renorm's devices in one process are alike).
+template <auto Kernel, int kBlockThreads>
+int64_t resident_blocks() {
+  static const int64_t blocks = [] {
+    if (!::renorm::cuda::properties().cooperativeLaunch) return int64_t(0);
+    int per_sm = 0;
+    RENORM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, kBlockThreads, 0));
+    return int64_t(per_sm) * ::renorm::cuda::multiprocessor_count();
+  }();
+  return blocks;
+}
+
+// Inside a cooperative launch: every thread of the grid waits here until all have arrived, and what each
+// wrote before is visible to all after (cooperative_groups::this_grid().sync()).
+__device__ __forceinline__ void grid_sync() {
+#if RENORM_CUDA_EMULATION
+  ::renorm_emu::grid_sync();
+#else
+  cooperative_groups::this_grid().sync();
+#endif
 }
 
 // A grid-stride kernel over n elements: kThreads per block, grid_for(n) blocks, nothing when n == 0.

@@ -13,9 +13,10 @@
 namespace renorm::test {
 
 struct NormOp {
-  const char* name;   // forward | backward | moments | inference (its budget: norm.<name> in budgets.txt)
+  const char* name;   // forward | backward | moments | inference | forward_cooperative | backward_cooperative
+                      // (its budget: norm.<name> in budgets.txt)
   double min_passes;  // the least traffic, in passes over x: what the op must read and write once
-  std::function<void()> run;
+  std::function<bool()> run;  // false: the cooperative launch does not fit on the device (nothing ran)
 };
 
 // "name" for a kernel the account names "{anonymous}::name".
@@ -31,17 +32,30 @@ class NormOps {
 
   double pass_bytes() const { return 4.0 * double(s_.numel()); }  // F: one pass over x
 
-  std::vector<NormOp> ops() {
+  // The two-launch family, and with `cooperative` the single cooperative launches too.
+  std::vector<NormOp> ops(bool cooperative = false) {
     namespace k = kernels::cuda;
     const kernels::RenormParams p{1e-3f, 0.01f, 3.f, 5.f, true, false};
-    return {
+    std::vector<NormOp> t = {
         {"forward", 2, [this, p] { k::renorm_forward_train(x(), s_, gamma(), beta(), rm(), rs(), p, y(), mean(),
-                                                                    invstd(), r(), d(), clips()); }},
+                                                                    invstd(), r(), d(), clips());
+                                   return true; }},
         {"backward", 3, [this] { k::renorm_backward(x(), dy(), s_, gamma(), mean(), invstd(), r(), d(), dx(),
-                                                            dgamma(), dbeta()); }},
-        {"moments", 1, [this] { k::moments(x(), s_, mean(), var()); }},
-        {"inference", 2, [this] { k::renorm_inference(x(), s_.n * s_.rows, s_.c, gamma(), beta(), rm(), rs(), y()); }},
+                                                            dgamma(), dbeta());
+                                 return true; }},
+        {"moments", 1, [this] { k::moments(x(), s_, mean(), var());
+                                return true; }},
+        {"inference", 2, [this] { k::renorm_inference(x(), s_.n * s_.rows, s_.c, gamma(), beta(), rm(), rs(), y());
+                                  return true; }},
     };
+    if (!cooperative) return t;
+    t.push_back({"forward_cooperative", 2, [this, p] {
+                   return k::renorm_forward_train_cooperative(x(), s_, gamma(), beta(), rm(), rs(), p, y(), mean(),
+                                                              invstd(), r(), d(), clips()); }});
+    t.push_back({"backward_cooperative", 3, [this] {
+                   return k::renorm_backward_cooperative(x(), dy(), s_, gamma(), mean(), invstd(), r(), d(), dx(),
+                                                         dgamma(), dbeta()); }});
+    return t;
   }
 
  private:

@@ -13,10 +13,12 @@
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "tensor/tensor.h"
+#include "launch_error.h"
 #include "kernels/cuda/launch.cuh"
 
 using namespace renorm;
 using renorm::kernels::cuda::launch;
+using renorm::test::launch_error;
 
 namespace {
 constexpr int kBlock = 64;
@@ -84,14 +86,6 @@ std::vector<float> iota(size_t n) {
   return v;
 }
 
-std::string launch_error(void (*run)()) {
-  try {
-    run();
-  } catch (const CudaError& e) {
-    return e.what();
-  }
-  return "";
-}
 }  // namespace
 
 TEST_CASE("emulator: the device is the emulator, with the configured multiprocessors", "[cuda][emulator]") {

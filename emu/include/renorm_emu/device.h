@@ -26,6 +26,7 @@ namespace renorm_emu {
 struct ThreadState {
   uint3 idx;
   unsigned linear;  // threadIdx.x + blockDim.x·(threadIdx.y + blockDim.y·threadIdx.z)
+  uint64_t global_accesses;  // this thread's loads and stores of device memory so far (the traffic build)
 };
 struct BlockState {
   uint3 idx;
@@ -41,6 +42,7 @@ void syncthreads();
 enum class WarpOp : int { SyncWarp, ShflIdx, ShflUp, ShflDown, ShflXor, Ballot, All, Any };
 uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int arg, int width);
 [[noreturn]] void trap(const char* what);
+void grid_sync();  // cooperative_groups::this_grid().sync(): only in a cooperative launch
 
 template <class T>
 T shuffle(WarpOp op, unsigned mask, T v, int arg, int width) {

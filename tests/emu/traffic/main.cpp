@@ -1,9 +1,12 @@
 // renorm-emu-traffic: the GPU's account on the CUDA emulator (issue 23), for scripts/gpu-traffic.sh.
 // The norm family at one shape — per op: launches, distinct global bytes (32-byte sectors any of its
 // launches touched; a lower bound on DRAM traffic) against the least possible (the inputs read and the
-// outputs written once) and tests/emu/budgets.txt; per kernel: launches, bytes read, written, distinct —
-// and one warm training step of the CIFAR CNN (brn over microbatches of 4, B 8: launches per kernel,
-// library calls through the emulator's reference cuBLAS/cuDNN, memsets, copies, syncs, allocations).
+// outputs written once) and tests/emu/budgets.txt, and the bytes accessed (every load and store, the
+// cached coefficients included), the cooperative single launches too where the emulated device holds
+// their grid; per kernel: launches, bytes read, written, distinct, shared, and the longest chain of
+// global accesses by one thread — and one warm training step of the CIFAR CNN (brn over microbatches of
+// 4, B 8: launches per kernel, library calls through the emulator's reference cuBLAS/cuDNN, memsets,
+// copies, syncs, allocations).
 //   renorm-emu-traffic [--shape B,H,W,C] [--microbatch M] [--json FILE]     (default 16,8,8,16, M 4)
 // Exit status 0, or 2 with one line for a bad flag. Bytes need the traffic build (not the ASan preset).
 #include <algorithm>
@@ -62,7 +65,8 @@ using namespace renorm;
 std::string json_kernel(const std::string& name, uint64_t launches, const renorm_emu::Traffic& t) {
   return "{\"name\": \"" + name + "\", \"launches\": " + std::to_string(launches) + ", \"bytes_read\": " +
          std::to_string(t.bytes_read) + ", \"bytes_written\": " + std::to_string(t.bytes_written) +
-         ", \"bytes_distinct\": " + std::to_string(t.bytes_distinct) + "}";
+         ", \"bytes_distinct\": " + std::to_string(t.bytes_distinct) + ", \"shared_bytes\": " +
+         std::to_string(t.shared_bytes) + ", \"longest_chain\": " + std::to_string(t.longest_chain) + "}";
 }
 
 struct Json {
@@ -76,18 +80,23 @@ void norm_section(const Flags& f, const test::Budgets& budgets, Json* json) {
   std::printf("norm family on the emulated CUDA device (%s), x %lldx%lldx%lldx%lld, microbatch %lld; F = %.0f bytes (one pass over x)\n",
               renorm_emu::traffic_counted() ? "bytes counted" : "launches only: this build counts no bytes", f.b, f.h, f.w,
               f.c, f.m, pass);
-  std::printf("| op | launches | budget | distinct bytes | least | distinct / F | budget / F |\n|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| op | launches | budget | distinct bytes | least | distinct / F | budget / F | accessed / F |\n"
+              "|---|---:|---:|---:|---:|---:|---:|---:|\n");
   std::map<std::string, std::pair<uint64_t, renorm_emu::Traffic>> kernels;
-  for (const test::NormOp& op : norm.ops()) {
-    op.run();  // warm
+  for (const test::NormOp& op : norm.ops(true)) {
+    if (!op.run()) {  // warm
+      std::printf("| %s | does not fit: the device cannot hold its grid at once | | | | | | |\n", op.name);
+      continue;
+    }
     renorm_emu::reset_account();
     op.run();
     const renorm_emu::Account a = renorm_emu::account();
     const test::NormBudget& budget = budgets.norm.at(op.name);
     const std::string per_f = budget.distinct_passes > 0 ? std::to_string(budget.distinct_passes).substr(0, 4) : "-";
-    std::printf("| %s | %llu | %llu | %llu | %.0f | %.2f | %s |\n", op.name, (unsigned long long)a.total_launches(),
+    const renorm_emu::Traffic all = a.total_traffic();
+    std::printf("| %s | %llu | %llu | %llu | %.0f | %.2f | %s | %.2f |\n", op.name, (unsigned long long)a.total_launches(),
                 (unsigned long long)budget.launches, (unsigned long long)a.bytes_distinct_all, op.min_passes * pass,
-                double(a.bytes_distinct_all) / pass, per_f.c_str());
+                double(a.bytes_distinct_all) / pass, per_f.c_str(), double(all.bytes_read + all.bytes_written) / pass);
     json->norm += std::string(json->norm.empty() ? "" : ", ") + "\"" + op.name + "\": {\"launches\": " +
                   std::to_string(a.total_launches()) + ", \"bytes_distinct\": " + std::to_string(a.bytes_distinct_all) +
                   ", \"min_bytes\": " + std::to_string(uint64_t(op.min_passes * pass)) + "}";
@@ -96,14 +105,17 @@ void norm_section(const Flags& f, const test::Budgets& budgets, Json* json) {
       row.first += n;
       const renorm_emu::Traffic kt = a.traffic.count(k) ? a.traffic.at(k) : renorm_emu::Traffic{};
       row.second.bytes_read += kt.bytes_read, row.second.bytes_written += kt.bytes_written;
-      row.second.bytes_distinct += kt.bytes_distinct;
+      row.second.bytes_distinct += kt.bytes_distinct, row.second.shared_bytes += kt.shared_bytes;
+      row.second.longest_chain = std::max(row.second.longest_chain, kt.longest_chain);
     }
   }
-  std::printf("\n| kernel | launches | bytes read | bytes written | distinct bytes |\n|---|---:|---:|---:|---:|\n");
+  std::printf("\n| kernel | launches | bytes read | bytes written | distinct bytes | shared bytes | longest chain |\n"
+              "|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [k, row] : kernels) {
-    std::printf("| %s | %llu | %llu | %llu | %llu |\n", k.c_str(), (unsigned long long)row.first,
+    std::printf("| %s | %llu | %llu | %llu | %llu | %llu | %llu |\n", k.c_str(), (unsigned long long)row.first,
                 (unsigned long long)row.second.bytes_read, (unsigned long long)row.second.bytes_written,
-                (unsigned long long)row.second.bytes_distinct);
+                (unsigned long long)row.second.bytes_distinct, (unsigned long long)row.second.shared_bytes,
+                (unsigned long long)row.second.longest_chain);
     json->kernels += (json->kernels.empty() ? "" : ", ") + json_kernel(k, row.first, row.second);
   }
 }
@@ -145,6 +157,7 @@ bool write_json(const Flags& f, const Json& j) {
   {
     std::ofstream out(tmp);
     out << "{\"shape\": [" << f.b << ", " << f.h << ", " << f.w << ", " << f.c << "], \"microbatch\": " << f.m
+        << ", \"multiprocessors\": " << ::renorm::cuda::multiprocessor_count()
         << ", \"bytes_counted\": " << (renorm_emu::traffic_counted() ? "true" : "false") << ", \"kernels\": ["
         << j.kernels << "], \"norm\": {" << j.norm << "}, \"step\": " << j.step << "}\n";
     if (!out) return false;
