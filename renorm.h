@@ -19,6 +19,8 @@
 #include "layers/batch_renorm.h"
 #include "layers/layers.h"
 #include "models/cifar_cnn.h"
+#include "models/factory.h"
+#include "models/resnet.h"
 // data and training
 #include "data/loader.h"
 #include "train/checkpoint.h"

@@ -19,8 +19,8 @@ class ConsoleProgress : public TrainObserver {
 
   void started(const RunStart& s) override {
     const std::string ranks = s.ranks > 1 ? " (" + std::to_string(s.ranks) + " ranks of " + std::to_string(s.batch / s.ranks) + ")" : "";
-    std::printf("renorm-train: %s, norm %s, B %lld%s, M %lld, %lld steps (%lld per epoch), %s -> %s\n", s.dataset.c_str(),
-                s.norm.c_str(), (long long)s.batch, ranks.c_str(), (long long)s.microbatch, (long long)s.total_steps,
+    std::printf("renorm-train: %s, %s (%lld parameters), norm %s, B %lld%s, M %lld, %lld steps (%lld per epoch), %s -> %s\n",
+                s.dataset.c_str(), s.model.c_str(), (long long)s.parameters, s.norm.c_str(), (long long)s.batch, ranks.c_str(), (long long)s.microbatch, (long long)s.total_steps,
                 (long long)s.steps_per_epoch, s.device.c_str(), s.out_dir.c_str());
     if (s.renorm && s.clip_warmup >= s.total_steps)
       std::printf("renorm-train: note: the run ends within the clipping warmup (%lld steps at alpha %g), so r = 1 "

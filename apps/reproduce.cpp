@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
                  "classes per microbatch)")->capture_default_str();
   app.add_option("--preset", c.preset, renorm::preset_names())->capture_default_str();
   app.add_option("--dataset", c.dataset, "cifar10 | fashion-mnist")->capture_default_str();
+  app.add_option("--model", c.model, "cifar-cnn | resnet20 (He et al. 2016, option-A shortcuts)")->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "the dataset's folder (default: $RENORM_DATA_DIR)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();
   app.add_option("--device", c.device, "auto | cpu | cuda")->capture_default_str();

@@ -72,6 +72,7 @@ ReproduceConfig resolve(ReproduceConfig c) {
   if (c.experiment != "microbatch" && c.experiment != "noniid" && c.experiment != "classes" && c.experiment != "all")
     throw ConfigError("--experiment: '" + c.experiment + "' is not one of microbatch, noniid, classes, all");
   (void)enum_parse<DatasetKind>(c.dataset, "--dataset");
+  (void)enum_parse<ModelKind>(c.model, "--model");
   const Preset& p = find_preset(c.preset);
   auto pick = [](auto& v, auto unset, auto value) {
     if (v == unset) v = value;
@@ -157,6 +158,7 @@ std::vector<RunSpec> plan(const ReproduceConfig& c) {
 TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r, int ranks) {
   TrainConfig t;
   t.dataset = enum_parse<DatasetKind>(c.dataset, "dataset");
+  t.model = enum_parse<ModelKind>(c.model, "model");
   t.data_dir = c.data_dir;
   t.out_dir = r.dir;
   t.norm = parse_norm(r.norm);

@@ -29,6 +29,7 @@ struct ReproduceConfig {
   std::string experiment = "all";  // microbatch | noniid | classes | all (microbatch and noniid)
   std::string preset = "quick";    // smoke | quick | long | full (kPresets)
   std::string dataset = "cifar10";  // cifar10 | fashion-mnist
+  std::string model = "cifar-cnn";  // cifar-cnn | resnet20
   std::string data_dir, out_dir = "reproduction", device = "auto";
   // 0 / -1: the preset's value. microbatch: Figure 2's M; noniid_microbatch: M' of noniid and classes.
   int64_t batch = 0, microbatch = 0, noniid_microbatch = 0, steps = 0, seeds = 0, eval_every = 0, train_limit = -1;

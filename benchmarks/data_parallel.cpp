@@ -97,7 +97,7 @@ int main(int argc, char** argv) try {
   const Device dev = parse_device(o.device);
   std::unique_ptr<Communicator> nccl = k > 1 && dev == Device::CUDA ? make_nccl_communicator(*world) : nullptr;
   const int64_t b = o.batch / k;
-  CnnConfig cfg;
+  ModelConfig cfg;
   cfg.norm = parse_norm(o.norm);
   cfg.norm_config.microbatch = o.micro;
   cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);

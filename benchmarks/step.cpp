@@ -1,11 +1,11 @@
-// One CNN training step (forward, loss, backward, SGD step) per norm kind: ms/step and images/s (median of
+// One training step of the CIFAR CNN or ResNet-20 (--model; forward, loss, backward, SGD step) per norm kind: ms/step and images/s (median of
 // the timed steps after two warm-ups), then a per-layer breakdown (forward and backward of each layer,
 // measured with a device sync around each, so their sum exceeds the step time a little) that shows
 // what the norm costs, and for each convolution its GFLOP/s and share of the fp32 FMA peak that this run
 // measures on the same cores (CPU; benchmarks/fma_peak.h).
 // --conv-engines all (CPU): also the step without norm on each other CPU convolution engine (oneDNN,
 // im2col + OpenBLAS: kernels/conv.h), in the same run, with its breakdown.
-//   renorm-bench-step [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
+//   renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
 //                     [--conv-engines default|all]
 #include <algorithm>
 #include <chrono>
@@ -20,7 +20,8 @@
 #include "runtime/error.h"
 #include "tensor/ops.h"
 #include "train/optim.h"
-#include "models/cifar_cnn.h"
+#include "models/factory.h"
+#include "models/resnet.h"
 #include "train/checkpoint.h"
 #include "benchmarks/fma_peak.h"
 #include "kernels/conv.h"
@@ -42,17 +43,20 @@ std::string layer_name(const Module& m) {
   if (dynamic_cast<const Dropout*>(&m)) return "dropout";
   if (dynamic_cast<const Flatten*>(&m)) return "flatten";
   if (dynamic_cast<const Linear*>(&m)) return "linear";
+  if (dynamic_cast<const BasicBlock*>(&m)) return "basic_block";
+  if (dynamic_cast<const GlobalAvgPool*>(&m)) return "global_avg_pool";
   return "?";
 }
 
 struct Flags {
   int64_t batch = 128, micro = 4, steps = 10;
   std::string device = "auto", json, conv_engines = "default";
+  ModelKind model = ModelKind::CifarCnn;
 };
 
 constexpr const char* kUsage =
-    "renorm-bench-step [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE] "
-    "[--conv-engines default|all]";
+    "renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] "
+    "[--device auto|cpu|cuda] [--json FILE] [--conv-engines default|all]";
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;
@@ -69,6 +73,7 @@ Flags parse_flags(int argc, char** argv) {
     else if (flag == "--device") f.device = argv[i + 1];
     else if (flag == "--json") f.json = argv[i + 1];
     else if (flag == "--conv-engines") f.conv_engines = argv[i + 1];
+    else if (flag == "--model") f.model = enum_parse<ModelKind>(argv[i + 1], "--model");
     else throw ConfigError("unknown flag " + flag);
   }
   if (f.conv_engines != "default" && f.conv_engines != "all")
@@ -80,7 +85,7 @@ struct Batch {
   Tensor x, labels;
 };
 
-void train_step(CifarCnn& net, Sgd& opt, const Batch& b) {
+void train_step(Model& net, Sgd& opt, const Batch& b) {
   opt.zero_grad();
   Tensor loss = softmax_cross_entropy(net.forward(b.x), b.labels);
   loss.backward();
@@ -88,7 +93,7 @@ void train_step(CifarCnn& net, Sgd& opt, const Batch& b) {
 }
 
 // The median of `steps` timed steps after two warm-ups.
-double median_step_ms(CifarCnn& net, Sgd& opt, const Batch& b, int64_t steps, Device dev) {
+double median_step_ms(Model& net, Sgd& opt, const Batch& b, int64_t steps, Device dev) {
   std::vector<double> ms;
   for (int64_t s = 0; s < steps + 2; ++s) {
     synchronize(dev);
@@ -109,7 +114,7 @@ struct LayerTime {
 };
 
 // Per layer: the minimum over three steps (robust to interference), each layer between device syncs.
-std::vector<LayerTime> layer_breakdown(CifarCnn& net, Sgd& opt, const Batch& b, Device dev) {
+std::vector<LayerTime> layer_breakdown(Model& net, Sgd& opt, const Batch& b, Device dev) {
   const auto& layers = net.body().children();
   std::vector<LayerTime> t(layers.size());
   std::vector<BackwardTiming> bwd;
@@ -186,11 +191,13 @@ struct Report {
 // One configuration: its median step (a line now) and its breakdown and JSON row (into rep).
 void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& f, const Batch& b, Device dev, double peak,
                 Report& rep) {
-  CnnConfig cfg;
+  ModelConfig cfg;
+  cfg.kind = f.model;
   cfg.norm = kind;
   cfg.norm_config.microbatch = m;
   cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
-  CifarCnn net(cfg, dev);
+  const std::unique_ptr<Model> model = make_model(cfg, dev);
+  Model& net = *model;
   Sgd opt(net.named_parameters(), 0.001f);
   const double med = median_step_ms(net, opt, b, f.steps, dev);
   const std::vector<LayerTime> t = layer_breakdown(net, opt, b, dev);
@@ -211,7 +218,8 @@ int main(int argc, char** argv) try {
   const Device dev = parse_device(f.device);
   bench::FmaPeak peak;
   if (dev == Device::CPU) peak = bench::measure_fma_peak();
-  std::printf("CNN training step, batch %lld, %s\n", (long long)f.batch, device_description(dev).c_str());
+  std::printf("%s training step, batch %lld, %s\n", enum_name(f.model).c_str(), (long long)f.batch,
+              device_description(dev).c_str());
   if (dev == Device::CPU)
     std::printf("CPU: %s; renorm's loops run %s, convolutions %s; fp32 FMA peak measured now: %.1f GFLOP/s on %d threads (%s)\n",
                 bench::cpu_description().c_str(), cpu_isa_name(cpu_isa()), kernels::cpu::conv_engine_name(kernels::cpu::conv_engine()),

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/error.h"
+#include "tensor/compare.h"
 
 namespace renorm {
 
@@ -27,10 +28,13 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   RenormStep step;
   step.rmax = rmax();
   step.dmax = dmax();
-  if (!training_ && !eval_batch_stats_) return batch_renorm_inference(x, gamma, beta, running_mean, running_std);
-  if (!training_) {  // batch statistics, nothing moved
-    step.update_running = false;
-    return batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, nullptr, sync_);
+  if (!training_) {
+    step.update_running = false;  // batch statistics, nothing moved
+    auto with_batch = [&] { return batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, nullptr, sync_); };
+    if (eval_batch_stats_) return with_batch();
+    Tensor y = batch_renorm_inference(x, gamma, beta, running_mean, running_std);
+    if (gap_probe_) last_gap_ = compare(y, with_batch()).normalized_error;
+    return y;
   }
   RenormSaved saved;
   Tensor y = batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, &saved, sync_);

@@ -32,6 +32,11 @@ class BatchRenorm : public Module {
   // of M, r and d at the current step) but leave the moving averages and the step alone — what the
   // network saw in training, against what inference shows it (the train/inference gap; off: inference).
   void set_eval_batch_stats(bool on) { eval_batch_stats_ = on; }
+  // Eval mode only (and not set_eval_batch_stats): forward returns the inference output y_infer as usual
+  // and also computes y_batch, the output with the batch's statistics, keeping ||y_batch − y_infer|| /
+  // ||y_infer|| as last_gap() (a host sync: for the train/inference gap measurement, Model).
+  void set_gap_probe(bool on) { gap_probe_ = on; }
+  double last_gap() const { return last_gap_; }
 
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
   void collect_buffers(const std::string& prefix, NamedTensors& out) const override;
@@ -42,7 +47,8 @@ class BatchRenorm : public Module {
  private:
   NormConfig config_;
   Communicator* sync_ = nullptr;
-  bool eval_batch_stats_ = false;
+  bool eval_batch_stats_ = false, gap_probe_ = false;
+  double last_gap_ = 0.0;
   int64_t step_ = 0;
   Tensor clip_counts_;  // (2), on the device, from the last training forward
   int64_t last_nc_ = 0;

@@ -74,6 +74,8 @@ Tensor Flatten::forward(const Tensor& x) {
   return x.reshape(Shape{x.dim(0), -1});
 }
 
+Tensor GlobalAvgPool::forward(const Tensor& x) { return global_avg_pool(x); }
+
 Dropout::Dropout(float p, uint32_t layer_id, uint64_t seed) : p_(p), layer_(layer_id), seed_(seed) {
   if (!(p >= 0.f && p < 1.f)) throw ConfigError("Dropout: p must be in [0, 1), got " + std::to_string(p));
 }

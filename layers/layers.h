@@ -1,4 +1,4 @@
-// The layer modules: Conv2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Sequential. Each holds its
+// The layer modules: Conv2d, Linear, ReLU, MaxPool2d, Flatten, GlobalAvgPool, Dropout, Sequential. Each holds its
 // parameters as tensors on its device (the tensor owns the placement) and forwards to the ops in tensor/ops.h.
 #pragma once
 #include <memory>
@@ -57,6 +57,11 @@ class MaxPool2d : public Module {
 class Flatten : public Module {
  public:
   Tensor forward(const Tensor& x) override;  // [B, ...] -> [B, prod(...)]
+};
+
+class GlobalAvgPool : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;  // [B,H,W,C] -> [B,C] (tensor/ops/residual.h)
 };
 
 // Inverted dropout; identity in eval mode. The mask of a training forward is keyed by (seed, layer id,

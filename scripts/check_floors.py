@@ -6,12 +6,15 @@ or of floors below it, never above:
   1 kernels/   cpu:: and cuda:: kernels per family
   2 tensor/    Tensor, autograd, every differentiable op (tensor/ops/<family>, named like its kernels)
   3 layers/    modules
-  4 models/    the CIFAR CNN
+  4 models/    the model interface (models/model.h), the models, the one factory (models/factory.h)
   5 data/, train/   readers and loader; trainer, optimizers, schedules, checkpoints, metrics
   6 apps/      command-line programs
 
 (emu/, the CUDA emulator, stands in for the CUDA toolkit below runtime/; tests/ and benchmarks/ stand
-above everything.) Prints every upward include as file:line and exits 1; exits 0 when there is none.
+above everything.) A second rule keeps the trainer model-agnostic: nothing in data/, train/ or apps/
+includes a model's own header (models/ other than model.h and factory.h); models are built by the
+factory. Prints every upward include and every such include as file:line and exits 1; exits 0 when
+there is none.
 --plant FILE:HEADER checks as if FILE also included HEADER (CTest shows the check failing that way).
 """
 import argparse
@@ -22,6 +25,8 @@ import sys
 
 FLOORS = {"runtime": 0, "kernels": 1, "tensor": 2, "layers": 3, "models": 4, "data": 5, "train": 5, "apps": 6}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+MODEL_AGNOSTIC = ("data", "train", "apps")  # build models through models/factory.h only
+MODEL_INTERFACE = ("models/model.h", "models/factory.h")
 
 
 def floor_of(path):
@@ -60,9 +65,13 @@ def main():
                 where = f"{f}:{n}" if n else f"{f} (planted)"
                 problems.append(f"{where}: includes {header} (floor {target}, {header.split('/')[0]}/) from floor "
                                 f"{own} ({f.split('/')[0]}/): includes must point down")
+            if (f.split("/", 1)[0] in MODEL_AGNOSTIC and header.startswith("models/") and header not in MODEL_INTERFACE):
+                where = f"{f}:{n}" if n else f"{f} (planted)"
+                problems.append(f"{where}: includes {header}, a model's own header: {f.split('/')[0]}/ builds models "
+                                "through models/factory.h and uses models/model.h")
     for p in problems:
         print("FAIL: " + p)
-    print(f"{checked} files checked, {len(problems)} upward includes")
+    print(f"{checked} files checked, {len(problems)} upward or model-specific includes")
     return 1 if problems else 0
 
 

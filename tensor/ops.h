@@ -7,3 +7,4 @@
 #include "tensor/ops/nn.h"
 #include "tensor/ops/reduce.h"
 #include "tensor/ops/renorm.h"
+#include "tensor/ops/residual.h"

@@ -56,7 +56,7 @@ TEST_CASE("parity: a whole CNN training step per norm kind", "[parity][cuda][cnn
       std::vector<std::pair<std::string, Tensor>> checked[2];
       for (int d = 0; d < 2; ++d) {
         const Device dev = d ? Device::CUDA : Device::CPU;
-        CnnConfig cfg;
+        ModelConfig cfg;
         cfg.norm = kind;
         cfg.norm_config.microbatch = 4;
         cfg.norm_config.schedule = ClipSchedule::constant(2.f, 1.f);

@@ -214,6 +214,22 @@ void renorm_rows(std::vector<OpRow>& t) {
                [](const Inputs& x) { return renorm_step(x, 2, RenormStep{}, [](const Tensor& y, auto&...) { return y; }); }});
 }
 
+// The residual network's ops (tensor/ops/residual.h): global average pooling (ResNet-20's 8x8x64 head
+// and odd sizes), the option-A shortcut (stride 2 with channels doubled, odd H and W, stride 1 with no
+// padding, an odd channel gap) and the residual add with its ReLU (inputs off the kink).
+void residual_rows(std::vector<OpRow>& t) {
+  t.push_back({"global avg pool", {{4, 8, 8, 64}}, [](const Inputs& x) { return global_avg_pool(x[0]); }});
+  t.push_back({"global avg pool, odd", {{3, 5, 7, 6}}, [](const Inputs& x) { return global_avg_pool(x[0]); }});
+  t.push_back({"shortcut A 16 -> 32, stride 2", {{2, 8, 8, 16}}, [](const Inputs& x) { return shortcut_a(x[0], 2, 32); }});
+  t.push_back({"shortcut A odd H W, 3 -> 8", {{3, 5, 7, 3}}, [](const Inputs& x) { return shortcut_a(x[0], 2, 8); }});
+  t.push_back({"shortcut A stride 1, 5 -> 5", {{2, 4, 3, 5}}, [](const Inputs& x) { return shortcut_a(x[0], 1, 5); }});
+  OpRow ar{"add relu", {{4, 6, 6, 16}, {4, 6, 6, 16}}, [](const Inputs& x) { return add_relu(x[0], x[1]); }};
+  ar.make = [](size_t i, const Shape& s, Device d) {  // a + b at least 0.15 from the kink: b within 0.1 of 0
+    return i == 0 ? off_the_kink(0, s, d) : Tensor::uniform(s, 24, -0.1f, 0.1f, d);
+  };
+  t.push_back(ar);
+}
+
 const std::vector<OpRow>& table() {
   static const std::vector<OpRow> rows = [] {
     std::vector<OpRow> t;
@@ -221,6 +237,7 @@ const std::vector<OpRow>& table() {
     conv_rows(t);
     nn_rows(t);
     renorm_rows(t);
+    residual_rows(t);
     return t;
   }();
   return rows;

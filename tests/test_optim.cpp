@@ -68,7 +68,7 @@ TEST_CASE("optim: learning-rate schedules", "[optim]") {
 }
 
 TEST_CASE("cnn: shapes for CIFAR-10 and Fashion-MNIST input, and its parameters", "[cnn]") {
-  CnnConfig cfg;
+  ModelConfig cfg;
   cfg.norm = NormKind::BatchNorm;
   CifarCnn cifar(cfg, Device::CPU);
   CHECK(cifar.forward(Tensor::zeros(Shape{4, 32, 32, 3})).shape() == Shape{4, 10});
@@ -89,7 +89,7 @@ TEST_CASE("cnn: each norm kind drives the loss on one fixed batch close to zero"
   const Tensor labels = Tensor::from_vector({0, 1, 2, 3, 4, 5, 6, 7}, Shape{8});
   for (NormKind kind : {NormKind::None, NormKind::BatchNorm, NormKind::BatchRenorm}) {
     DYNAMIC_SECTION(norm_name(kind)) {
-      CnnConfig cfg;
+      ModelConfig cfg;
       cfg.height = cfg.width = 16;
       cfg.norm = kind;
       cfg.norm_config.microbatch = 4;

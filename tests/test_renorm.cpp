@@ -263,7 +263,7 @@ TEST_CASE("train/inference gap: closes for batchnorm over the whole batch, stays
   const Tensor x = Tensor::normal(Shape{16, 8, 8, 3}, 11, 0.3f, 1.5f);
   double whole = 0, micro = 0;
   for (int64_t m : {16, 2}) {
-    CnnConfig cfg;
+    ModelConfig cfg;
     cfg.height = cfg.width = 8;
     cfg.norm = NormKind::BatchNorm;
     cfg.norm_config.microbatch = m;

@@ -162,7 +162,7 @@ TEST_CASE("metrics.csv: a file from before the mechanism columns still resumes, 
   const std::string dir = test::make_synthetic_cifar("metrics-v1", 4, 4), old = dir + "/old.csv";
   std::ofstream(old) << "step,epoch,train_loss,train_acc,val_loss,val_acc,rmax,dmax,clip_r,clip_d,lr,elapsed_s,images_per_s\n"
                      << "5,1,2.3,0.1,2.2,0.12,1,0,0,0,0.01,1.5,100\n";
-  MetricsLog log(dir + "/new.csv");
+  MetricsLog log(dir + "/new.csv", 6);
   log.load(old, 5);
   log.write();
   const std::vector<std::string> rows = metric_values(dir + "/new.csv");

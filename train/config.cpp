@@ -9,11 +9,11 @@
 
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "models/cifar_cnn.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 #include "train/json.h"
+#include "train/metrics.h"
 #include "train/optim.h"
 
 #ifndef RENORM_VERSION
@@ -46,17 +46,43 @@ void check(bool ok, const std::string& message) {
 
 }  // namespace
 
+namespace {
+// Every number a flag sets is finite: inf or nan is the flag's fault, never a run that diverges.
+void check_finite(const TrainConfig& config) {
+  TrainConfig c = config;
+  c.visit([](const char* name, auto& field, const char*) {
+    if constexpr (std::is_floating_point_v<std::decay_t<decltype(field)>>)
+      check(std::isfinite(field), std::string("--") + name + " must be a finite number, got " + format_number(field));
+  });
+}
+
+// NormConfig's rules (microbatch, eps, alpha, rmax, dmax), its messages naming the flag.
+void validate_norm(const NormConfig& n) {
+  try {
+    n.validate();
+  } catch (const ConfigError& e) {
+    std::string m = e.what();
+    for (const char* prefix : {"norm: ", "clip schedule: "})
+      if (m.rfind(prefix, 0) == 0) m = "--" + m.substr(std::string(prefix).size());
+    throw ConfigError(m);
+  }
+}
+}  // namespace
+
 void validate(const TrainConfig& c) {
   if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
   if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
   check(c.batch > 0, "--batch must be > 0, got " + std::to_string(c.batch));
-  c.norm_config.validate();  // microbatch, eps, alpha, rmax, dmax: NormConfig's rules
+  check_finite(c);
+  validate_norm(c.norm_config);
   const int64_t m = c.norm_config.microbatch;
   check(m == 0 || c.batch % m == 0, "--microbatch " + std::to_string(m) + " does not divide --batch " + std::to_string(c.batch));
   check(c.epochs >= 0, "--epochs must be > 0, got " + std::to_string(c.epochs));
   check(c.steps >= 0, "--steps must be > 0, got " + std::to_string(c.steps));
   check((c.epochs > 0) != (c.steps > 0), "give exactly one of --epochs and --steps");
   check(c.lr >= 0, "--lr must be >= 0");
+  check(c.weight_decay >= 0, "--weight-decay must be >= 0");
+  check(c.lr_gamma > 0, "--lr-gamma must be > 0");
   check(c.eval_every >= 0 && c.log_every > 0 && c.lr_warmup >= 0, "--eval-every, --lr-warmup must be >= 0 and --log-every > 0");
   check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");
   check(c.clip_warmup >= -1 && c.rmax_steps >= -1 && c.dmax_steps >= -1,
@@ -109,7 +135,7 @@ bool setting_from_json(const Json& v, T& field, const char* name) {
 // Settings added after config.json's first version: a file written before one of them (a run still to
 // be resumed) lacks it and gets its default, which is what that run ran with.
 namespace {
-bool added_later(const std::string& name) { return name == "sync-norm" || name == "noniid-run"; }
+bool added_later(const std::string& name) { return name == "sync-norm" || name == "noniid-run" || name == "model"; }
 }  // namespace
 
 TrainConfig config_from_json(const std::string& text, const std::string& source) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/loader.h"
-#include "models/cifar_cnn.h"
+#include "models/model.h"
 #include "tensor/ops/renorm.h"
 #include "train/optim.h"
 
@@ -16,6 +16,7 @@ namespace renorm {
 struct TrainConfig {
   DatasetKind dataset = DatasetKind::Cifar10;
   std::string data_dir;
+  ModelKind model = ModelKind::CifarCnn;
   NormKind norm = NormKind::BatchRenorm;
   int64_t batch = 128;
   int64_t epochs = 0;      // exactly one of epochs, steps
@@ -94,6 +95,7 @@ template <class F>
 void TrainConfig::visit(F&& f) {
   f("dataset", dataset, "cifar10 | fashion-mnist");
   f("data-dir", data_dir, "folder of the dataset files (default: $RENORM_DATA_DIR)");
+  f("model", model, "cifar-cnn (the paper reproduction's CNN) | resnet20 (He et al. 2016, option-A shortcuts)");
   f("norm", norm, "none | bn (batchnorm) | brn (Batch Renorm)");
   f("batch", batch, "minibatch size B");
   f("microbatch", norm_config.microbatch, "examples per normalization group M (must divide B; 0: M = B; "

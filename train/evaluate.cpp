@@ -5,7 +5,7 @@
 
 namespace renorm {
 
-Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world) {
+Eval evaluate(Model& model, DataLoader& val, Communicator& world) {
   model.eval();
   NoGradGuard no_grad;
   val.seek(0);
@@ -27,7 +27,7 @@ Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world) {
   return {.loss = loss / n, .acc = correct / n};
 }
 
-void evaluate_train_mode(CifarCnn& model, DataLoader& groups, int64_t batches, Communicator& world, Eval* ev) {
+void evaluate_train_mode(Model& model, DataLoader& groups, int64_t batches, Communicator& world, Eval* ev) {
   if (model.norms().empty() || batches <= 0) return;
   groups.seek(0);
   std::vector<float> gaps;

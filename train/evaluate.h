@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/loader.h"
-#include "models/cifar_cnn.h"
+#include "models/model.h"
 #include "runtime/comm.h"
 
 namespace renorm {
@@ -19,12 +19,12 @@ struct Eval {
 };
 
 // Inference-mode loss and accuracy over `val` (this rank's share), reduced over the ranks.
-Eval evaluate(CifarCnn& model, DataLoader& val, Communicator& world);
+Eval evaluate(Model& model, DataLoader& val, Communicator& world);
 
 // The validation set through the norm layers' training-mode normalization (microbatches of M of b = B/K
 // examples, r and d at this step; dropout off, nothing moved): the accuracy over the first `batches`
 // whole batches of this rank's share (the same count on every rank, so that --sync-norm's collectives
 // line up), reduced over the ranks; and the per-layer gaps on the first batch, averaged over the ranks.
-void evaluate_train_mode(CifarCnn& model, DataLoader& groups, int64_t batches, Communicator& world, Eval* ev);
+void evaluate_train_mode(Model& model, DataLoader& groups, int64_t batches, Communicator& world, Eval* ev);
 
 }  // namespace renorm

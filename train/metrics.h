@@ -18,16 +18,17 @@ struct MetricsRow {
   // At a validation, with norm layers (empty cells otherwise): the validation accuracy with the norm
   // layers normalizing over microbatches as in training (val_acc_train_mode), and per norm layer the
   // normalized gap between its training-mode and inference-mode outputs on one validation batch
-  // (gap_norm1.., at most kGapColumns; CifarCnn::train_inference_gaps).
+  // (gap_norm1.., one column per norm position of the model: Model::train_inference_gaps).
   double val_acc_train_mode = 0;
   std::vector<double> gaps;
 };
-constexpr int kGapColumns = 6;  // the CIFAR CNN's norm layers
 
 // A number as the CSV and the messages write it: %.*g with `digits` significant digits; NaN and the
 // infinities as nan, inf, -inf (what Python's float() and pandas read back).
 std::string format_number(double v, int digits = 6);
-std::string csv_line(const MetricsRow& r);
+// The header, with `gap_columns` gap columns, and a row under it.
+std::string metrics_header(int64_t gap_columns);
+std::string csv_line(const MetricsRow& r, int64_t gap_columns);
 
 // schedule.csv of a Batch Renorm run: "step,rmax,dmax", the bounds training step `step` (1-based) uses,
 // for every step until both ramps have ended, then the last step: the schedule itself, which figures draw
@@ -36,7 +37,8 @@ std::string schedule_csv(const ClipSchedule& s, int64_t total_steps);
 
 class MetricsLog {
  public:
-  explicit MetricsLog(std::string path) : path_(std::move(path)) {}  // "": kept in memory, never written
+  // "": kept in memory, never written. gap_columns: the model's norm positions (Model::norm_positions).
+  MetricsLog(std::string path, int64_t gap_columns) : path_(std::move(path)), gaps_(gap_columns) {}
   void add(const MetricsRow& r);  // appends and rewrites the file (atomically)
   void write() const;             // (re)writes the file with the rows so far (the header alone at first)
   // The rows of an earlier run up to `step` (resume); IoError naming the file and line for a row that
@@ -45,6 +47,7 @@ class MetricsLog {
 
  private:
   std::string path_;
+  int64_t gaps_;
   std::vector<std::string> lines_;
 };
 

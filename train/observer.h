@@ -9,7 +9,8 @@
 namespace renorm {
 
 struct RunStart {
-  std::string dataset, norm, device, out_dir;
+  std::string dataset, model, norm, device, out_dir;
+  int64_t parameters = 0;  // the model's trainable values
   int64_t batch = 0, microbatch = 0, total_steps = 0, steps_per_epoch = 0;
   bool renorm = false;  // Batch Renorm: the clipping schedule below applies
   int64_t clip_warmup = 0, rmax_steps = 0, dmax_steps = 0;

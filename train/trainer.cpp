@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "data/loader.h"
-#include "models/cifar_cnn.h"
+#include "models/factory.h"
 #include "runtime/checked.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"
@@ -37,8 +37,9 @@ Dataset load_split(const TrainConfig& c, bool train, const Communicator& world, 
   return d;
 }
 
-CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total, const Communicator& world) {
-  CnnConfig mc;
+ModelConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total, const Communicator& world) {
+  ModelConfig mc;
+  mc.kind = c.model;
   mc.first_example = world.rank() * (c.batch / world.size());
   mc.height = d.height;
   mc.width = d.width;
@@ -57,10 +58,16 @@ CnnConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total, co
   return mc;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const CifarCnn& model) {
+std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Model& model) {
   if (c.optimizer == OptimizerKind::Sgd)
     return std::make_unique<Sgd>(model.named_parameters(), c.lr, SgdOptions{c.momentum, c.weight_decay, c.nesterov});
   return std::make_unique<Adam>(model.named_parameters(), c.lr, AdamOptions{c.momentum, 0.999f, 1e-8f, c.weight_decay});
+}
+
+int64_t parameter_count(const Model& m) {
+  int64_t n = 0;
+  for (const Tensor& p : m.parameters()) n += p.numel();
+  return n;
 }
 
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
@@ -104,11 +111,12 @@ struct Run {
         per_epoch(train_loader.batches_per_epoch()),
         total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
-        model(model_config(c, train_set, total, world), dev),
+        model_ptr(make_model(model_config(c, train_set, total, world), dev)),
+        model(*model_ptr),
         opt(make_optimizer(c, model)),
         lrs(lr_schedule(c, total)),
         ckpt_path(c.out_dir + "/checkpoint.safetensors"),
-        metrics(writer ? c.out_dir + "/metrics.csv" : "") {
+        metrics(writer ? c.out_dir + "/metrics.csv" : "", model.norm_positions()) {
     if (world.size() > 1) reducer = std::make_unique<GradReducer>(model.named_parameters(), model.named_buffers(), grads, dev);
     if (world.size() > 1 && c.sync_norm)
       for (BatchRenorm* n : model.norms()) n->set_sync(&grads);
@@ -125,7 +133,8 @@ struct Run {
   DataLoader val_groups;  // the validation set in training's batches of B/K (evaluate_train_mode)
   const int64_t val_group_batches;
   const int64_t per_epoch, total, eval_every;
-  CifarCnn model;
+  const std::unique_ptr<Model> model_ptr;
+  Model& model;
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<GradReducer> reducer;  // data parallel only
   const LrSchedule lrs;
@@ -150,6 +159,10 @@ struct Run {
   void resume() {
     const std::string from = c.resume_dir + "/checkpoint.safetensors";
     const SafeTensors ck = load_safetensors(from);
+    const auto kind = ck.metadata.find("model");  // absent in checkpoints from before --model: the CNN's
+    const std::string held = kind == ck.metadata.end() ? enum_name(ModelKind::CifarCnn) : kind->second;
+    if (held != enum_name(c.model))
+      throw ConfigError(from + ": holds a " + held + ", not the --model " + enum_name(c.model) + " of this run");
     restore_tensors(state(), ck, "", from);
     const std::string bad = first_nonfinite(state());
     if (!bad.empty()) throw IoError(from + ": " + bad + "; a diverged run cannot be resumed (use an earlier checkpoint)");
@@ -174,6 +187,7 @@ struct Run {
   void write_checkpoint(double elapsed_s) {
     const Metadata meta{{"step", std::to_string(step + 1)}, {"elapsed_s", format_number(elapsed_s, 10)},
                         {"optimizer_steps", std::to_string(opt->steps())}, {"format", "renorm checkpoint v1"},
+                        {"model", enum_name(c.model)},
                         // Data order, augmentation and dropout are counter-based: (seed, step) is their whole state.
                         {"seed", std::to_string(c.seed)}, {"data_position", std::to_string(train_loader.position())}};
     if (writer) save_safetensors(ckpt_path, state(), meta);
@@ -333,10 +347,14 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer, std::share
   const ClipSchedule clip = model_config(c, run.train_set, run.total, *world).norm_config.schedule;
   if (run.writer && c.norm == NormKind::BatchRenorm) write_file_atomic(c.out_dir + "/schedule.csv", schedule_csv(clip, run.total));
   if (run.writer)
-    obs.started(RunStart{enum_name(c.dataset), enum_name(c.norm), device_description(run.dev), c.out_dir, c.batch,
-                         c.norm_config.microbatch ? c.norm_config.microbatch : c.batch, run.total, run.per_epoch,
-                         c.norm == NormKind::BatchRenorm, clip.warmup_steps, clip.rmax_steps, clip.dmax_steps,
-                         clip.rmax_final, clip.dmax_final, c.norm_config.alpha, ranks});
+    obs.started(RunStart{.dataset = enum_name(c.dataset), .model = enum_name(c.model), .norm = enum_name(c.norm),
+                         .device = device_description(run.dev), .out_dir = c.out_dir,
+                         .parameters = parameter_count(run.model), .batch = c.batch,
+                         .microbatch = c.norm_config.microbatch ? c.norm_config.microbatch : c.batch,
+                         .total_steps = run.total, .steps_per_epoch = run.per_epoch,
+                         .renorm = c.norm == NormKind::BatchRenorm, .clip_warmup = clip.warmup_steps,
+                         .rmax_steps = clip.rmax_steps, .dmax_steps = clip.dmax_steps, .rmax = clip.rmax_final,
+                         .dmax = clip.dmax_final, .alpha = c.norm_config.alpha, .ranks = ranks});
   return run.loop(obs);
 }
 

@@ -11,6 +11,20 @@
 
 namespace renorm {
 
+const EnumNames<NormKind>& enum_names(NormKind) {
+  static const EnumNames<NormKind> names = {
+      {"none", NormKind::None}, {"bn", NormKind::BatchNorm}, {"brn", NormKind::BatchRenorm}};
+  return names;
+}
+
+NormKind parse_norm(const std::string& name) { return enum_parse<NormKind>(name, "norm"); }
+
+const char* norm_name(NormKind k) {
+  for (const auto& [name, e] : enum_names(k))
+    if (e == k) return name.c_str();
+  return "?";
+}
+
 namespace {
 float ramp(int64_t step, int64_t start, int64_t end, float from, float to) {
   if (step <= start) return from;
@@ -61,8 +75,10 @@ float ClipSchedule::rmax(int64_t step) const { return ramp(step, warmup_steps, r
 float ClipSchedule::dmax(int64_t step) const { return ramp(step, warmup_steps, dmax_steps, 0.f, dmax_final); }
 
 void ClipSchedule::validate() const {
-  if (!(rmax_final >= 1.f)) throw ConfigError("clip schedule: rmax must be >= 1, got " + std::to_string(rmax_final));
-  if (!(dmax_final >= 0.f)) throw ConfigError("clip schedule: dmax must be >= 0, got " + std::to_string(dmax_final));
+  if (!(rmax_final >= 1.f && std::isfinite(rmax_final)))
+    throw ConfigError("clip schedule: rmax must be >= 1 and finite, got " + std::to_string(rmax_final));
+  if (!(dmax_final >= 0.f && std::isfinite(dmax_final)))
+    throw ConfigError("clip schedule: dmax must be >= 0 and finite, got " + std::to_string(dmax_final));
   if (rmax_steps < warmup_steps || dmax_steps < warmup_steps)
     throw ConfigError("clip schedule: the ramps must end after the warmup (warmup " + std::to_string(warmup_steps) +
                       ", rmax at " + std::to_string(rmax_steps) + ", dmax at " + std::to_string(dmax_steps) + ")");
@@ -71,7 +87,7 @@ void ClipSchedule::validate() const {
 void NormConfig::validate() const {
   if (microbatch < 0)
     throw ConfigError("norm: microbatch must be >= 1 (or 0 for the whole minibatch), got " + std::to_string(microbatch));
-  if (!(eps > 0.f)) throw ConfigError("norm: eps must be > 0, got " + std::to_string(eps));
+  if (!(eps > 0.f && std::isfinite(eps))) throw ConfigError("norm: eps must be > 0 and finite, got " + std::to_string(eps));
   if (!(alpha > 0.f && alpha <= 1.f)) throw ConfigError("norm: alpha must be in (0, 1], got " + std::to_string(alpha));
   schedule.validate();
 }

@@ -6,10 +6,18 @@
 #include <limits>
 
 #include "runtime/comm.h"
+#include "runtime/named_enum.h"
 #include "tensor/tensor.h"
 #include "kernels/renorm.h"
 
 namespace renorm {
+
+// Which normalization a network's norm layers do: none, batchnorm (rmax = 1, dmax = 0 always) or Batch
+// Renorm; the settings of either are NormConfig's (below).
+enum class NormKind { None, BatchNorm, BatchRenorm };
+const EnumNames<NormKind>& enum_names(NormKind);  // "none", "bn", "brn"
+NormKind parse_norm(const std::string& name);
+const char* norm_name(NormKind k);
 
 // rmax = 1 and dmax = 0 up to warmup_steps, then linear ramps reaching rmax_final at rmax_steps and
 // dmax_final at dmax_steps; constant after. A default-constructed schedule has its final bounds (the

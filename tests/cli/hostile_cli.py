@@ -85,7 +85,12 @@ def finite(path):
 
 def case_bad_flags(cli):
     for extra, needle in [(["--no-such-flag"], "--no-such-flag"), (["--batch", "abc"], "--batch"),
-                          (["--steps", "10", "--batch"], "--batch"), (["--norm", "gn"], "--norm")]:
+                          (["--steps", "10", "--batch"], "--batch"), (["--norm", "gn"], "--norm"),
+                          (["--model", "vgg"], "--model"),
+                          # numbers that are not finite or out of range: the flag's fault, not a diverged run
+                          (["--lr", "inf"], "--lr must be a finite number"), (["--eps", "nan"], "--eps must be a finite"),
+                          (["--alpha", "2"], "--alpha must be in (0, 1]"), (["--rmax", "inf"], "--rmax must be a finite"),
+                          (["--momentum", "nan"], "--momentum"), (["--weight-decay", "-1"], "--weight-decay")]:
         rc, _, err = cli.run(cli.args("bad_flags", "--steps", "10", *extra))
         expect(rc, err, BAD_INPUT, needle)
     rc, out, _ = cli.run([cli.exe, "--help"])
@@ -330,7 +335,7 @@ def case_resume_changed_flag(cli):
     run = os.path.join(cli.work, "resume_changed_flag")
     rc, _, err = cli.run(cli.args("resume_changed_flag", "--steps", "12", "--eval-every", "4", "--stop-after", "4"))
     assert rc == OK, err
-    for flag, value in [("--lr", "5"), ("--norm", "bn"), ("--steps", "20")]:
+    for flag, value in [("--lr", "5"), ("--norm", "bn"), ("--steps", "20"), ("--model", "resnet20")]:
         rc, _, err = cli.run([cli.exe, "--resume", run, "--no-progress", flag, value])
         expect(rc, err, BAD_INPUT, flag + ": " + value + " given", "keeps its own settings")
     rc, out, err = cli.run([cli.exe, "--resume", run, "--no-progress", "--lr", "0.01", "--threads", "2"])

@@ -35,8 +35,8 @@ class CnnStep {
   }
 
  private:
-  static CnnConfig config(NormKind norm, int64_t microbatch) {
-    CnnConfig c;
+  static ModelConfig config(NormKind norm, int64_t microbatch) {
+    ModelConfig c;
     c.norm = norm;
     c.norm_config.microbatch = microbatch;
     c.norm_config.schedule = ClipSchedule::constant(2.f, 1.f);

@@ -1,0 +1,55 @@
+#include "models/model.h"
+
+#include "tensor/autograd.h"
+
+namespace renorm {
+
+const EnumNames<ModelKind>& enum_names(ModelKind) {
+  static const EnumNames<ModelKind> names = {{"cifar-cnn", ModelKind::CifarCnn}, {"resnet20", ModelKind::ResNet20}};
+  return names;
+}
+
+void Model::train(bool on) {
+  Module::train(on);
+  body_.train(on);
+}
+
+void Model::set_step(int64_t step) {
+  for (BatchRenorm* n : norms_) n->set_step(step);
+  for (Dropout* d : dropouts_) d->set_step(step);
+}
+
+void Model::add_norm(Sequential& into, int64_t channels, const ModelConfig& c, Device device) {
+  if (c.norm == NormKind::BatchNorm) norms_.push_back(&into.emplace<BatchNorm>(channels, c.norm_config, device));
+  if (c.norm == NormKind::BatchRenorm) norms_.push_back(&into.emplace<BatchRenorm>(channels, c.norm_config, device));
+}
+
+ClipFractions Model::clip_fractions() const {
+  ClipFractions total;
+  for (const BatchRenorm* n : norms_) {
+    const ClipFractions f = n->last_clip_fractions();
+    total.r += f.r / float(norms_.size());
+    total.d += f.d / float(norms_.size());
+  }
+  return total;
+}
+
+void Model::set_eval_batch_stats(bool on) {
+  for (BatchRenorm* n : norms_) n->set_eval_batch_stats(on);
+}
+
+std::vector<double> Model::train_inference_gaps(const Tensor& x) {
+  NoGradGuard no_grad;
+  train(false);
+  for (BatchRenorm* n : norms_) n->set_gap_probe(true);
+  forward(x);
+  std::vector<double> gaps;
+  for (BatchRenorm* n : norms_) {
+    n->set_gap_probe(false);
+    gaps.push_back(n->last_gap());
+  }
+  train(true);
+  return gaps;
+}
+
+}  // namespace renorm

@@ -1,0 +1,65 @@
+// The interface the trainer, the reproduction and the benchmarks train through (issue 24): a network
+// is a Sequential body (its top-level layers, for per-layer timing) and its norm layers, which the
+// model exposes for the clipping schedule, the clip fractions and the train/inference gap. The models
+// (models/cifar_cnn.h, models/resnet.h) are built by models/factory.h alone; nothing in train/ or data/
+// names one (scripts/check_floors.py).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "layers/batch_renorm.h"
+#include "layers/layers.h"
+#include "runtime/named_enum.h"
+
+namespace renorm {
+
+enum class ModelKind { CifarCnn, ResNet20 };
+const EnumNames<ModelKind>& enum_names(ModelKind);  // "cifar-cnn", "resnet20"
+
+// What any model is built from: the input, the norm, the seed; the fields one model alone reads say so.
+struct ModelConfig {
+  ModelKind kind = ModelKind::CifarCnn;
+  int64_t height = 32, width = 32, channels = 3, classes = 10;
+  NormKind norm = NormKind::BatchRenorm;
+  NormConfig norm_config;  // microbatch (concrete), eps, alpha, the clipping schedule
+  uint64_t seed = 1;
+  int64_t first_example = 0;  // data parallel: this rank's first example in the whole minibatch (dropout)
+  float dropout[3] = {0.2f, 0.3f, 0.4f};  // cifar-cnn: after each of its three blocks
+};
+
+class Model : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return body_.forward(x); }  // logits [B, classes]
+  void collect_parameters(const std::string& prefix, NamedTensors& out) const override { body_.collect_parameters(prefix, out); }
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const override { body_.collect_buffers(prefix, out); }
+  void train(bool on = true) override;
+
+  // The training step, for the clipping schedule and the dropout streams (restored on resume).
+  virtual void set_step(int64_t step);
+  // The norm layers in forward order (empty with NormKind::None), and how many the architecture places
+  // (the same with any norm: metrics.csv's gap columns).
+  const std::vector<BatchRenorm*>& norms() const { return norms_; }
+  virtual int64_t norm_positions() const = 0;
+  // Mean over the norm layers of the fraction of r and d clipped in the last step (host sync: logging).
+  ClipFractions clip_fractions() const;
+  // Eval mode with the norm layers normalizing over the batch's own microbatches, as in training (dropout
+  // off, moving averages untouched): BatchRenorm::set_eval_batch_stats on every norm layer.
+  void set_eval_batch_stats(bool on);
+  // Per norm layer, on the batch x in eval mode: ||y_train − y_infer|| / ||y_infer||, y_train its output
+  // with the batch's statistics (as in training), y_infer with the moving averages (inference), each
+  // layer fed the inference-mode network's input (BatchRenorm::set_gap_probe). Leaves the model in train
+  // mode, nothing moved.
+  std::vector<double> train_inference_gaps(const Tensor& x);
+  // The top-level layers in order, for per-layer timing.
+  const Sequential& body() const { return body_; }
+
+ protected:
+  // Adds a norm layer of `kind` over `channels` to `into` (nothing for NormKind::None) and lists it.
+  void add_norm(Sequential& into, int64_t channels, const ModelConfig& c, Device device);
+  Sequential body_;
+  std::vector<BatchRenorm*> norms_;
+  std::vector<Dropout*> dropouts_;
+};
+
+}  // namespace renorm
