@@ -5,9 +5,11 @@
 // are per (n,c) over the R rows: NormShape{n = N, rows = R, c = C}. Batchnorm is the same code with
 // rmax = 1, dmax = 0; M = B gives plain batch statistics.
 //
-// Numerics. Biased variance. CPU: two passes per (n,c) in double (sum, then Σ(x-μ)²) over fixed row
-// chunks combined in a fixed order, so results do not depend on the thread count. CUDA: Welford per
-// thread in float, merged across threads and chunks with Chan's formula (welford_merge below).
+// Numerics. Biased variance. CPU: one pass per (n,c) of Σx and Σx² in double over fixed row chunks
+// combined in a fixed order (var = E[x²] − μ², whose cancellation costs mean²/var ulps of a double: far
+// below a float's for any activation), so results do not depend on the thread count. CUDA: shifted sums
+// Σ(x−K), Σ(x−K)² per thread in float (K its first value), merged across threads and chunks with Chan's
+// formula (welford_merge below).
 //
 // Per (n,c), training: σ_n = sqrt(var_n + ε); r_n = clip(σ_n/σ, 1/rmax, rmax);
 // d_n = clip((μ_n-μ)/σ, -dmax, dmax); y = γ·((x-μ_n)/σ_n·r_n + d_n) + β, applied as y = a·x + b.

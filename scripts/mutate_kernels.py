@@ -157,13 +157,13 @@ def first_failure(output):
     return tail[-1].strip() if tail else "no output"
 
 
-def run_suite(exe):
+def run_suite(exe, timeout):
     """None when every configuration passes, else a short description of the first failure."""
     for cfg in CONFIGS:
         try:
-            r = sh([exe, "[cuda]"] + cfg, timeout=120)  # the suite takes seconds; a hang is a failure
+            r = sh([exe, "[cuda]"] + cfg, timeout=timeout)  # a hang is a failure
         except subprocess.TimeoutExpired:
-            return f"{cfg[1]} SMs {cfg[3]}: hang (killed after 120 s)"
+            return f"{cfg[1]} SMs {cfg[3]}: hang (killed after {timeout} s)"
         if r.returncode != 0:
             kind = "crash (signal %d)" % -r.returncode if r.returncode < 0 else first_failure(r.stdout + r.stderr)
             return f"{cfg[1]} SMs {cfg[3]}: {kind}"
@@ -181,13 +181,19 @@ def prepare(src, bld, sanitize):
         if r.returncode:
             sys.exit(f"mutate_kernels: {' '.join(step)} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
     exe = os.path.join(bld, "tests", "renorm_tests_emu")
-    baseline = run_suite(exe)
+    baseline = run_suite(exe, suite_timeout(sanitize))
     if baseline:
         sys.exit(f"mutate_kernels: the unmutated suite fails ({baseline}); fix that first")
     return build, exe
 
 
-def run_mutants(src, build, exe, mutants, label):
+def suite_timeout(sanitize):
+    """Seconds one configuration of the suite may take before it counts as a hang: the release suite takes
+    well under a minute, the ASan one about two (132 SMs, 2026-12-02)."""
+    return 900 if sanitize else 180
+
+
+def run_mutants(src, build, exe, mutants, label, sanitize=False):
     """{id: (result, detail)} for each mutant, the source restored after each."""
     out = {}
     for mid, rel, line, kind, what, text in mutants:
@@ -198,7 +204,7 @@ def run_mutants(src, build, exe, mutants, label):
             r = sh(build)
             outcome = (label, "does not compile") if r.returncode else None
             if not outcome:
-                failure = run_suite(exe)
+                failure = run_suite(exe, suite_timeout(sanitize))
                 outcome = (label, failure) if failure else ("SURVIVED", "")
         finally:
             open(path, "w").write(original)
@@ -231,7 +237,7 @@ def main():
     if survivors and not args.no_sanitize:
         print(f"second pass: {len(survivors)} survivors on an AddressSanitizer + UBSan build", flush=True)
         build, exe = prepare(src, os.path.join(args.build, "asan"), sanitize=True)
-        outcomes.update(run_mutants(src, build, exe, survivors, "caught (ASan)"))
+        outcomes.update(run_mutants(src, build, exe, survivors, "caught (ASan)", sanitize=True))
     results = [m[:5] + outcomes[m[0]] for m in mutants]
     write_report(args, results, time.time() - start)
     survived = sum(1 for r in results if r[5] == "SURVIVED")

@@ -148,36 +148,4 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   }
 }
 
-void Tensor::backward() const {
-  if (numel() != 1) throw ShapeError("backward() without a gradient needs a one-element tensor, got " + shape().str());
-  run_backward(*this, Tensor::full(shape(), 1.f, device()));
-}
-
-void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
-
-Tensor Tensor::reshape(const Shape& target) const {
-  Shape resolved;
-  int64_t known = 1;
-  int infer = -1;
-  for (int i = 0; i < target.rank(); ++i) {
-    if (target[i] == -1) {
-      if (infer >= 0) throw ShapeError("reshape: more than one -1 in " + target.str());
-      infer = i;
-    } else {
-      known *= target[i];
-    }
-  }
-  for (int i = 0; i < target.rank(); ++i)
-    resolved.push_back(i == infer ? (known ? numel() / known : 0) : target[i]);
-  if (resolved.numel() != numel())
-    throw ShapeError("reshape: cannot view " + shape().str() + " (" + std::to_string(numel()) + " elements) as " +
-                     target.str());
-  Tensor out = detach();
-  out.impl()->shape = resolved;
-  const Shape original = shape();
-  return record("reshape", out, {*this}, [original](const Tensor& g) {
-    return std::vector<Tensor>{g.reshape(original)};
-  });
-}
-
 }  // namespace renorm

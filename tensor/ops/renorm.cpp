@@ -39,9 +39,9 @@ ClipSchedule ClipSchedule::paper(int64_t total_steps) {
     return static_cast<int64_t>(std::llround(double(s) * double(total_steps) / double(kPaperTotalSteps)));
   };
   ClipSchedule c;
-  c.warmup_steps = scaled(5000);
-  c.rmax_steps = scaled(40000);
-  c.dmax_steps = scaled(25000);
+  c.warmup_steps = scaled(kPaperWarmupSteps);
+  c.rmax_steps = scaled(kPaperRmaxSteps);
+  c.dmax_steps = scaled(kPaperDmaxSteps);
   return c;
 }
 
@@ -56,9 +56,10 @@ ClipSchedule ClipSchedule::for_run(int64_t total_steps, float alpha) {
   const int64_t floor_warmup = settle_steps(alpha);
   if (s.warmup_steps < floor_warmup) {
     s.warmup_steps = std::min(floor_warmup, total_steps);
-    const double rest = double(total_steps - s.warmup_steps);
-    s.rmax_steps = s.warmup_steps + std::llround(rest * 35.0 / 155.0);
-    s.dmax_steps = s.warmup_steps + std::llround(rest * 20.0 / 155.0);
+    // The ramps after the later warmup keep the paper's shares of the steps after its warmup.
+    const double rest = double(total_steps - s.warmup_steps), after = double(kPaperTotalSteps - kPaperWarmupSteps);
+    s.rmax_steps = s.warmup_steps + std::llround(rest * double(kPaperRmaxSteps - kPaperWarmupSteps) / after);
+    s.dmax_steps = s.warmup_steps + std::llround(rest * double(kPaperDmaxSteps - kPaperWarmupSteps) / after);
   }
   return s;
 }

@@ -35,7 +35,10 @@ struct ClipSchedule {
   float rmax_final = 3.f;
   float dmax_final = 5.f;
 
-  static constexpr int64_t kPaperTotalSteps = 160000;
+  // The paper's schedule (section 4.1, about 160k steps): rmax = 1, dmax = 0 for 5k steps, then rmax
+  // reaches 3 at 40k and dmax 5 at 25k. Written here once; paper() scales it, for_run() keeps its ratios.
+  static constexpr int64_t kPaperTotalSteps = 160000, kPaperWarmupSteps = 5000, kPaperRmaxSteps = 40000,
+                           kPaperDmaxSteps = 25000;
   static ClipSchedule paper(int64_t total_steps);
   static ClipSchedule for_run(int64_t total_steps, float alpha);
   static int64_t settle_steps(float alpha);  // 3/alpha, rounded up: the shortest warmup for_run gives
