@@ -190,7 +190,7 @@ done
 if [ -f "$logs/test.log" ]; then
   say "test summary: $(grep -E 'tests passed, [0-9]+ tests failed' "$logs/test.log" | tail -n 1)"
   skipped=$(grep -cE '^[[:space:]]+[0-9]+ - .*\(Skipped\)' "$logs/test.log" || true)
-  say "skipped: $skipped (CTest's list above); $(grep -m1 'CUDA tests on a GPU skipped' "$logs/test.log" || echo 'the CUDA tests ran on a GPU')"
+  say "skipped: $skipped (CTest's list above); $(grep -m1 'CUDA tests on a GPU skipped' "$logs/test.log" || echo 'no skip of the CUDA tests reported (a GPU, or see the test log)')"
 fi
 say "packages: $(( $(chroot "$root" dpkg-query -f '.\n' -W | wc -l) - packages_at_start )) installed by the commands, $(du -sh "$root/var/cache/apt/archives" | cut -f1) downloaded"
 say "disk: the root holds $(du -shx --exclude="$root${cuda_real:-/nonexistent}" "$root" | cut -f1) (Debian 12, the packages installed, the clone and its build; the CUDA toolkit not counted)"
