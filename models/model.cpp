@@ -24,6 +24,12 @@ void Model::add_norm(Sequential& into, int64_t channels, const ModelConfig& c, D
   if (c.norm == NormKind::BatchRenorm) norms_.push_back(&into.emplace<BatchRenorm>(channels, c.norm_config, device));
 }
 
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const Tensor& p : parameters()) n += p.numel();
+  return n;
+}
+
 ClipFractions Model::clip_fractions() const {
   ClipFractions total;
   for (const BatchRenorm* n : norms_) {

@@ -51,6 +51,7 @@ class Model : public Module {
   // layer fed the inference-mode network's input (BatchRenorm::set_gap_probe). Leaves the model in train
   // mode, nothing moved.
   std::vector<double> train_inference_gaps(const Tensor& x);
+  int64_t parameter_count() const;  // trainable values
   // The top-level layers in order, for per-layer timing.
   const Sequential& body() const { return body_; }
 

@@ -16,11 +16,6 @@
 using namespace renorm;
 
 namespace {
-int64_t parameter_count(const Model& m) {
-  int64_t n = 0;
-  for (const Tensor& p : m.parameters()) n += p.numel();
-  return n;
-}
 ModelConfig resnet(NormKind norm, int64_t h = 32, int64_t w = 32, int64_t c = 3) {
   ModelConfig cfg;
   cfg.kind = ModelKind::ResNet20;
@@ -42,7 +37,7 @@ TEST_CASE("models: ResNet-20 has He et al.'s 0.27M parameters and 19 norm layers
   const std::unique_ptr<Model> net = make_model(resnet(NormKind::BatchRenorm), Device::CPU);
   // 19 convolutions without bias: 432 + 6·2304 + (4608 + 5·9216) + (18432 + 5·36864) = 267,696; 19 norm
   // layers' γ and β: 2·(16 + 6·16 + 6·32 + 6·64) = 1,376; the linear layer 64·10 + 10 = 650.
-  CHECK(parameter_count(*net) == 269722);
+  CHECK(net->parameter_count() == 269722);
   CHECK(net->norms().size() == 19);
   CHECK(net->norm_positions() == 19);
   const Tensor x = Tensor::normal(Shape{8, 32, 32, 3}, 1, 0.f, 1.f);
@@ -51,7 +46,7 @@ TEST_CASE("models: ResNet-20 has He et al.'s 0.27M parameters and 19 norm layers
   CHECK(net->training());
   // Without a norm the convolutions get their biases back (16·7 + 32·6 + 64·6 = 688) and nothing else.
   const std::unique_ptr<Model> plain = make_model(resnet(NormKind::None), Device::CPU);
-  CHECK(parameter_count(*plain) == 267696 + 688 + 650);
+  CHECK(plain->parameter_count() == 267696 + 688 + 650);
   CHECK(plain->norms().empty());
   CHECK(plain->norm_positions() == 19);
   // Fashion-MNIST's 28x28x1: 28 -> 14 -> 7, the option-A shortcut's ceil(7/2) = 4 matching the convolution's.

@@ -64,12 +64,6 @@ std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Model& mod
   return std::make_unique<Adam>(model.named_parameters(), c.lr, AdamOptions{c.momentum, 0.999f, 1e-8f, c.weight_decay});
 }
 
-int64_t parameter_count(const Model& m) {
-  int64_t n = 0;
-  for (const Tensor& p : m.parameters()) n += p.numel();
-  return n;
-}
-
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
   if (c.steps > 0) return c.steps;
   const auto total = checked_mul(c.epochs, per_epoch);
@@ -349,7 +343,7 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer, std::share
   if (run.writer)
     obs.started(RunStart{.dataset = enum_name(c.dataset), .model = enum_name(c.model), .norm = enum_name(c.norm),
                          .device = device_description(run.dev), .out_dir = c.out_dir,
-                         .parameters = parameter_count(run.model), .batch = c.batch,
+                         .parameters = run.model.parameter_count(), .batch = c.batch,
                          .microbatch = c.norm_config.microbatch ? c.norm_config.microbatch : c.batch,
                          .total_steps = run.total, .steps_per_epoch = run.per_epoch,
                          .renorm = c.norm == NormKind::BatchRenorm, .clip_warmup = clip.warmup_steps,
