@@ -202,11 +202,16 @@ void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& 
   const double med = median_step_ms(net, opt, b, f.steps, dev);
   const std::vector<LayerTime> t = layer_breakdown(net, opt, b, dev);
   double total = 0, norm_ms = 0;
+  size_t top_level_norms = 0;  // the norm share is known only when every norm layer is a top-level layer
+  for (const LayerTime& l : t) top_level_norms += l.type == "batchnorm" || l.type == "batch_renorm";
   for (const LayerTime& l : t) {
     total += l.fwd_ms + l.bwd_ms;
     if (l.type == "batchnorm" || l.type == "batch_renorm") norm_ms += l.fwd_ms + l.bwd_ms;
   }
-  std::printf("%-22s %10.2f %10.1f %11.1f%%\n", name.c_str(), med, 1000.0 * double(f.batch) / med, 100.0 * norm_ms / total);
+  const std::string share = top_level_norms == net.norms().size()
+                                ? std::to_string(100.0 * norm_ms / total).substr(0, 4) + "%"
+                                : "- (in blocks)";
+  std::printf("%-22s %10.2f %10.1f %12s\n", name.c_str(), med, 1000.0 * double(f.batch) / med, share.c_str());
   std::fflush(stdout);
   rep.breakdowns += breakdown_text(name, t, peak);
   rep.json += std::string(rep.json.empty() ? "" : ",\n") + json_row(name, med, f.batch, t);
