@@ -24,7 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNELS = ["kernels/cuda/renorm.cu", "kernels/cuda/renorm_stats.cuh", "kernels/cuda/renorm_coop.cu",
            "kernels/cuda/affine_apply.cuh", "kernels/cuda/arrival.cuh", "kernels/cuda/reduce.cu", "kernels/cuda/nn.cu",
-           "kernels/cuda/elementwise.cu", "kernels/cuda/optim.cu"]
+           "kernels/cuda/elementwise.cu", "kernels/cuda/optim.cu", "kernels/cuda/residual.cu"]
 # CTest's three configurations (tests/CMakeLists.txt): thread and block orders too.
 CONFIGS = [["--emu-sms", "132", "--emu-order", "forward", "--emu-blocks", "reverse"],
            ["--emu-sms", "8", "--emu-order", "reverse", "--emu-blocks", "random:7"],
