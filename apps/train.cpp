@@ -1,4 +1,4 @@
-// renorm-train: trains the CIFAR CNN (none / batchnorm / Batch Renorm) on CIFAR-10 or Fashion-MNIST.
+// renorm-train: trains a model (--model: the CIFAR CNN or ResNet-20; none / batchnorm / Batch Renorm) on CIFAR-10 or Fashion-MNIST.
 // Every flag is validated before training starts; a bad value gets one line naming it and exit status 2.
 // Exit statuses: apps/main_guard.h, docs/robustness.md.
 #include <CLI/CLI.hpp>
@@ -9,11 +9,12 @@
 #include "apps/main_guard.h"
 #include "apps/progress.h"
 #include "runtime/error.h"
+#include "train/run_norm.h"
 #include "train/trainer.h"
 
 int main(int argc, char** argv) {
   renorm::TrainConfig cfg;
-  CLI::App app{"renorm-train: train the CIFAR CNN with no norm, batchnorm or Batch Renorm (Ioffe 2017).\n"
+  CLI::App app{"renorm-train: train the CIFAR CNN or ResNet-20 with no norm, batchnorm or Batch Renorm (Ioffe 2017).\n"
                "Writes config.json, metrics.csv, checkpoint.safetensors and model.safetensors into --out."};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
   cfg.visit([&](const char* name, auto& field, const char* help) {
@@ -45,11 +46,9 @@ int main(int argc, char** argv) {
   });
   if (const char* env = std::getenv("RENORM_DATA_DIR"); env && app.count("--data-dir") == 0)
     (cfg.resume_dir.empty() ? cfg.data_dir : cfg.data_dir_fallback) = env;  // resume: the run's own folder first
-  if (cfg.resume_dir.empty() && cfg.out_dir.empty())
-    cfg.out_dir = "runs/" + renorm::enum_name(cfg.dataset) + "-" + renorm::enum_name(cfg.norm) + "-m" +
-                  std::to_string(cfg.norm_config.microbatch ? cfg.norm_config.microbatch : cfg.batch) + "-s" +
-                  std::to_string(cfg.seed);
   return renorm::app::guarded_main("renorm-train", [&] {
+    if (cfg.resume_dir.empty() && cfg.out_dir.empty())
+      cfg.out_dir = renorm::default_out_dir(cfg, renorm::resolve_norm_group(cfg, renorm::world_communicator()->size()));
     renorm::app::install_stop_handlers();
     renorm::app::ConsoleProgress progress(cfg.progress);
     // Under mpirun/srun: one rank of a data-parallel run (docs/distributed.md); else one process.

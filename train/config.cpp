@@ -15,6 +15,7 @@
 #include "train/json.h"
 #include "train/metrics.h"
 #include "train/optim.h"
+#include "train/run_norm.h"
 
 #ifndef RENORM_VERSION
 #define RENORM_VERSION "unknown"
@@ -56,27 +57,14 @@ void check_finite(const TrainConfig& config) {
   });
 }
 
-// NormConfig's rules (microbatch, eps, alpha, rmax, dmax), its messages naming the flag.
-void validate_norm(const NormConfig& n) {
-  try {
-    n.validate();
-  } catch (const ConfigError& e) {
-    std::string m = e.what();
-    for (const char* prefix : {"norm: ", "clip schedule: "})
-      if (m.rfind(prefix, 0) == 0) m = "--" + m.substr(std::string(prefix).size());
-    throw ConfigError(m);
-  }
-}
 }  // namespace
 
 void validate(const TrainConfig& c) {
   if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
   if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
-  check(c.batch > 0, "--batch must be > 0, got " + std::to_string(c.batch));
   check_finite(c);
   validate_norm(c.norm_config);
-  const int64_t m = c.norm_config.microbatch;
-  check(m == 0 || c.batch % m == 0, "--microbatch " + std::to_string(m) + " does not divide --batch " + std::to_string(c.batch));
+  (void)resolve_norm_group(c, 1);  // M divides B (each rank's share: settings_for_ranks)
   check(c.epochs >= 0, "--epochs must be > 0, got " + std::to_string(c.epochs));
   check(c.steps >= 0, "--steps must be > 0, got " + std::to_string(c.steps));
   check((c.epochs > 0) != (c.steps > 0), "give exactly one of --epochs and --steps");
@@ -85,8 +73,6 @@ void validate(const TrainConfig& c) {
   check(c.lr_gamma > 0, "--lr-gamma must be > 0");
   check(c.eval_every >= 0 && c.log_every > 0 && c.lr_warmup >= 0, "--eval-every, --lr-warmup must be >= 0 and --log-every > 0");
   check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");
-  check(c.clip_warmup >= -1 && c.rmax_steps >= -1 && c.dmax_steps >= -1,
-        "--clip-warmup, --rmax-steps and --dmax-steps must be >= 0 (or -1: the default schedule)");
   check(c.noniid_run >= 1, "--noniid-run must be >= 1");
   check(c.sampler != Sampler::NonIid || c.batch % c.noniid_run == 0,
         "--sampler noniid needs --noniid-run (" + std::to_string(c.noniid_run) + ") to divide --batch");

@@ -30,10 +30,10 @@ struct TrainConfig {
   float momentum = SgdOptions{}.momentum;  // SGD momentum / Adam beta1
   bool nesterov = false;
   float weight_decay = 5e-4f;
-  // The norm layers' settings (microbatch, eps, alpha, the final rmax and dmax of the schedule): their
-  // defaults and checks are NormConfig's. The schedule's steps are set per run from the three below.
+  // The norm layers' settings as given (microbatch, eps, alpha, the clipping schedule's bounds and steps,
+  // -1 where the run's length decides): their defaults and checks are NormConfig's; resolve_norm
+  // (train/run_norm.h) makes them concrete for a run.
   NormConfig norm_config;
-  int64_t clip_warmup = -1, rmax_steps = -1, dmax_steps = -1;  // -1: ClipSchedule::for_run(total, alpha)
   bool sync_norm = false;  // data parallel: normalize over the whole minibatch across ranks
   int64_t eval_every = 0;  // steps between validations; 0: once per epoch
   int64_t log_every = 50;
@@ -115,9 +115,9 @@ void TrainConfig::visit(F&& f) {
   f("weight-decay", weight_decay, "L2 weight decay");
   f("rmax", norm_config.schedule.rmax_final, "Batch Renorm: final rmax (>= 1)");
   f("dmax", norm_config.schedule.dmax_final, "Batch Renorm: final dmax (>= 0)");
-  f("clip-warmup", clip_warmup, "steps with rmax = 1, dmax = 0 (-1: the paper's 5k/160k of the run, at least 3/alpha)");
-  f("rmax-steps", rmax_steps, "step at which rmax reaches --rmax (-1: the paper's 40k/160k, after that warmup)");
-  f("dmax-steps", dmax_steps, "step at which dmax reaches --dmax (-1: the paper's 25k/160k, after that warmup)");
+  f("clip-warmup", norm_config.schedule.warmup_steps, "steps with rmax = 1, dmax = 0 (-1: the paper's 5k/160k of the run, at least 3/alpha)");
+  f("rmax-steps", norm_config.schedule.rmax_steps, "step at which rmax reaches --rmax (-1: the paper's 40k/160k, after that warmup)");
+  f("dmax-steps", norm_config.schedule.dmax_steps, "step at which dmax reaches --dmax (-1: the paper's 25k/160k, after that warmup)");
   f("alpha", norm_config.alpha, "moving-average rate of the norm layers, in (0, 1]");
   f("eps", norm_config.eps, "epsilon of the norm layers (> 0)");
   f("eval-every", eval_every, "validate every so many steps (0: once per epoch)");

@@ -3,30 +3,17 @@
 #include <sstream>
 
 #include "runtime/error.h"
+#include "train/run_norm.h"
 
 namespace renorm {
 
 TrainConfig settings_for_ranks(TrainConfig c, int ranks) {
   if (ranks <= 1) return c;
-  const std::string k = std::to_string(ranks);
-  if (c.batch % ranks != 0)
-    throw ConfigError("--batch " + std::to_string(c.batch) + " is not divisible by the " + k +
-                      " ranks of this run (each rank takes B/K examples of every minibatch)");
-  const int64_t share = c.batch / ranks;
-  if (c.sync_norm) {  // one group across the ranks: the op merges their moments
-    if (c.norm_config.microbatch != 0 && c.norm_config.microbatch != c.batch)
-      throw ConfigError("--sync-norm normalizes over the whole minibatch across ranks: --microbatch must be 0 or " +
-                        std::to_string(c.batch) + ", got " + std::to_string(c.norm_config.microbatch));
-    c.norm_config.microbatch = 0;
-    return c;
-  }
-  if (c.norm_config.microbatch == 0) c.norm_config.microbatch = share;
-  if (share % c.norm_config.microbatch != 0)
-    throw ConfigError("--microbatch " + std::to_string(c.norm_config.microbatch) + " does not divide each rank's " +
-                      std::to_string(share) + " examples (--batch " + std::to_string(c.batch) + " over " + k + " ranks)");
-  if (c.sampler == Sampler::NonIid && share % c.noniid_run != 0)
+  const NormGroup g = resolve_norm_group(c, ranks);
+  c.norm_config.microbatch = g.sync ? 0 : g.microbatch;
+  if (c.sampler == Sampler::NonIid && g.rank_batch % c.noniid_run != 0)
     throw ConfigError("--sampler noniid needs --noniid-run (" + std::to_string(c.noniid_run) +
-                      ") to divide each rank's " + std::to_string(share) + " examples");
+                      ") to divide each rank's " + std::to_string(g.rank_batch) + " examples");
   return c;
 }
 

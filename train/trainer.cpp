@@ -19,6 +19,7 @@
 #include "train/evaluate.h"
 #include "train/grad_reducer.h"
 #include "train/optim.h"
+#include "train/run_norm.h"
 
 namespace renorm {
 
@@ -37,25 +38,10 @@ Dataset load_split(const TrainConfig& c, bool train, const Communicator& world, 
   return d;
 }
 
-ModelConfig model_config(const TrainConfig& c, const Dataset& d, int64_t total, const Communicator& world) {
-  ModelConfig mc;
-  mc.kind = c.model;
-  mc.first_example = world.rank() * (c.batch / world.size());
-  mc.height = d.height;
-  mc.width = d.width;
-  mc.channels = d.channels;
-  mc.classes = d.num_classes();
-  mc.norm = c.norm;
-  mc.seed = c.seed;
-  mc.norm_config = c.norm_config;
-  ClipSchedule sched = ClipSchedule::for_run(total, c.norm_config.alpha);
-  sched.rmax_final = c.norm_config.schedule.rmax_final;
-  sched.dmax_final = c.norm_config.schedule.dmax_final;
-  if (c.clip_warmup >= 0) sched.warmup_steps = c.clip_warmup;
-  if (c.rmax_steps >= 0) sched.rmax_steps = c.rmax_steps;
-  if (c.dmax_steps >= 0) sched.dmax_steps = c.dmax_steps;
-  mc.norm_config.schedule = sched;
-  return mc;
+ModelConfig model_config(const TrainConfig& c, const Dataset& d, const RunNorm& norm, const Communicator& world) {
+  return ModelConfig{.kind = c.model, .height = d.height, .width = d.width, .channels = d.channels,
+                     .classes = d.num_classes(), .norm = norm.kind, .norm_config = norm.config, .seed = c.seed,
+                     .first_example = world.rank() * norm.group.rank_batch};
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Model& model) {
@@ -105,7 +91,8 @@ struct Run {
         per_epoch(train_loader.batches_per_epoch()),
         total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
-        model_ptr(make_model(model_config(c, train_set, total, world), dev)),
+        norm_settings(resolve_norm(c, world.size(), total)),
+        model_ptr(make_model(model_config(c, train_set, norm_settings, world), dev)),
         model(*model_ptr),
         opt(make_optimizer(c, model)),
         lrs(lr_schedule(c, total)),
@@ -127,6 +114,7 @@ struct Run {
   DataLoader val_groups;  // the validation set in training's batches of B/K (evaluate_train_mode)
   const int64_t val_group_batches;
   const int64_t per_epoch, total, eval_every;
+  const RunNorm norm_settings;  // resolved once for this rank and run; the model and the display read it
   const std::unique_ptr<Model> model_ptr;
   Model& model;
   std::unique_ptr<Optimizer> opt;
@@ -338,17 +326,17 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer, std::share
     write_file_atomic(c.out_dir + "/config.json", config_to_json(c, device_description(run.dev), ranks,
                                                                  dataset_fingerprint(c.dataset, c.data_dir)));
   run.metrics.write();  // from the start, so that a run stopped before its first row can be resumed
-  const ClipSchedule clip = model_config(c, run.train_set, run.total, *world).norm_config.schedule;
-  if (run.writer && c.norm == NormKind::BatchRenorm) write_file_atomic(c.out_dir + "/schedule.csv", schedule_csv(clip, run.total));
+  const RunNorm& norm = run.norm_settings;
+  const ClipSchedule& clip = norm.config.schedule;
+  if (run.writer && norm.kind == NormKind::BatchRenorm) write_file_atomic(c.out_dir + "/schedule.csv", schedule_csv(clip, run.total));
   if (run.writer)
-    obs.started(RunStart{.dataset = enum_name(c.dataset), .model = enum_name(c.model), .norm = enum_name(c.norm),
+    obs.started(RunStart{.dataset = enum_name(c.dataset), .model = enum_name(c.model), .norm = enum_name(norm.kind),
                          .device = device_description(run.dev), .out_dir = c.out_dir,
-                         .parameters = run.model.parameter_count(), .batch = c.batch,
-                         .microbatch = c.norm_config.microbatch ? c.norm_config.microbatch : c.batch,
+                         .parameters = run.model.parameter_count(), .batch = c.batch, .microbatch = norm.group.group,
                          .total_steps = run.total, .steps_per_epoch = run.per_epoch,
-                         .renorm = c.norm == NormKind::BatchRenorm, .clip_warmup = clip.warmup_steps,
+                         .renorm = norm.kind == NormKind::BatchRenorm, .clip_warmup = clip.warmup_steps,
                          .rmax_steps = clip.rmax_steps, .dmax_steps = clip.dmax_steps, .rmax = clip.rmax_final,
-                         .dmax = clip.dmax_final, .alpha = c.norm_config.alpha, .ranks = ranks});
+                         .dmax = clip.dmax_final, .alpha = norm.config.alpha, .ranks = ranks});
   return run.loop(obs);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "tensor/autograd.h"
 #include "runtime/error.h"
@@ -64,9 +65,18 @@ ClipSchedule ClipSchedule::for_run(int64_t total_steps, float alpha) {
   return s;
 }
 
+ClipSchedule ClipSchedule::completed(int64_t total_steps, float alpha) const {
+  ClipSchedule s = for_run(total_steps, alpha);
+  for (auto [mine, run] : {std::pair{warmup_steps, &s.warmup_steps}, {rmax_steps, &s.rmax_steps}, {dmax_steps, &s.dmax_steps}})
+    if (mine != kFromRun) *run = mine;
+  s.rmax_final = rmax_final;
+  s.dmax_final = dmax_final;
+  return s;
+}
+
 ClipSchedule ClipSchedule::constant(float rmax, float dmax) {
   ClipSchedule c;
-  c.warmup_steps = c.rmax_steps = c.dmax_steps = -1;
+  c.warmup_steps = c.rmax_steps = c.dmax_steps = kAlways;
   c.rmax_final = rmax;
   c.dmax_final = dmax;
   return c;
@@ -80,9 +90,15 @@ void ClipSchedule::validate() const {
     throw ConfigError("clip schedule: rmax must be >= 1 and finite, got " + std::to_string(rmax_final));
   if (!(dmax_final >= 0.f && std::isfinite(dmax_final)))
     throw ConfigError("clip schedule: dmax must be >= 0 and finite, got " + std::to_string(dmax_final));
-  if (rmax_steps < warmup_steps || dmax_steps < warmup_steps)
-    throw ConfigError("clip schedule: the ramps must end after the warmup (warmup " + std::to_string(warmup_steps) +
-                      ", rmax at " + std::to_string(rmax_steps) + ", dmax at " + std::to_string(dmax_steps) + ")");
+  // The names are renorm-train's flags (its messages swap "clip schedule: " for "--").
+  for (auto [name, v] : {std::pair{"clip-warmup", warmup_steps}, {"rmax-steps", rmax_steps}, {"dmax-steps", dmax_steps}})
+    if (v < kFromRun && v != kAlways)
+      throw ConfigError(std::string("clip schedule: ") + name + " must be >= 0 (or -1: from the run's length), got " +
+                        std::to_string(v));
+  if (is_set() && (rmax_steps < warmup_steps || dmax_steps < warmup_steps))
+    throw ConfigError("clip schedule: rmax-steps " + std::to_string(rmax_steps) + " and dmax-steps " +
+                      std::to_string(dmax_steps) + " must not come before the warmup's end, step " +
+                      std::to_string(warmup_steps));
 }
 
 void NormConfig::validate() const {

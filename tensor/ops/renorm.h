@@ -21,17 +21,19 @@ const char* norm_name(NormKind k);
 
 // rmax = 1 and dmax = 0 up to warmup_steps, then linear ramps reaching rmax_final at rmax_steps and
 // dmax_final at dmax_steps; constant after. A default-constructed schedule has its final bounds (the
-// paper's 3 and 5) but no steps: a run's length decides them, so a BatchRenorm layer refuses it rather
-// than silently acting as batchnorm for the paper's absolute 5000-step warmup. Set one of:
+// paper's 3 and 5) but no steps (kFromRun): a run's length decides them, so a BatchRenorm layer refuses
+// it rather than silently acting as batchnorm for the paper's absolute 5000-step warmup. Set one of:
 // for_run(total, alpha), what both apps use: the paper's schedule scaled to `total` steps, but the ramps
 // never start before 3/alpha steps (three time constants of the moving averages, so that r and d pull
-// towards estimates that have settled; docs/reproduction.md); paper(total), the paper's 5k, 40k, 25k
-// steps of about 160k scaled to `total`; constant(rmax, dmax).
+// towards estimates that have settled; docs/reproduction.md); completed(total, alpha): for_run's steps
+// where this schedule has none (--clip-warmup, --rmax-steps, --dmax-steps -1), its own elsewhere;
+// paper(total), the paper's 5k, 40k, 25k steps of about 160k scaled to `total`; constant(rmax, dmax).
 struct ClipSchedule {
-  static constexpr int64_t kUnset = std::numeric_limits<int64_t>::min();
-  int64_t warmup_steps = kUnset;
-  int64_t rmax_steps = kUnset;
-  int64_t dmax_steps = kUnset;
+  static constexpr int64_t kFromRun = -1;  // a step not given: completed() takes it from for_run
+  static constexpr int64_t kAlways = std::numeric_limits<int64_t>::min();  // constant(): the ramps end before step 0
+  int64_t warmup_steps = kFromRun;
+  int64_t rmax_steps = kFromRun;
+  int64_t dmax_steps = kFromRun;
   float rmax_final = 3.f;
   float dmax_final = 5.f;
 
@@ -43,10 +45,11 @@ struct ClipSchedule {
   static ClipSchedule for_run(int64_t total_steps, float alpha);
   static int64_t settle_steps(float alpha);  // 3/alpha, rounded up: the shortest warmup for_run gives
   static ClipSchedule constant(float rmax, float dmax);
-  bool is_set() const { return warmup_steps != kUnset && rmax_steps != kUnset && dmax_steps != kUnset; }
+  ClipSchedule completed(int64_t total_steps, float alpha) const;
+  bool is_set() const { return warmup_steps != kFromRun && rmax_steps != kFromRun && dmax_steps != kFromRun; }
   float rmax(int64_t step) const;
   float dmax(int64_t step) const;
-  void validate() const;  // ConfigError naming the bad value (an unset schedule is the layer's to refuse)
+  void validate() const;  // ConfigError naming the bad value (an incomplete schedule is the layer's to refuse)
 };
 
 // The configuration of a norm layer — its one definition: every default here, one validate(). The op,
