@@ -8,10 +8,11 @@ or of floors below it, never above:
   3 layers/    modules
   4 models/    the model interface (models/model.h), the models, the one factory (models/factory.h)
   5 data/, train/   readers and loader; trainer, optimizers, schedules, checkpoints, metrics
-  6 apps/      command-line programs
+  6 reproduce/ the paper reproduction: its plan, runner and summary (a library; no printing)
+  7 apps/      command-line programs
 
 (emu/, the CUDA emulator, stands in for the CUDA toolkit below runtime/; tests/ and benchmarks/ stand
-above everything.) A second rule keeps the trainer model-agnostic: nothing in data/, train/ or apps/
+above everything.) A second rule keeps the trainer model-agnostic: nothing in data/, train/, reproduce/ or apps/
 includes a model's own header (models/ other than model.h and factory.h); models are built by the
 factory. Prints every upward include and every such include as file:line and exits 1; exits 0 when
 there is none.
@@ -23,9 +24,9 @@ import re
 import subprocess
 import sys
 
-FLOORS = {"runtime": 0, "kernels": 1, "tensor": 2, "layers": 3, "models": 4, "data": 5, "train": 5, "apps": 6}
+FLOORS = {"runtime": 0, "kernels": 1, "tensor": 2, "layers": 3, "models": 4, "data": 5, "train": 5, "reproduce": 6, "apps": 7}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
-MODEL_AGNOSTIC = ("data", "train", "apps")  # build models through models/factory.h only
+MODEL_AGNOSTIC = ("data", "train", "reproduce", "apps")  # build models through models/factory.h only
 MODEL_INTERFACE = ("models/model.h", "models/factory.h")
 
 

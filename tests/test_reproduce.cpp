@@ -14,8 +14,8 @@
 
 #include "runtime/error.h"
 #include "apps/main_guard.h"
-#include "apps/reproduce_runner.h"
-#include "apps/reproduce_summary.h"
+#include "reproduce/runner.h"
+#include "reproduce/summary.h"
 #include "runtime/folder_lock.h"
 #include "support/synthetic_data.h"
 
@@ -36,21 +36,21 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   REQUIRE(runs.size() == 18);  // (3 microbatch + 3 non-iid configurations) x 3 seeds
   CHECK(runs[3].microbatch == 2);
   CHECK(runs[9].microbatch == 4);  // Figure 3's i.i.d. baseline: batchnorm over microbatches of 4, i.i.d.
-  CHECK(runs[9].norm == "bn");
-  CHECK(runs[9].sampler == "iid");
-  CHECK(runs[12].sampler == "noniid");
+  CHECK(runs[9].norm == NormKind::BatchNorm);
+  CHECK(runs[9].sampler == Sampler::Iid);
+  CHECK(runs[12].sampler == Sampler::NonIid);
   CHECK(runs[12].noniid_run == 2);
   CHECK(train_config(q, runs[12]).noniid_run == 2);
   c.figure1 = true;
-  c.experiment = "microbatch";
+  c.experiment = Experiment::Microbatch;
   CHECK(plan(resolve(c)).size() == 12);
-  c.experiment = "classes";  // runs of 4, 2, 1 same-class examples in microbatches of 4
+  c.experiment = Experiment::Classes;  // runs of 4, 2, 1 same-class examples in microbatches of 4
   const std::vector<RunSpec> classes = plan(resolve(c));
   REQUIRE(classes.size() == 18);
   CHECK(classes[0].noniid_run == 4);
   CHECK(classes[17].noniid_run == 1);
   CHECK(classes[17].dir == "reproduction/classes/brn-k1-s3");
-  c.experiment = "microbatch";
+  c.experiment = Experiment::Microbatch;
   c.preset = "long";
   CHECK(resolve(c).steps == 1500);
   CHECK(resolve(c).augment);
@@ -58,9 +58,7 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK(resolve(c).steps == 30000);
   CHECK(resolve(c).alpha == 0.01f);
   CHECK(resolve(c).microbatch == 4);
-  c.dataset = "mnist";
-  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--dataset: 'mnist'"));
-  c.dataset = "fashion-mnist";
+  c.dataset = DatasetKind::FashionMnist;
   CHECK(train_config(resolve(c), plan(resolve(c))[0]).dataset == DatasetKind::FashionMnist);
   c.preset = "fast";
   CHECK_THROWS_WITH(resolve(c), Catch::Contains("--preset: 'fast' is not one of smoke, quick, long, full"));
@@ -78,7 +76,7 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
     CHECK(smoke_runs[i].seed == 1);
   }
   c.preset = "full";
-  c.dataset = "cifar10";
+  c.dataset = DatasetKind::Cifar10;
   // The paper's schedule at its own length; the warmup floor of 3/alpha for short runs.
   const ClipSchedule paper = ClipSchedule::for_run(160000, 0.01f);
   CHECK(paper.warmup_steps == 5000);
@@ -88,9 +86,10 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
   CHECK(quick.warmup_steps == 60);
   CHECK(quick.rmax_steps == 60 + 54);
   CHECK(quick.dmax_steps == 60 + 31);
-  c.experiment = "figure9";
-  CHECK_THROWS_WITH(resolve(c), Catch::Contains("--experiment"));
-  c.experiment = "all";
+  CHECK_THROWS_WITH(enum_parse<Experiment>("figure9", "--experiment"),
+                    "--experiment: 'figure9' is not one of microbatch, noniid, classes, all");
+  CHECK(enum_name(Experiment::Noniid) == "noniid");
+  c.experiment = Experiment::All;
   c.microbatch = 5;
   CHECK_THROWS_WITH(resolve(c), Catch::Contains("--microbatch 5"));
   c.microbatch = 0;
@@ -103,7 +102,7 @@ TEST_CASE("reproduce: presets, the run plan and the clipping-schedule rule", "[r
 
 namespace {
 // A tiny resolved configuration on generated data: batch 16, 2 seeds, CPU, no figures.
-ReproduceConfig tiny(const std::string& name, const std::string& experiment, int64_t steps) {
+ReproduceConfig tiny(const std::string& name, Experiment experiment, int64_t steps) {
   const std::string data = test::make_synthetic_cifar(name, 16, 32);
   ReproduceConfig c;
   c.experiment = experiment;
@@ -127,9 +126,9 @@ int line_count(const std::string& path) {
 }  // namespace
 
 TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figures", "[reproduce][slow]") {
-  const ReproduceConfig c = tiny("repro", "all", 4);
+  const ReproduceConfig c = tiny("repro", Experiment::All, 4);
   const std::string out = c.out_dir;
-  REQUIRE(reproduce(c) == 0);
+  REQUIRE(reproduce(c).ran == plan(c).size());
   CHECK(line_count(out + "/runs.csv") == 1 + 12);
   for (const RunSpec& r : plan(c)) {
     for (const char* f : {"config.json", "metrics.csv", "model.safetensors"}) CHECK(fs::exists(r.dir + "/" + f));
@@ -144,7 +143,20 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   CHECK_THAT(summary, Catch::Contains("| Batch Renorm − batchnorm, non-i.i.d., microbatch 4 | 2 | "));
   CHECK_THAT(summary, Catch::Contains("| Batch Renorm non-i.i.d. − batchnorm i.i.d., microbatch 4 | 2 | "));
   CHECK(comparisons(c).size() == 5);
-  CHECK(reproduce(c) == 0);  // finished runs are skipped, not redone
+  struct Recorder : ReproduceObserver {  // what a display is told
+    std::vector<bool> done;
+    int ends = 0;
+    void run_begins(size_t, size_t, const RunSpec&, bool d) override { done.push_back(d); }
+    void run_ends(const RunSpec&, const TrainResult&) override { ++ends; }
+  } rec;
+  const ReproduceResult again = reproduce(c, &rec);
+  CHECK(again.ran == 0);  // finished runs are skipped, not redone
+  CHECK(again.planned == 12);
+  CHECK(rec.done == std::vector<bool>(12, true));
+  CHECK(rec.ends == 0);
+  CHECK(again.summary == summary);
+  REQUIRE(plot_commands(c, "py").size() == 1);
+  CHECK(plot_commands(c, "py")[0] == "py " + plot_script_path() + " " + out);
   const std::string py = python_with_matplotlib();
   if (py.empty()) {
     std::cout << "SKIPPED: no python3 with matplotlib for the plot script" << std::endl;
@@ -165,16 +177,17 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   other_data.data_dir = test::make_synthetic_cifar("repro-other", 16, 33);
   CHECK_THROWS_WITH(reproduce(other_data), Catch::Contains("holds other data than the run's"));
   CHECK(fs::exists(plan(c)[0].dir + "/model.safetensors"));
-  longer.experiment = "microbatch";  // --overwrite replaces them (3 configurations x 2 seeds, 6 steps each)
+  longer.experiment = Experiment::Microbatch;  // --overwrite replaces them (3 configurations x 2 seeds, 6 steps each)
   longer.overwrite = true;
-  REQUIRE(reproduce(longer) == 0);
+  REQUIRE(reproduce(longer).ran == 6);
   CHECK(config_from_json_file(plan(c)[0].dir + "/config.json").steps == 6);
 }
 
 TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figure is drawn", "[reproduce][slow]") {
-  const ReproduceConfig c = tiny("repro-classes", "classes", 2);
+  const ReproduceConfig c = tiny("repro-classes", Experiment::Classes, 2);
   const std::string out = c.out_dir;
-  REQUIRE(reproduce(c) == 0);
+  REQUIRE(reproduce(c).ran == plan(c).size());
+  CHECK(plot_commands(c, "py").size() == 2);  // the curves, and the sweep against k
   for (const char* run : {"bn-k4-s1", "brn-k4-s2", "bn-k2-s1", "brn-k1-s2"})
     CHECK(fs::exists(out + "/classes/" + run + "/metrics.csv"));
   const std::string py = python_with_matplotlib();

@@ -78,6 +78,7 @@ struct Run {
         world(world_comm),
         writer(world.rank() == 0),
         dev(parse_device(c.device)),
+        group(resolve_norm_group(c, world.size())),
         train_set(load_split(c, true, world)),
         val_set(load_split(c, false, world, &val_total)),
         norm(Normalization::of(train_set)),
@@ -86,8 +87,8 @@ struct Run {
                                   c.noniid_run},
                      dev),
         val_loader(val_set, norm, LoaderConfig{c.batch, false, false, false, Sampler::Iid, c.seed}, dev),
-        val_groups(val_set, norm, LoaderConfig{c.batch / world.size(), false, false, true, Sampler::Iid, c.seed}, dev),
-        val_group_batches(val_total / world.size() / (c.batch / world.size())),
+        val_groups(val_set, norm, LoaderConfig{group.rank_batch, false, false, true, Sampler::Iid, c.seed}, dev),
+        val_group_batches(val_total / world.size() / group.rank_batch),
         per_epoch(train_loader.batches_per_epoch()),
         total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
@@ -107,6 +108,7 @@ struct Run {
   Communicator& world;
   const bool writer;  // rank 0: the one that writes files and displays progress
   const Device dev;
+  const NormGroup group;  // this rank's share B/K and normalization group (norm_settings repeats it)
   int64_t val_total = 0;  // validation examples over all ranks (set by val_set's initializer)
   Dataset train_set, val_set;
   const Normalization norm;

@@ -1,4 +1,4 @@
-#include "apps/reproduce_summary.h"
+#include "reproduce/summary.h"
 
 #include <cmath>
 #include <cstdio>
@@ -45,8 +45,8 @@ double final_val_acc(const std::string& dir) {
 }
 
 namespace {
-std::string label_of(const std::vector<RunSpec>& runs, const std::string& exp, const std::string& norm, int64_t m,
-                     const std::string& sampler, int64_t k = LoaderConfig{}.class_run) {
+std::string label_of(const std::vector<RunSpec>& runs, Experiment exp, NormKind norm, int64_t m, Sampler sampler,
+                     int64_t k = LoaderConfig{}.class_run) {
   for (const RunSpec& r : runs)
     if (r.experiment == exp && r.norm == norm && r.microbatch == m && r.sampler == sampler && r.noniid_run == k) return r.label;
   return "";
@@ -61,22 +61,23 @@ std::vector<Comparison> comparisons(const ReproduceConfig& c) {
   auto add = [&](std::string title, std::string a, std::string bl) {
     if (!a.empty() && !bl.empty()) out.push_back({std::move(title), std::move(a), std::move(bl)});
   };
-  add("Batch Renorm − batchnorm, microbatch " + m, label_of(runs, "microbatch", "brn", c.microbatch, "iid"),
-      label_of(runs, "microbatch", "bn", c.microbatch, "iid"));
-  add("batchnorm: microbatch " + m + " − minibatch " + b, label_of(runs, "microbatch", "bn", c.microbatch, "iid"),
-      label_of(runs, "microbatch", "bn", c.batch, "iid"));
-  add("Batch Renorm − batchnorm, minibatch " + b, label_of(runs, "microbatch", "brn", c.batch, "iid"),
-      label_of(runs, "microbatch", "bn", c.batch, "iid"));
+  constexpr Experiment fig2 = Experiment::Microbatch, fig3 = Experiment::Noniid;
+  constexpr NormKind bn = NormKind::BatchNorm, brn = NormKind::BatchRenorm;
+  constexpr Sampler iid = Sampler::Iid, noniid = Sampler::NonIid;
+  add("Batch Renorm − batchnorm, microbatch " + m, label_of(runs, fig2, brn, c.microbatch, iid),
+      label_of(runs, fig2, bn, c.microbatch, iid));
+  add("batchnorm: microbatch " + m + " − minibatch " + b, label_of(runs, fig2, bn, c.microbatch, iid),
+      label_of(runs, fig2, bn, c.batch, iid));
+  add("Batch Renorm − batchnorm, minibatch " + b, label_of(runs, fig2, brn, c.batch, iid), label_of(runs, fig2, bn, c.batch, iid));
   const std::string nm = std::to_string(mn);
-  add("Batch Renorm − batchnorm, non-i.i.d., microbatch " + nm, label_of(runs, "noniid", "brn", mn, "noniid"),
-      label_of(runs, "noniid", "bn", mn, "noniid"));
-  add("batchnorm: non-i.i.d. − i.i.d., microbatch " + nm, label_of(runs, "noniid", "bn", mn, "noniid"),
-      label_of(runs, "noniid", "bn", mn, "iid"));
-  add("Batch Renorm non-i.i.d. − batchnorm i.i.d., microbatch " + nm, label_of(runs, "noniid", "brn", mn, "noniid"),
-      label_of(runs, "noniid", "bn", mn, "iid"));
+  add("Batch Renorm − batchnorm, non-i.i.d., microbatch " + nm, label_of(runs, fig3, brn, mn, noniid),
+      label_of(runs, fig3, bn, mn, noniid));
+  add("batchnorm: non-i.i.d. − i.i.d., microbatch " + nm, label_of(runs, fig3, bn, mn, noniid), label_of(runs, fig3, bn, mn, iid));
+  add("Batch Renorm non-i.i.d. − batchnorm i.i.d., microbatch " + nm, label_of(runs, fig3, brn, mn, noniid),
+      label_of(runs, fig3, bn, mn, iid));
   for (int64_t k = mn; k >= 1; k /= 2)
     add("Batch Renorm − batchnorm, " + std::to_string(mn / k) + " classes per microbatch of " + nm,
-        label_of(runs, "classes", "brn", mn, "noniid", k), label_of(runs, "classes", "bn", mn, "noniid", k));
+        label_of(runs, Experiment::Classes, brn, mn, noniid, k), label_of(runs, Experiment::Classes, bn, mn, noniid, k));
   return out;
 }
 
@@ -92,7 +93,8 @@ std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs,
     const RunSpec& r = runs[i];
     char cell[32] = "";
     if (i < acc.size() && !std::isnan(acc[i])) std::snprintf(cell, sizeof cell, "%.4f", acc[i]);
-    out += r.experiment + ",\"" + r.label + "\"," + r.norm + "," + std::to_string(r.microbatch) + "," + r.sampler + "," +
+    out += enum_name(r.experiment) + ",\"" + r.label + "\"," + enum_name(r.norm) + "," + std::to_string(r.microbatch) + "," +
+           enum_name(r.sampler) + "," +
            std::to_string(r.noniid_run) + "," + std::to_string(r.seed) + "," + fs::relative(r.dir, c.out_dir).string() +
            "," + cell + "\n";
   }
@@ -112,11 +114,11 @@ std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec
   std::vector<std::pair<std::string, std::string>> order;  // (experiment, label) in plan order
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunSpec& r = runs[i];
-    if (acc.find(r.label) == acc.end()) order.emplace_back(r.experiment, r.label);
+    if (acc.find(r.label) == acc.end()) order.emplace_back(enum_name(r.experiment), r.label);
     auto& by_seed = acc[r.label];
     if (i < finals.size() && !std::isnan(finals[i])) by_seed[r.seed] = finals[i];
   }
-  std::string s = "# Reproduction summary\n\nPreset " + c.preset + ", " + c.dataset + " (" + c.data_dir + "), B " +
+  std::string s = "# Reproduction summary\n\nPreset " + c.preset + ", " + enum_name(c.dataset) + " (" + c.data_dir + "), B " +
                   std::to_string(c.batch) + ", " + std::to_string(c.steps) + " steps, " + std::to_string(c.seeds) +
                   (c.seeds == 1 ? " seed" : " seeds") + "; renorm " + RENORM_VERSION + ", commit " + RENORM_COMMIT + ". Final validation accuracy: the "
                   "last validation of each run (inference mode, i.i.d. test data).\n\n"

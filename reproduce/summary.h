@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/reproduce_runner.h"
+#include "reproduce/plan.h"
 
 namespace renorm {
 
