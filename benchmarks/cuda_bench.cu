@@ -3,7 +3,7 @@
 
 #include "benchmarks/cuda_bench.h"
 #include "runtime/allocator.h"
-#include "runtime/cuda_context.h"
+#include "runtime/detail/cuda_context.h"
 
 namespace renorm::bench {
 

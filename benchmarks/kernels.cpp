@@ -23,7 +23,7 @@
 #include "tensor/compare.h"
 #include "tensor/ops/renorm.h"
 #include "tensor/tensor.h"
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/renorm.h"
 #include "train/checkpoint.h"
 

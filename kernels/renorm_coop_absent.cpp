@@ -1,5 +1,5 @@
 // A build without CUDA has no cooperative launch: the entry points kernels/renorm.h declares for it
-// throw DeviceError, as the dispatch does for every other CUDA kernel (kernels/dispatch.h).
+// throw DeviceError, as the dispatch does for every other CUDA kernel (kernels/detail/dispatch.h).
 #include "kernels/renorm.h"
 #include "runtime/error.h"
 

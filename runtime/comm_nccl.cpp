@@ -4,7 +4,7 @@
 #if RENORM_HAS_NCCL
 #include <nccl.h>
 
-#include "runtime/cuda_context.h"
+#include "runtime/detail/cuda_context.h"
 #endif
 
 namespace renorm {

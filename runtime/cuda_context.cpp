@@ -13,7 +13,7 @@
 #include "runtime/error.h"
 
 #if RENORM_HAS_CUDA
-#include "runtime/cuda_context.h"
+#include "runtime/detail/cuda_context.h"
 #endif
 
 namespace renorm {

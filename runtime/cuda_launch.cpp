@@ -8,7 +8,7 @@
 #include "runtime/error.h"
 
 #if RENORM_HAS_CUDA
-#include "runtime/cuda_context.h"
+#include "runtime/detail/cuda_context.h"
 
 namespace renorm::cuda {
 

@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "runtime/error.h"
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 
 namespace renorm {

@@ -1,4 +1,4 @@
-// The CPU convolution engines (kernels/cpu/conv_engines.h: oneDNN and im2col + OpenBLAS) against a
+// The CPU convolution engines (kernels/cpu/detail/conv_engines.h: oneDNN and im2col + OpenBLAS) against a
 // direct double-precision convolution: forward with each epilogue (none, bias, bias + ReLU), backward
 // data and backward filter, over strides, paddings, odd sizes, 1x1 and the CNN's 3-channel first layer;
 // and NaN through the fused ReLU (kept, as renorm's ReLU keeps it), which oneDNN's own ReLU would lose.
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
-#include "kernels/cpu/conv_engines.h"
+#include "kernels/cpu/detail/conv_engines.h"
 #include "runtime/error.h"
 #include "support/parity.h"
 

@@ -14,7 +14,7 @@
 #include "runtime/shape.h"
 #include "tensor/ops.h"
 #include "train/checkpoint.h"
-#include "train/json.h"
+#include "train/detail/json.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 #include "support/parity.h"

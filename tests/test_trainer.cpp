@@ -8,7 +8,7 @@
 
 #include "runtime/error.h"
 #include "train/checkpoint.h"
-#include "train/json.h"
+#include "train/detail/json.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 #include "support/small_run.h"

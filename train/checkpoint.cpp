@@ -9,7 +9,7 @@
 #include "runtime/checked.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
-#include "train/json.h"
+#include "train/detail/json.h"
 
 namespace renorm {
 

@@ -12,7 +12,7 @@
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
-#include "train/json.h"
+#include "train/detail/json.h"
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/run_norm.h"

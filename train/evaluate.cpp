@@ -1,4 +1,4 @@
-#include "train/evaluate.h"
+#include "train/detail/evaluate.h"
 
 #include "tensor/autograd.h"
 #include "tensor/ops.h"

@@ -1,6 +1,6 @@
 #include "train/grad_reducer.h"
 
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "runtime/allocator.h"
 #include "tensor/autograd.h"

@@ -1,4 +1,4 @@
-#include "train/json.h"
+#include "train/detail/json.h"
 
 #include "runtime/error.h"
 

@@ -4,7 +4,7 @@
 
 #include "tensor/autograd.h"
 #include "runtime/error.h"
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/optim.h"
 
 namespace renorm {

@@ -16,7 +16,7 @@
 #include "tensor/ops.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
-#include "train/evaluate.h"
+#include "train/detail/evaluate.h"
 #include "train/grad_reducer.h"
 #include "train/optim.h"
 #include "train/run_norm.h"

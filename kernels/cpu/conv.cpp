@@ -1,10 +1,10 @@
-// The CPU convolution: one of two engines (kernels/cpu/conv_engines.h), chosen at run time.
+// The CPU convolution: one of two engines (kernels/cpu/detail/conv_engines.h), chosen at run time.
 #include <atomic>
 #include <cstdlib>
 #include <string>
 
 #include "kernels/conv.h"
-#include "kernels/cpu/conv_engines.h"
+#include "kernels/cpu/detail/conv_engines.h"
 #include "runtime/error.h"
 
 namespace renorm::kernels::cpu {

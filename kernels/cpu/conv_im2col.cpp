@@ -1,4 +1,4 @@
-// CPU convolution, the im2col engine (kernels/cpu/conv_engines.h). Output pixels P = B·OH·OW are cut into tiles of kTile rows; each OpenMP thread
+// CPU convolution, the im2col engine (kernels/cpu/detail/conv_engines.h). Output pixels P = B·OH·OW are cut into tiles of kTile rows; each OpenMP thread
 // builds the im2col rows of its tile [rows, R·S·C] in a buffer that stays in its L2 and runs one
 // single-threaded sgemm on it:
 //   forward        y[tile,K]     = col[tile,RSC] · wᵀ, then the epilogue on the tile while it is in L2
@@ -13,8 +13,8 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cpu/conv_engines.h"
-#include "kernels/cpu/gemm_raw.h"
+#include "kernels/cpu/detail/conv_engines.h"
+#include "kernels/cpu/detail/gemm_raw.h"
 #include "kernels/gemm.h"
 
 namespace renorm::kernels::cpu::im2col {

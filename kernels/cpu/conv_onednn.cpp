@@ -8,7 +8,7 @@
 // oneDNN's kernel; its ReLU does not: oneDNN's ReLU (and clip) post-ops are a vmaxps that turns NaN into
 // 0, and renorm's ReLU keeps NaN (kernels/elementwise.h), so the ReLU is our own in-place pass over the
 // output right after the convolution: one read and write of it, the price of keeping NaN.
-#include "kernels/cpu/conv_engines.h"
+#include "kernels/cpu/detail/conv_engines.h"
 #include "kernels/nn.h"
 
 #if RENORM_HAS_ONEDNN

@@ -1,7 +1,7 @@
 // CPU sgemm: OpenBLAS, single-threaded inside, parallelized here with OpenMP over blocks of rows (or of
 // columns when there are few rows). All CPU parallelism in renorm is OpenMP: OpenBLAS's own pthreads
 // spinning beside OpenMP's would fight over the cores.
-#include "kernels/cpu/gemm_raw.h"
+#include "kernels/cpu/detail/gemm_raw.h"
 
 #include <cblas.h>
 #include <omp.h>

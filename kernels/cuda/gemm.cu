@@ -1,6 +1,6 @@
 // Row-major gemm through column-major cuBLAS: C = op(A)op(B) row-major is C^T = op(B)^T op(A)^T
 // column-major, so A and B swap places and m and n swap.
-#include "runtime/cuda_context.h"
+#include "runtime/detail/cuda_context.h"
 #include "kernels/gemm.h"
 
 namespace renorm::kernels::cuda {

@@ -15,7 +15,7 @@
 #endif
 
 #include "runtime/allocator.h"
-#include "runtime/cuda_context.h"
+#include "runtime/detail/cuda_context.h"
 
 namespace renorm::kernels::cuda {
 

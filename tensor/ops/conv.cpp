@@ -1,11 +1,11 @@
 #include "tensor/ops/conv.h"
 
 #include "kernels/conv.h"
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/nn.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"
-#include "tensor/ops/bias.h"
+#include "tensor/ops/detail/bias.h"
 
 namespace renorm {
 

@@ -1,6 +1,6 @@
 #include "tensor/ops/elementwise.h"
 
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"

@@ -1,5 +1,5 @@
 // Elementwise differentiable ops (kernels/elementwise.h). Each: shape/device checks, one kernel dispatch
-// (kernels/dispatch.h) and, when recording, a Node whose backward is written out explicitly. Outputs live
+// (kernels/detail/dispatch.h) and, when recording, a Node whose backward is written out explicitly. Outputs live
 // on the inputs' device.
 #pragma once
 #include "tensor/tensor.h"

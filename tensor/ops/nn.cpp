@@ -1,13 +1,13 @@
 #include "tensor/ops/nn.h"
 
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
 #include "kernels/reduce.h"
 #include "runtime/allocator.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"
-#include "tensor/ops/bias.h"
+#include "tensor/ops/detail/bias.h"
 
 namespace renorm {
 

@@ -1,6 +1,6 @@
 #include "tensor/ops/reduce.h"
 
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "runtime/error.h"

@@ -7,7 +7,7 @@
 
 #include "tensor/autograd.h"
 #include "runtime/error.h"
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 
 namespace renorm {

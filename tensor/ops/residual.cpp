@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "kernels/dispatch.h"
+#include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/residual.h"
 #include "runtime/error.h"

@@ -1,6 +1,6 @@
 // The JSON reader (checkpoint headers, config.json): any text; what parses must print and parse back equal.
 #include "fuzz.h"
-#include "train/json.h"
+#include "train/detail/json.h"
 
 RENORM_FUZZ_TARGET({
   const renorm::Json j = renorm::parse_json(input, "fuzz.json");
