@@ -1,17 +1,21 @@
 #!/usr/bin/python3
-"""The peer of renorm-bench-step: the same CIFAR CNN training step in PyTorch, and, with --renorm BIN, both
-run alternately in one process tree so that the ratios compare like with like.
+"""The peer of renorm-bench-step: the same training step (the CIFAR CNN or ResNet-20) in PyTorch, and, with
+--renorm BIN, both run alternately in one process tree so that the ratios compare like with like.
 
 The network is renorm's CifarCnn (models/cifar_cnn.h): three blocks of [conv3x3-relu-norm, conv3x3-relu-norm,
 maxpool2, dropout .2/.3/.4] with 32/64/128 channels, then dense(10); softmax cross-entropy; SGD, momentum 0.9,
-lr 0.001; batch 128 of 32x32x3 normal inputs. Norms: none; batchnorm over the minibatch (torch.nn.BatchNorm2d,
+lr 0.001; batch 128 of 32x32x3 normal inputs. --model resnet20: renorm's ResNet20 (models/resnet.h; He et al.
+2016, section 4.2): a 3x3 stem of 16 channels, three stages of three basic blocks (16, 32, 64 channels, stride 2
+at the first block of stages 2 and 3), option-A shortcuts (strided subsample, channels zero-padded), each
+convolution followed by the norm (conv-norm-relu; no convolution bias where a norm follows), global average
+pooling, dense(10): the same network tests/torch/resnet20_crosscheck.py loads renorm's weights into. Norms: none; batchnorm over the minibatch (torch.nn.BatchNorm2d,
 cuDNN/oneDNN); batchnorm and Batch Renorm over microbatches of M, written in PyTorch ops (there is no library
 op for either): per microbatch mean and biased variance, r = clip(sigma_B/sigma, 1/rmax, rmax) and
 d = clip((mu_B-mu)/sigma, -dmax, dmax) held constant for the gradient, moving mean and std updated once per
 step from the microbatch means (kernels/renorm.h). Layouts: PyTorch's default (NCHW) and channels_last.
 Timing: the median of --steps timed steps after two warm-ups, the device synchronized around each.
 
-  /usr/bin/python3 benchmarks/torch_step.py [--device cpu|cuda] [--threads N] [--steps 10]
+  /usr/bin/python3 benchmarks/torch_step.py [--model cifar-cnn|resnet20] [--device cpu|cuda] [--threads N] [--steps 10]
       [--renorm build/release/benchmarks/renorm-bench-step] [--rounds 3] [--json FILE] [--tf32] [--cudnn-benchmark]
 
 Debian's python3-torch is the CPU peer (/usr/bin/python3); on a GPU machine any python3 with CUDA torch.
@@ -78,9 +82,42 @@ def make_cnn(kind, m, batch):
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(4 * 4 * 128, 10))
 
 
-def time_steps(kind, m, layout, device, batch, steps):
+class Block(nn.Module):
+    """ResNet-20's basic block: conv-norm-relu, conv-norm, + shortcut (option A), relu."""
+
+    def __init__(self, cin, cout, stride, kind, m, batch):
+        super().__init__()
+        normed = kind != "none"
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=not normed)
+        self.n1 = make_norm(kind, cout, m, batch)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=not normed)
+        self.n2 = make_norm(kind, cout, m, batch)
+        self.stride, self.pad = stride, (cout - cin) // 2
+
+    def forward(self, x):
+        y = self.n2(self.conv2(F.relu(self.n1(self.conv1(x)))))
+        s = x if self.stride == 1 and self.pad == 0 else F.pad(x[:, :, ::self.stride, ::self.stride],
+                                                                 (0, 0, 0, 0, self.pad, self.pad))
+        return F.relu(y + s)
+
+
+def make_resnet20(kind, m, batch):
+    layers = [nn.Conv2d(3, 16, 3, 1, 1, bias=kind == "none"), make_norm(kind, 16, m, batch), nn.ReLU()]
+    cin = 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for b in range(3):
+            layers.append(Block(cin, cout, stride if b == 0 else 1, kind, m, batch))
+            cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def make_model(model, kind, m, batch):
+    return make_resnet20(kind, m, batch) if model == "resnet20" else make_cnn(kind, m, batch)
+
+
+def time_steps(model, kind, m, layout, device, batch, steps):
     torch.manual_seed(1)
-    net = make_cnn(kind, m, batch).to(device)
+    net = make_model(model, kind, m, batch).to(device)
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
     net = net.to(memory_format=fmt)
     x = torch.randn(batch, 3, 32, 32, device=device).to(memory_format=fmt)
@@ -112,14 +149,14 @@ def torch_round(args):
     out = {}
     for kind, m in configs(args.batch, args.microbatch):
         for layout in ("default", "channels_last"):
-            out[(label(kind, m), layout)] = time_steps(kind, m, layout, args.device, args.batch, args.steps)
+            out[(label(kind, m), layout)] = time_steps(args.model, kind, m, layout, args.device, args.batch, args.steps)
     return out
 
 
 def renorm_round(args):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "step.json")
-        subprocess.run([args.renorm, "--device", args.device, "--batch", str(args.batch), "--microbatch",
+        subprocess.run([args.renorm, "--model", args.model, "--device", args.device, "--batch", str(args.batch), "--microbatch",
                         str(args.microbatch), "--steps", str(args.steps), "--json", path],
                        check=True, stdout=subprocess.DEVNULL)
         with open(path) as f:
@@ -129,6 +166,7 @@ def renorm_round(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="cifar-cnn", choices=["cifar-cnn", "resnet20"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch (0: all cores)")
     ap.add_argument("--batch", type=int, default=128)
@@ -152,7 +190,7 @@ def main():
         os.environ["OMP_NUM_THREADS"] = str(threads)
     dev = (f"{torch.cuda.get_device_name()}, TF32 {'on' if args.tf32 else 'off'}, cudnn.benchmark "
            f"{'on' if args.cudnn_benchmark else 'off'}") if args.device == "cuda" else f"CPU, {threads} threads"
-    print(f"CNN training step, batch {args.batch}: PyTorch {torch.__version__} on {dev}", flush=True)
+    print(f"{args.model} training step, batch {args.batch}: PyTorch {torch.__version__} on {dev}", flush=True)
     torch_ms, renorm_ms = {}, {}
     for _ in range(args.rounds if args.renorm else 1):
         if args.renorm:
@@ -176,7 +214,7 @@ def main():
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
-            json.dump({"device": dev, "torch": torch.__version__, "batch": args.batch, "rounds": args.rounds,
+            json.dump({"model": args.model, "device": dev, "torch": torch.__version__, "batch": args.batch, "rounds": args.rounds,
                        "rows": rows}, f, indent=1)
             f.flush()
             os.fsync(f.fileno())

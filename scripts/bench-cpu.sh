@@ -7,9 +7,10 @@
 #   2. the same on 1 thread;
 #   3. the same with renorm's loops and oneDNN held to AVX2 (RENORM_CPU_ISA=avx2), when the CPU has more;
 #   4. renorm against PyTorch side by side (benchmarks/torch_step.py: alternated, 3 rounds), all cores;
-#   5. the same on 1 thread.
+#   5. the same on 1 thread;
+#   6. ResNet-20 against PyTorch's ResNet-20 (torch_step.py --model resnet20), all cores.
 # Writes each step's output (.txt) and JSON to OUTDIR (default build/bench-cpu). Needs the release build
-# (built here if missing) and Debian's python3-torch for steps 4-5 (installed by scripts/install-deps.sh --bench
+# (built here if missing) and Debian's python3-torch for steps 4-6 (installed by scripts/install-deps.sh --bench
 # when run as root; skipped, with the reason, without).
 #   scripts/bench-cpu.sh [OUTDIR]
 set -euo pipefail
@@ -34,6 +35,8 @@ fi
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   run torch "/usr/bin/python3" benchmarks/torch_step.py --renorm "$bin" --rounds 3 --threads "$cores" --json "$out/torch.json"
   run torch-1thread "/usr/bin/python3" benchmarks/torch_step.py --renorm "$bin" --rounds 3 --threads 1 --json "$out/torch-1thread.json"
+  run torch-resnet20 "/usr/bin/python3" benchmarks/torch_step.py --model resnet20 --renorm "$bin" --rounds 3 --threads "$cores" \
+    --json "$out/torch-resnet20.json"
 else
   echo "renorm bench-cpu: PyTorch comparison skipped: /usr/bin/python3 has no torch (apt-get install python3-torch)"
 fi
