@@ -12,6 +12,10 @@ struct Error : std::runtime_error {
 struct ShapeError : Error {
   using Error::Error;
 };
+// A tensor of a dtype an op does not take (runtime/dtype.h); the message names the op and the dtypes.
+struct DTypeError : Error {
+  using Error::Error;
+};
 // A bad configuration value (a flag, a layer option); the message names the setting.
 struct ConfigError : Error {
   using Error::Error;

@@ -2,6 +2,7 @@
 // (kernels/<family>.h, kernels/cpu/<family>.cpp, kernels/cuda/<family>.cu).
 #pragma once
 #include "tensor/ops/conv.h"
+#include "tensor/ops/convert.h"
 #include "tensor/ops/elementwise.h"
 #include "tensor/ops/gemm.h"
 #include "tensor/ops/nn.h"

@@ -5,20 +5,20 @@
 #include "runtime/error.h"
 #include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
+#include "tensor/ops/convert.h"
 
 namespace renorm {
 
-Storage::Storage(int64_t numel, Device device) : numel_(numel), device_(device) {
-  data_ = static_cast<float*>(device_allocate(device, static_cast<size_t>(numel) * sizeof(float)));
-}
+Storage::Storage(size_t bytes, Device device) : data_(device_allocate(device, bytes)), bytes_(bytes), device_(device) {}
 
-Storage::~Storage() { device_release(device_, data_, static_cast<size_t>(numel_) * sizeof(float)); }
+Storage::~Storage() { device_release(device_, data_, bytes_); }
 
-Tensor Tensor::empty(const Shape& shape, Device device) {
+Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
   if (!shape.valid()) throw ShapeError("Tensor::empty: negative dimension in shape " + shape.str());
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape.numel(), device);
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype), device);
   impl->shape = shape;
+  impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
 
@@ -45,9 +45,34 @@ const TensorImpl& Tensor::checked() const {
 
 const Shape& Tensor::shape() const { return checked().shape; }
 Device Tensor::device() const { return checked().storage->device(); }
-float* Tensor::data() const { return checked().storage->data() + impl_->offset; }
+DType Tensor::dtype() const { return checked().dtype; }
+
+namespace {
+// The first element of `t` as T, when t holds `want`; DTypeError naming the tensor otherwise.
+template <class T>
+T* elements(const TensorImpl& t, DType want, const char* accessor) {
+  if (t.dtype != want)
+    throw DTypeError(std::string("Tensor::") + accessor + ": the tensor " + t.shape.str() + " holds " +
+                     enum_name(t.dtype) + ", not " + enum_name(want) + " (convert it with to(DType))");
+  return static_cast<T*>(t.storage->data()) + t.offset;
+}
+size_t byte_count(const Tensor& t) { return static_cast<size_t>(t.numel()) * dtype_size(t.dtype()); }
+const void* first_byte(const Tensor& t) {
+  return t.dtype() == DType::BF16 ? static_cast<const void*>(t.data_bf16()) : static_cast<const void*>(t.data());
+}
+}  // namespace
+
+float* Tensor::data() const { return elements<float>(checked(), DType::F32, "data"); }
+bf16_bits* Tensor::data_bf16() const { return elements<bf16_bits>(checked(), DType::BF16, "data_bf16"); }
 
 std::vector<float> Tensor::to_vector() const {
+  if (dtype() == DType::BF16) {
+    std::vector<bf16_bits> raw(static_cast<size_t>(numel()));
+    copy_bytes(raw.data(), Device::CPU, data_bf16(), device(), byte_count(*this));
+    std::vector<float> out(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) out[i] = bf16_to_float(raw[i]);
+    return out;
+  }
   std::vector<float> out(static_cast<size_t>(numel()));
   copy_bytes(out.data(), Device::CPU, data(), device(), out.size() * sizeof(float));
   return out;
@@ -60,16 +85,19 @@ float Tensor::item() const {
 
 Tensor Tensor::to(Device d) const {
   if (device() == d) return *this;
-  return empty(shape(), d).copy_(*this);
+  return empty(shape(), d, dtype()).copy_(*this);
 }
 
-Tensor Tensor::clone() const { return empty(shape(), device()).copy_(*this); }
+Tensor Tensor::to(DType d) const { return convert(*this, d); }
+
+Tensor Tensor::clone() const { return empty(shape(), device(), dtype()).copy_(*this); }
 
 Tensor Tensor::detach() const {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = checked().storage;
   impl->offset = impl_->offset;
   impl->shape = impl_->shape;
+  impl->dtype = impl_->dtype;
   return Tensor(std::move(impl));
 }
 
@@ -81,7 +109,10 @@ Tensor& Tensor::fill_(float value) {
 Tensor& Tensor::copy_(const Tensor& src) {
   if (src.numel() != numel())
     throw ShapeError("Tensor::copy_: source " + src.shape().str() + " into " + shape().str());
-  copy_bytes(data(), device(), src.data(), src.device(), static_cast<size_t>(numel()) * sizeof(float));
+  if (src.dtype() != dtype())
+    throw DTypeError("Tensor::copy_: a " + enum_name(src.dtype()) + " source into a " + enum_name(dtype()) +
+                     " tensor (convert it with to(DType))");
+  copy_bytes(const_cast<void*>(first_byte(*this)), device(), first_byte(src), src.device(), byte_count(*this));
   return *this;
 }
 
@@ -126,7 +157,12 @@ const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn;
 
 std::string Tensor::str() const {
   if (!impl_) return "Tensor(undefined)";
-  return "Tensor" + shape().str() + " " + device_name(device());
+  std::string s = "Tensor" + shape().str() + " " + device_name(device());
+  if (dtype() != DType::F32) {  // piece by piece: " " + std::string&& trips GCC 12's bogus -Wrestrict (PR 105651)
+    s += ' ';
+    s += enum_name(dtype());
+  }
+  return s;
 }
 
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {

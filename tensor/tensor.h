@@ -1,4 +1,5 @@
-// Tensor: float32, rank 0..5, contiguous row-major (images NHWC), on the CPU or a CUDA device.
+// Tensor: float32 or bfloat16 storage (runtime/dtype.h), rank 0..5, contiguous row-major (images NHWC),
+// on the CPU or a CUDA device.
 // A Tensor is a cheap handle: copies share the same TensorImpl; views (reshape) share the storage.
 // The tensor owns its placement: ops allocate their outputs on their inputs' device, and layers never
 // keep device buffers of their own.
@@ -8,34 +9,37 @@
 #include <string>
 #include <vector>
 
+#include "runtime/bf16.h"
 #include "runtime/device.h"
+#include "runtime/dtype.h"
 #include "runtime/shape.h"
 
 namespace renorm {
 
 struct Node;
 
-// Owns one allocation; freed (to the cache on CUDA) when the last tensor using it goes.
+// Owns one allocation of `bytes`; freed (to the cache on CUDA) when the last tensor using it goes.
 class Storage {
  public:
-  Storage(int64_t numel, Device device);
+  Storage(size_t bytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
-  float* data() const { return data_; }
-  int64_t numel() const { return numel_; }
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
 
  private:
-  float* data_ = nullptr;
-  int64_t numel_ = 0;
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
   Device device_;
 };
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
-  int64_t offset = 0;  // in elements
+  int64_t offset = 0;  // in elements of dtype
   Shape shape;
+  DType dtype = DType::F32;
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient of a leaf
   std::shared_ptr<Node> grad_fn;     // the op that made this tensor (null for leaves)
@@ -47,7 +51,7 @@ class Tensor {
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
   // ---- creation (uninitialized, constant, from host data, seeded Philox random) ----
-  static Tensor empty(const Shape& shape, Device device = Device::CPU);
+  static Tensor empty(const Shape& shape, Device device = Device::CPU, DType dtype = DType::F32);
   static Tensor zeros(const Shape& shape, Device device = Device::CPU) { return full(shape, 0.f, device); }
   static Tensor full(const Shape& shape, float value, Device device = Device::CPU);
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape, Device device = Device::CPU);
@@ -61,13 +65,19 @@ class Tensor {
   int64_t numel() const { return shape().numel(); }
   Device device() const;
   bool is_cuda() const { return device() == Device::CUDA; }
-  // Host pointer on CPU, device pointer on CUDA.
+  DType dtype() const;
+  // Host pointer on CPU, device pointer on CUDA. data(): float32 elements (DTypeError naming the tensor
+  // for another dtype: every float32 op reads its inputs through it); data_bf16(): bfloat16 elements.
   float* data() const;
+  bf16_bits* data_bf16() const;
 
   // ---- copies and views ----
-  std::vector<float> to_vector() const;  // to host (waits for the device)
+  std::vector<float> to_vector() const;  // to host (waits for the device); bfloat16 widened exactly
   float item() const;                    // the single element of a one-element tensor
   Tensor to(Device device) const;        // same tensor when already there, else a copy
+  // This tensor in `dtype` (itself when already so): float32 -> bfloat16 rounds to nearest even,
+  // bfloat16 -> float32 is exact. Differentiable: the gradient is converted back (tensor/ops/convert.h).
+  Tensor to(DType dtype) const;
   Tensor clone() const;                  // a new storage, no autograd history
   Tensor detach() const;                 // shares storage, no autograd history
   // A view with the same storage; an autograd op (its gradient is reshaped back). One dim may be -1.
@@ -75,7 +85,7 @@ class Tensor {
 
   // ---- in-place (no autograd) ----
   Tensor& fill_(float value);
-  Tensor& copy_(const Tensor& src);  // same numel; any devices
+  Tensor& copy_(const Tensor& src);  // same numel and dtype; any devices
   Tensor& copy_from(const std::vector<float>& values);
   Tensor& uniform_(uint64_t seed, float lo, float hi);
   Tensor& normal_(uint64_t seed, float mean, float stddev);
@@ -94,7 +104,7 @@ class Tensor {
 
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
-  std::string str() const;  // "Tensor[2,3] cpu"
+  std::string str() const;  // "Tensor[2,3] cpu" (float32), "Tensor[2,3] cpu bfloat16"
 
  private:
   std::shared_ptr<TensorImpl> impl_;

@@ -230,6 +230,17 @@ void residual_rows(std::vector<OpRow>& t) {
   t.push_back(ar);
 }
 
+// Conversion to bfloat16 and back (tensor/ops/convert.h): an odd count (the CUDA kernel's lone last
+// element) and a larger one. No gradient check: rounding is a step function, so finite differences see
+// 0 or a jump; the gradient rule (converted back) is tests/test_bf16.cpp's.
+void convert_rows(std::vector<OpRow>& t) {
+  for (const Shape& s : {Shape{3, 5, 7}, Shape{4, 8, 8, 33}}) {
+    OpRow r{"to bfloat16 and back " + s.str(), {s}, [](const Inputs& x) { return x[0].to(DType::BF16).to(DType::F32); }};
+    r.gradcheck = false;
+    t.push_back(r);
+  }
+}
+
 const std::vector<OpRow>& table() {
   static const std::vector<OpRow> rows = [] {
     std::vector<OpRow> t;
@@ -238,6 +249,7 @@ const std::vector<OpRow>& table() {
     nn_rows(t);
     renorm_rows(t);
     residual_rows(t);
+    convert_rows(t);
     return t;
   }();
   return rows;

@@ -26,16 +26,18 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   header += "}";
   std::string data;
   for (const auto& [name, t] : tensors) {
-    const std::vector<float> v = t.to_vector();  // float32, little-endian on every platform we build for
+    const Tensor host = t.to(Device::CPU);  // its own dtype's bytes, little-endian on every platform we build for
     std::string shape;
     for (int i = 0; i < t.rank(); ++i) {
       if (i) shape += ',';
       shape += std::to_string(t.dim(i));
     }
     const size_t begin = data.size();
-    data.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+    const bool bf16 = host.dtype() == DType::BF16;
+    const char* bytes = bf16 ? reinterpret_cast<const char*>(host.data_bf16()) : reinterpret_cast<const char*>(host.data());
+    data.append(bytes, size_t(host.numel()) * dtype_size(host.dtype()));
     header += ',';
-    header += json_quote(name) + ":{\"dtype\":\"F32\",\"shape\":[" + shape + "],\"data_offsets\":[" +
+    header += json_quote(name) + ":{\"dtype\":\"" + safetensors_dtype(host.dtype()) + "\",\"shape\":[" + shape + "],\"data_offsets\":[" +
               std::to_string(begin) + "," + std::to_string(data.size()) + "]}";
   }
   header += "}";
@@ -56,21 +58,33 @@ struct Entry {
   std::string name;
   Shape shape;
   uint64_t begin, end;
+  DType dtype;
 };
+
+// The dtypes a checkpoint may hold, by their safetensors names.
+bool dtype_named(const Json& name, DType& out) {
+  for (DType d : {DType::F32, DType::BF16})
+    if (name.is_string() && name.get<std::string>() == safetensors_dtype(d)) {
+      out = d;
+      return true;
+    }
+  return false;
+}
 
 // One tensor's header entry, every size and offset checked against `data_bytes` (the bytes after the header).
 Entry parse_entry(const std::string& name, const Json& entry, uint64_t data_bytes, const std::string& source) {
   const std::string where = source + ": tensor '" + name + "'";
   const auto is_count = [](const Json& j) { return j.is_number_unsigned(); };
-  const bool ok = entry.is_object() && entry.contains("dtype") && entry["dtype"] == "F32" && entry.contains("shape") &&
+  DType dtype = DType::F32;
+  const bool ok = entry.is_object() && entry.contains("dtype") && dtype_named(entry["dtype"], dtype) && entry.contains("shape") &&
                   entry["shape"].is_array() && entry.contains("data_offsets") && entry["data_offsets"].is_array() &&
                   entry["data_offsets"].size() == 2 && is_count(entry["data_offsets"][0]) &&
                   is_count(entry["data_offsets"][1]);
-  if (!ok) throw IoError(where + " is not a float32 entry with shape and data_offsets");
+  if (!ok) throw IoError(where + " is not an F32 or BF16 entry with shape and data_offsets");
   const Json& shape = entry["shape"];
   if (shape.size() > size_t(Shape::kMaxRank))
     throw IoError(where + " has rank " + std::to_string(shape.size()) + " (at most " + std::to_string(Shape::kMaxRank) + ")");
-  Entry e{name, {}, entry["data_offsets"][0].get<uint64_t>(), entry["data_offsets"][1].get<uint64_t>()};
+  Entry e{name, {}, entry["data_offsets"][0].get<uint64_t>(), entry["data_offsets"][1].get<uint64_t>(), dtype};
   uint64_t count = 1;
   for (const Json& d : shape) {
     if (!is_count(d) || d.get<uint64_t>() > uint64_t(INT64_MAX))
@@ -80,7 +94,7 @@ Entry parse_entry(const std::string& name, const Json& entry, uint64_t data_byte
     count = *next;
     e.shape.push_back(d.get<int64_t>());
   }
-  if (!range_within(e.begin, e.end, data_bytes) || e.end - e.begin != count * sizeof(float))
+  if (!range_within(e.begin, e.end, data_bytes) || e.end - e.begin != count * dtype_size(dtype))
     throw IoError(where + " has data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
                   "] that do not match its shape " + e.shape.str() + " or the file's " + std::to_string(data_bytes) +
                   " data bytes");
@@ -128,9 +142,10 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& sourc
   std::vector<Entry> tiles = entries;
   check_tiling(tiles, data_bytes, source);
   for (const Entry& e : entries) {
-    std::vector<float> v(size_t(e.end - e.begin) / sizeof(float));
-    if (!v.empty()) std::memcpy(v.data(), bytes.data() + base + e.begin, e.end - e.begin);
-    out.tensors.emplace_back(e.name, Tensor::from_vector(v, e.shape));
+    const Tensor t = Tensor::empty(e.shape, Device::CPU, e.dtype);
+    void* to = e.dtype == DType::BF16 ? static_cast<void*>(t.data_bf16()) : static_cast<void*>(t.data());
+    if (e.end > e.begin) std::memcpy(to, bytes.data() + base + e.begin, e.end - e.begin);
+    out.tensors.emplace_back(e.name, t);
   }
   return out;
 }
@@ -173,6 +188,9 @@ void restore_tensors(const NamedTensors& into, const SafeTensors& from, const st
     if (!src) throw IoError(file + ": tensor '" + prefix + name + "' is missing");
     if (src->shape() != t.shape())
       throw IoError(file + ": tensor '" + prefix + name + "' has shape " + src->shape().str() + ", expected " + t.shape().str());
+    if (src->dtype() != t.dtype())  // a checkpoint keeps float32 master weights; a bf16 copy is no substitute
+      throw IoError(file + ": tensor '" + prefix + name + "' is " + safetensors_dtype(src->dtype()) + ", expected " +
+                    safetensors_dtype(t.dtype()));
     Tensor dst = t;
     dst.copy_(*src);
   }

@@ -1,6 +1,6 @@
 // Checkpoints in the safetensors format: an 8-byte little-endian header length, a JSON header
 // ({"__metadata__": {string: string}, name: {"dtype": "F32", "shape": [...], "data_offsets": [a, b]}}),
-// then the raw little-endian float32 data. Written atomically and durably (runtime/file_io.h). Read as
+// then the raw little-endian data: float32 ("F32") or bfloat16 ("BF16"), each tensor in its own dtype. Written atomically and durably (runtime/file_io.h). Read as
 // untrusted input: every size and offset is checked (runtime/checked.h), the tensors' data ranges must
 // tile the data section exactly (no overlap, no gap), and any defect is an IoError naming the file.
 #pragma once
@@ -34,8 +34,9 @@ double metadata_seconds(const SafeTensors& st, const std::string& key, const std
 // "name holds NaN" (or Inf) for the first tensor with a non-finite value; "" when all are finite.
 std::string first_nonfinite(const NamedTensors& tensors);
 
-// Copies each named tensor of `into` from `from` (shapes must match); IoError naming the file and the
-// tensor when one is missing or of another shape.
+// Copies each named tensor of `into` from `from` (shapes and dtypes must match: a checkpoint's float32
+// master weights are not restored from bfloat16); IoError naming the file and the tensor when one is
+// missing or of another shape or dtype.
 void restore_tensors(const NamedTensors& into, const SafeTensors& from, const std::string& prefix, const std::string& file);
 
 }  // namespace renorm
