@@ -40,4 +40,11 @@ RENORM_HD bf16_bits float_to_bf16(float f) {
 #endif
 }
 
+// Kernels templated on their storage T (float or bf16_bits) read and write through these: widen(x[i])
+// is the value in float, narrow(v, &y[i]) stores it (rounded for bfloat16).
+RENORM_HD float widen(float v) { return v; }
+RENORM_HD float widen(bf16_bits v) { return bf16_to_float(v); }
+RENORM_HD void narrow(float v, float* out) { *out = v; }
+RENORM_HD void narrow(float v, bf16_bits* out) { *out = float_to_bf16(v); }
+
 }  // namespace renorm

@@ -70,6 +70,8 @@ class Tensor {
   // for another dtype: every float32 op reads its inputs through it); data_bf16(): bfloat16 elements.
   float* data() const;
   bf16_bits* data_bf16() const;
+  template <class T>
+  T* data_as() const;  // float: data(); bf16_bits: data_bf16() (for code templated on the storage)
 
   // ---- copies and views ----
   std::vector<float> to_vector() const;  // to host (waits for the device); bfloat16 widened exactly
@@ -110,6 +112,19 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
   const TensorImpl& checked() const;
 };
+
+template <>
+inline float* Tensor::data_as<float>() const { return data(); }
+template <>
+inline bf16_bits* Tensor::data_as<bf16_bits>() const { return data_bf16(); }
+
+// f(T{}) with T the storage type of dtype `d` (float or bf16_bits): an op that takes either storage
+// writes its dispatch once, `visit_storage(x.dtype(), [&](auto t) { using T = decltype(t); ... })`.
+template <class F>
+decltype(auto) visit_storage(DType d, F&& f) {
+  if (d == DType::BF16) return f(bf16_bits{});
+  return f(float{});
+}
 
 // Throws ShapeError naming `op` unless the tensors are defined, on one device, and (when given) of `shape`.
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);

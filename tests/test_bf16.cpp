@@ -62,7 +62,9 @@ TEST_CASE("bf16: a tensor's dtype is its storage; float32 accessors refuse it", 
   CHECK_THROWS_AS(x.data_bf16(), DTypeError);
   Tensor f = Tensor::zeros(Shape{5});
   CHECK_THROWS_WITH(f.copy_(h), "Tensor::copy_: a bfloat16 source into a float32 tensor (convert it with to(DType))");
-  CHECK_THROWS_AS(relu(h), DTypeError);  // a float32 op given bfloat16: a typed error, not garbage
+  // A float32 op given bfloat16: a typed error naming the kernel and the dtypes, not garbage.
+  CHECK_THROWS_WITH(relu(h), "relu_forward: Tensor::data: the tensor [5] holds bfloat16, not float32 (convert it with to(DType))");
+  CHECK_THROWS_WITH(add(h, h), Catch::StartsWith("add: Tensor::data: the tensor [5] holds bfloat16"));
   const Tensor c = h.clone(), d = h.detach(), r = h.reshape(Shape{5, 1});
   CHECK(c.dtype() == DType::BF16);
   CHECK(d.dtype() == DType::BF16);

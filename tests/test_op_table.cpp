@@ -209,6 +209,36 @@ void renorm_rows(std::vector<OpRow>& t) {
   synced.make = renorm_input;
   synced.gradcheck = false;
   t.push_back(synced);
+  // bfloat16 storage of x, y, dy and dx (issue 25): the leaf x converted in and y out, every statistic
+  // float32 — so y (and the gradients) within kParityTolBf16, and the statistics, computed from the same
+  // bfloat16 inputs, within the float32 tolerance (a kernel that summed in bfloat16 fails those). The
+  // CUDA apply's vector path (C % 4 == 0) and its scalar one.
+  for (const RenormCase& k : std::vector<RenormCase>{{{8, 3, 5, 37}, 4}, {{16, 4, 4, 64}, 2}, {{32, 8, 8, 128}, 4}}) {
+    const std::string at = " x " + k.x.str() + " M " + std::to_string(k.m) + ", bfloat16 storage";
+    const Shape c{k.x[-1]};
+    for (const auto& [what, pick] : outputs) {
+      const bool stored = what == "y";  // the one output in x's storage
+      OpRow r{"renorm " + what + at, {k.x, c, c}, [k, clip, pick = pick](const Inputs& x) {
+                const Inputs h = {x[0].to(DType::BF16), x[1], x[2]};
+                return renorm_step(h, k.m, clip, pick).to(DType::F32);
+              }};
+      r.make = renorm_input;
+      r.gradcheck = false;  // bfloat16 rounding is a step function; the float32 rows check the gradients
+      if (stored) r.tol = test::kParityTolBf16;
+      t.push_back(r);
+    }
+    OpRow inf{"renorm inference" + at, {k.x, c, c}, [](const Inputs& x) {
+                const int64_t ch = x[0].dim(-1);
+                const Device d = x[0].device();
+                return batch_renorm_inference(x[0].to(DType::BF16), x[1], x[2], Tensor::uniform(Shape{ch}, 4, 0.f, 1.4f, d),
+                                              Tensor::uniform(Shape{ch}, 5, 1.2f, 2.6f, d))
+                    .to(DType::F32);
+              }};
+    inf.make = renorm_input;
+    inf.gradcheck = false;
+    inf.tol = test::kParityTolBf16;
+    t.push_back(inf);
+  }
   // Gradient check at bounds that pin r = 1 and d = 0 (batchnorm over microbatches): exact.
   t.push_back({"renorm as batchnorm, small", {{4, 2, 2, 3}, {3}, {3}},
                [](const Inputs& x) { return renorm_step(x, 2, RenormStep{}, [](const Tensor& y, auto&...) { return y; }); }});

@@ -10,6 +10,7 @@
 #include "kernels/renorm.h"
 
 #include "kernels/cpu/multiversion.h"
+#include "kernels/detail/renorm_overloads.h"
 
 namespace renorm::kernels::cpu {
 
@@ -39,12 +40,13 @@ std::vector<double> reduce_rows(NormShape s, int64_t width, Body&& body) {
 }
 
 // acc[c] += x[r,c] and acc[C + c] += x[r,c]² over rows [r0, r1) of x (rows of c channels).
-void sum_squares_rows_body(const float* x, int64_t c, int64_t r0, int64_t r1, double* acc) {
+template <class T>
+void sum_squares_rows_body(const T* x, int64_t c, int64_t r0, int64_t r1, double* acc) {
   for (int64_t r = r0; r < r1; ++r) {
-    const float* row = x + r * c;
+    const T* row = x + r * c;
 #pragma omp simd
     for (int64_t j = 0; j < c; ++j) {
-      const double v = row[j];
+      const double v = widen(row[j]);
       acc[j] += v;
       acc[c + j] += v * v;
     }
@@ -53,16 +55,17 @@ void sum_squares_rows_body(const float* x, int64_t c, int64_t r0, int64_t r1, do
 RENORM_MULTIVERSION(sum_squares_rows, sum_squares_rows_body)
 
 // out[c] += dy[r,c] and out[C + c] += dy[r,c]·(x[r,c] - m[c])·is[c] over rows [r0, r1).
-void backward_sums_rows_body(const float* x, const float* dy, int64_t c, const float* m, const float* is, int64_t r0,
+template <class T>
+void backward_sums_rows_body(const T* x, const T* dy, int64_t c, const float* m, const float* is, int64_t r0,
                              int64_t r1, double* out) {
   for (int64_t r = r0; r < r1; ++r) {
-    const float* xr = x + r * c;
-    const float* gr = dy + r * c;
+    const T* xr = x + r * c;
+    const T* gr = dy + r * c;
 #pragma omp simd
     for (int64_t j = 0; j < c; ++j) {
-      const float g = gr[j];
+      const float g = widen(gr[j]);
       out[j] += g;
-      out[c + j] += g * ((xr[j] - m[j]) * is[j]);
+      out[c + j] += g * ((widen(xr[j]) - m[j]) * is[j]);
     }
   }
 }
@@ -70,41 +73,44 @@ RENORM_MULTIVERSION(backward_sums_rows, backward_sums_rows_body)
 
 // Rows [t0, t1) of the (N·R, C) view, each in microbatch t / R: y = a·x + b, or with dy given,
 // y = a·dy + b·x + e (the backward's dx = p·dy + q·x + shift).
-void affine_rows_body(const float* x, const float* dy, NormShape s, const float* a, const float* b, const float* e,
-                      float* y, int64_t t0, int64_t t1) {
+template <class T>
+void affine_rows_body(const T* x, const T* dy, NormShape s, const float* a, const float* b, const float* e, T* y,
+                      int64_t t0, int64_t t1) {
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t n = t / s.rows;
     const float *an = a + n * s.c, *bn = b + n * s.c;
-    const float* xr = x + t * s.c;
-    float* yr = y + t * s.c;
+    const T* xr = x + t * s.c;
+    T* yr = y + t * s.c;
     if (!dy) {
 #pragma omp simd
-      for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * xr[c] + bn[c];
+      for (int64_t c = 0; c < s.c; ++c) narrow(an[c] * widen(xr[c]) + bn[c], &yr[c]);
       continue;
     }
-    const float* gr = dy + t * s.c;
+    const T* gr = dy + t * s.c;
     const float* en = e + n * s.c;
 #pragma omp simd
-    for (int64_t c = 0; c < s.c; ++c) yr[c] = an[c] * gr[c] + bn[c] * xr[c] + en[c];
+    for (int64_t c = 0; c < s.c; ++c) narrow(an[c] * widen(gr[c]) + bn[c] * widen(xr[c]) + en[c], &yr[c]);
   }
 }
 RENORM_MULTIVERSION(affine_rows, affine_rows_body)
 
 constexpr int64_t kAffineRows = 64;  // rows per parallel work item of the elementwise passes
 
-void apply_rows(const float* x, const float* dy, NormShape s, const float* a, const float* b, const float* e, float* y) {
+template <class T>
+void apply_rows(const T* x, const T* dy, NormShape s, const float* a, const float* b, const float* e, T* y) {
   const int64_t rows = s.n * s.rows, blocks = (rows + kAffineRows - 1) / kAffineRows;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < blocks; ++t) affine_rows(x, dy, s, a, b, e, y, t * kAffineRows, std::min(rows, (t + 1) * kAffineRows));
 }
 
 // y[n,r,c] = a[n,c]·x[n,r,c] + b[n,c]  (x, y: (N,R,C); a, b: (N,C))
-void apply_affine(const float* x, NormShape s, const float* a, const float* b, float* y) {
-  apply_rows(x, nullptr, s, a, b, nullptr, y);
+template <class T>
+void apply_affine(const T* x, NormShape s, const float* a, const float* b, T* y) {
+  apply_rows<T>(x, nullptr, s, a, b, nullptr, y);
 }
-}  // namespace
 
-void moments(const float* x, NormShape s, float* mean, float* var) {
+template <class T>
+void moments_t(const T* x, NormShape s, float* mean, float* var) {
   // One pass for Σx and Σx² in double: var = E[x²] - μ² loses ~mean²/var ulps of a double, far below a
   // float's for any activation (mean/std < 1e4 keeps the error under 1e-8 relative).
   const double inv_rows = 1.0 / static_cast<double>(s.rows);
@@ -119,8 +125,9 @@ void moments(const float* x, NormShape s, float* mean, float* var) {
     }
 }
 
-void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var, const float* gamma,
-                                 const float* beta, float* run_mean, float* run_std, RenormParams p, float* y,
+template <class T>
+void forward_from_moments_t(const T* x, NormShape s, const float* mean, const float* var, const float* gamma,
+                                 const float* beta, float* run_mean, float* run_std, RenormParams p, T* y,
                                  float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   const int64_t nc = s.n * s.c;
   std::vector<float> a(nc), b(nc);
@@ -143,16 +150,18 @@ void renorm_forward_from_moments(const float* x, NormShape s, const float* mean,
   apply_affine(x, s, a.data(), b.data(), y);
 }
 
-void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
-                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd,
+template <class T>
+void forward_train_t(const T* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+                          float* run_std, RenormParams p, T* y, float* save_mean, float* save_invstd,
                           float* save_r, float* save_d, float* clip_counts) {
   std::vector<float> var(s.n * s.c);
-  moments(x, s, save_mean, var.data());
-  renorm_forward_from_moments(x, s, save_mean, var.data(), gamma, beta, run_mean, run_std, p, y, save_invstd, save_r,
+  moments_t(x, s, save_mean, var.data());
+  forward_from_moments_t(x, s, save_mean, var.data(), gamma, beta, run_mean, run_std, p, y, save_invstd, save_r,
                               save_d, clip_counts);
 }
 
-void renorm_backward_sums(const float* x, const float* dy, NormShape s, const float* save_mean,
+template <class T>
+void backward_sums_t(const T* x, const T* dy, NormShape s, const float* save_mean,
                           const float* save_invstd, float* sums) {
   // (S1, S2) per (n,c): Σ dy and Σ dy·x̃ over the microbatch's rows.
   const std::vector<double> acc = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* out) {
@@ -167,9 +176,10 @@ void renorm_backward_sums(const float* x, const float* dy, NormShape s, const fl
     }
 }
 
-void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, const float* sums, float rows,
+template <class T>
+void backward_from_sums_t(const T* x, const T* dy, NormShape s, const float* sums, float rows,
                                const float* gamma, const float* save_mean, const float* save_invstd,
-                               const float* save_r, const float* save_d, float* dx, float* dgamma, float* dbeta) {
+                               const float* save_r, const float* save_d, T* dx, float* dgamma, float* dbeta) {
   const int64_t nc = s.n * s.c;
   std::vector<float> pq(2 * nc), sh(nc);
   const float *s1 = sums, *s2 = sums + nc;
@@ -185,24 +195,31 @@ void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, con
   apply_rows(x, dy, s, pq.data(), pq.data() + nc, sh.data(), dx);
 }
 
-void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
-                     const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
+template <class T>
+void backward_t(const T* x, const T* dy, NormShape s, const float* gamma, const float* save_mean,
+                     const float* save_invstd, const float* save_r, const float* save_d, T* dx, float* dgamma,
                      float* dbeta) {
   std::vector<float> sums(2 * s.n * s.c);
-  renorm_backward_sums(x, dy, s, save_mean, save_invstd, sums.data());
-  renorm_backward_from_sums(x, dy, s, sums.data(), static_cast<float>(s.rows), gamma, save_mean, save_invstd, save_r,
+  backward_sums_t(x, dy, s, save_mean, save_invstd, sums.data());
+  backward_from_sums_t(x, dy, s, sums.data(), static_cast<float>(s.rows), gamma, save_mean, save_invstd, save_r,
                             save_d, dx, dgamma, dbeta);
 }
 
-void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
-  for (int64_t j = 0; j < c; ++j) merge_moments_channel(parts, k, c, j, mean, var);
-}
-
-void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
-                      const float* run_mean, const float* run_std, float* y) {
+template <class T>
+void inference_t(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
+                      const float* run_mean, const float* run_std, T* y) {
   std::vector<float> a(c), b(c);
   for (int64_t j = 0; j < c; ++j) renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
   apply_affine(x, NormShape{1, rows, c}, a.data(), b.data(), y);
+}
+
+}  // namespace
+
+RENORM_DEFINE_RENORM_T(float)
+RENORM_DEFINE_RENORM_T(bf16_bits)
+
+void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
+  for (int64_t j = 0; j < c; ++j) merge_moments_channel(parts, k, c, j, mean, var);
 }
 
 }  // namespace renorm::kernels::cpu

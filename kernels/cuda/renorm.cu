@@ -16,47 +16,52 @@
 //   of the row) and strides over the microbatch's rows with pointer steps: no division or 64-bit
 //   multiply per element. Inference is this kernel alone, the coefficients from γ, β, μ, σ per thread.
 // No host synchronization; workspaces come from the caching allocator, counters from arrival_counters.
+// Every kernel reading or writing x, dy, y or dx is templated on their storage T (float or bfloat16,
+// widened to float on load, rounded on store): the statistics are float sums either way.
 //
 // Bytes (F = 4·N·R·C): moments F; forward 3F moved (x twice, y), 2F distinct (x's second read can be
 // served by L2); backward 5F moved (x, dy twice, dx), 3F distinct; inference 2F. Partials and per-(n,c)
 // values are O(N·C·chunks), about 1% of F at the CIFAR shapes (scripts/gpu-traffic.sh counts them).
 #include "kernels/cuda/affine_apply.cuh"
 #include "kernels/cuda/renorm_stats.cuh"
+#include "kernels/detail/renorm_overloads.h"
 #include "runtime/allocator.h"
 
 namespace renorm::kernels::cuda {
 
 namespace {
 // One thread's moments over its rows, streamed.
-__device__ Moments thread_moments(const float* __restrict__ x, NormShape s, const Chunk& k) {
+template <class T>
+__device__ Moments thread_moments(const T* __restrict__ x, NormShape s, const Chunk& k) {
   if (thread_rows(k) == 0) return {0.f, 0.f, 0.f};
-  const float* p = x + thread_first(s, k);
-  const float* end = x + (k.n * s.rows + k.r1) * s.c;
+  const T* p = x + thread_first(s, k);
+  const T* end = x + (k.n * s.rows + k.r1) * s.c;
   const int64_t step = kRowLanes * s.c;
-  ShiftedSums a{__ldg(p)};
+  ShiftedSums a{widen(__ldg(p))};
 #pragma unroll 4
-  for (; p < end; p += step) a.add(__ldg(p));
+  for (; p < end; p += step) a.add(widen(__ldg(p)));
   return a.moments();
 }
 
 // One thread's sums over its rows, streamed.
-__device__ Sums thread_sums(const float* __restrict__ x, const float* __restrict__ dy, NormShape s, const Chunk& k,
-                            float mean, float invstd) {
+template <class T>
+__device__ Sums thread_sums(const T* __restrict__ x, const T* __restrict__ dy, NormShape s, const Chunk& k, float mean,
+                            float invstd) {
   if (thread_rows(k) == 0) return {0.f, 0.f};
   const int64_t first = thread_first(s, k), end = (k.n * s.rows + k.r1) * s.c;
   const int64_t step = kRowLanes * s.c;
-  const float *xp = x + first, *gp = dy + first, *gend = dy + end;
+  const T *xp = x + first, *gp = dy + first, *gend = dy + end;
   DySums a{mean};
 #pragma unroll 4
-  for (; gp < gend; gp += step, xp += step) a.add(__ldg(gp), __ldg(xp));
+  for (; gp < gend; gp += step, xp += step) a.add(widen(__ldg(gp)), widen(__ldg(xp)));
   return a.sums(invstd);
 }
 
 // The forward's statistics: partials, the group's merge by its last block, then (kFinish) the rest of
 // the forward but the apply. μ_n, var_n go to mean_out, var_out (f.mean, f.var when kFinish).
-template <bool kFinish>
+template <bool kFinish, class T>
 __global__ void __launch_bounds__(kStatsThreads)
-    forward_stats(const float* __restrict__ x, NormShape s, Plan p, Moments* parts, float* mean_out, float* var_out,
+    forward_stats(const T* __restrict__ x, NormShape s, Plan p, Moments* parts, float* mean_out, float* var_out,
                   ForwardArgs f, Counters ctr) {
   const Chunk k = my_chunk(s, p);
   const Moments m = merge_lanes(thread_moments(x, s, k));
@@ -75,9 +80,9 @@ __global__ void __launch_bounds__(kLanes) forward_finish(NormShape s, int64_t ti
   finish_forward(s, tiles, n, c, in, in ? f.mean[n * s.c + c] : 0.f, in ? f.var[n * s.c + c] : 0.f, f, ctr);
 }
 
-template <bool kFinish>
+template <bool kFinish, class T>
 __global__ void __launch_bounds__(kStatsThreads)
-    backward_stats(const float* __restrict__ x, const float* __restrict__ dy, NormShape s, Plan p, Sums* parts,
+    backward_stats(const T* __restrict__ x, const T* __restrict__ dy, NormShape s, Plan p, Sums* parts,
                    float* s1_out, float* s2_out, BackwardArgs b, Counters ctr) {
   const Chunk k = my_chunk(s, p);
   const int64_t i = k.n * s.c + k.c;
@@ -102,19 +107,20 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < c; j += int64_t(gridDim.x) * blockDim.x)
     merge_moments_channel(parts, k, c, j, mean, var);
 }
-}  // namespace
 
-void moments(const float* x, NormShape s, float* mean, float* var) {
+template <class T>
+void moments_t(const T* x, NormShape s, float* mean, float* var) {
   if (s.numel() == 0) return;
   const Plan p = plan_stats(s);
   Scratch parts(size_t(s.n * p.per_n * s.c) * sizeof(Moments));
-  launch<forward_stats<false>>(stats_grid(s, p), kStatsBlock, 0, x, s, p, parts.as<Moments>(), mean, var, ForwardArgs{},
+  launch<forward_stats<false, T>>(stats_grid(s, p), kStatsBlock, 0, x, s, p, parts.as<Moments>(), mean, var, ForwardArgs{},
                                counters_for(s, p.tiles));
 }
 
 
-void renorm_forward_train(const float* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
-                          float* run_std, RenormParams p, float* y, float* save_mean, float* save_invstd, float* save_r,
+template <class T>
+void forward_train_t(const T* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+                          float* run_std, RenormParams p, T* y, float* save_mean, float* save_invstd, float* save_r,
                           float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
   const Plan plan = plan_stats(s);
@@ -122,37 +128,40 @@ void renorm_forward_train(const float* x, NormShape s, const float* gamma, const
   const ForwardScratch ws(s, plan.tiles);
   const ForwardArgs f = ws.args(gamma, beta, run_mean, run_std, p, save_mean, var.as<float>(), save_invstd, save_r,
                                 save_d, clip_counts, s);
-  launch<forward_stats<true>>(stats_grid(s, plan), kStatsBlock, 0, x, s, plan, parts.as<Moments>(), save_mean,
+  launch<forward_stats<true, T>>(stats_grid(s, plan), kStatsBlock, 0, x, s, plan, parts.as<Moments>(), save_mean,
                               var.as<float>(), f, counters_for(s, plan.tiles));
-  launch_apply<1>(x, nullptr, s, StoredCoeffs{f.a, nullptr, f.b}, y);
+  launch_apply<1>(x, static_cast<const T*>(nullptr), s, StoredCoeffs{f.a, nullptr, f.b}, y);
 }
 
-void renorm_forward_from_moments(const float* x, NormShape s, const float* mean, const float* var, const float* gamma,
-                                 const float* beta, float* run_mean, float* run_std, RenormParams p, float* y,
+template <class T>
+void forward_from_moments_t(const T* x, NormShape s, const float* mean, const float* var, const float* gamma,
+                                 const float* beta, float* run_mean, float* run_std, RenormParams p, T* y,
                                  float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
   const int64_t tiles = (s.c + kLanes - 1) / kLanes;
   const ForwardScratch ws(s, tiles);
   const ForwardArgs f = ws.args(gamma, beta, run_mean, run_std, p, mean, var, save_invstd, save_r, save_d, clip_counts, s);
   launch<forward_finish>(dim3(unsigned(s.n), unsigned(tiles)), kLanes, 0, s, tiles, f, counters_for(s, tiles));
-  launch_apply<1>(x, nullptr, s, StoredCoeffs{f.a, nullptr, f.b}, y);
+  launch_apply<1>(x, static_cast<const T*>(nullptr), s, StoredCoeffs{f.a, nullptr, f.b}, y);
 }
 
 
-void renorm_backward_sums(const float* x, const float* dy, NormShape s, const float* save_mean,
+template <class T>
+void backward_sums_t(const T* x, const T* dy, NormShape s, const float* save_mean,
                           const float* save_invstd, float* sums) {
   if (s.numel() == 0) return;
   const Plan p = plan_stats(s);
   Scratch parts(size_t(s.n * p.per_n * s.c) * sizeof(Sums));
   BackwardArgs b{};
   b.mean = save_mean, b.invstd = save_invstd;
-  launch<backward_stats<false>>(stats_grid(s, p), kStatsBlock, 0, x, dy, s, p, parts.as<Sums>(), sums, sums + s.n * s.c,
+  launch<backward_stats<false, T>>(stats_grid(s, p), kStatsBlock, 0, x, dy, s, p, parts.as<Sums>(), sums, sums + s.n * s.c,
                                 b, counters_for(s, p.tiles));
 }
 
-void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, const float* sums, float rows,
+template <class T>
+void backward_from_sums_t(const T* x, const T* dy, NormShape s, const float* sums, float rows,
                                const float* gamma, const float* save_mean, const float* save_invstd,
-                               const float* save_r, const float* save_d, float* dx, float* dgamma, float* dbeta) {
+                               const float* save_r, const float* save_d, T* dx, float* dgamma, float* dbeta) {
   if (s.numel() == 0) return;
   const int64_t tiles = (s.c + kLanes - 1) / kLanes;
   Scratch coeffs(size_t(3 * s.n * s.c) * sizeof(float));
@@ -161,8 +170,9 @@ void renorm_backward_from_sums(const float* x, const float* dy, NormShape s, con
   launch_apply<2>(dy, x, s, StoredCoeffs{b.p, b.q, b.sh}, dx);
 }
 
-void renorm_backward(const float* x, const float* dy, NormShape s, const float* gamma, const float* save_mean,
-                     const float* save_invstd, const float* save_r, const float* save_d, float* dx, float* dgamma,
+template <class T>
+void backward_t(const T* x, const T* dy, NormShape s, const float* gamma, const float* save_mean,
+                     const float* save_invstd, const float* save_r, const float* save_d, T* dx, float* dgamma,
                      float* dbeta) {
   if (s.numel() == 0) return;
   const Plan p = plan_stats(s);
@@ -171,19 +181,24 @@ void renorm_backward(const float* x, const float* dy, NormShape s, const float* 
   float* s1 = sums.as<float>();
   const BackwardArgs b =
       backward_args(coeffs, s, float(s.rows), s1, gamma, save_mean, save_invstd, save_r, save_d, dgamma, dbeta);
-  launch<backward_stats<true>>(stats_grid(s, p), kStatsBlock, 0, x, dy, s, p, parts.as<Sums>(), s1, s1 + s.n * s.c, b,
+  launch<backward_stats<true, T>>(stats_grid(s, p), kStatsBlock, 0, x, dy, s, p, parts.as<Sums>(), s1, s1 + s.n * s.c, b,
                                counters_for(s, p.tiles));
   launch_apply<2>(dy, x, s, StoredCoeffs{b.p, b.q, b.sh}, dx);
 }
 
+template <class T>
+void inference_t(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta, const float* run_mean,
+                 const float* run_std, T* y) {
+  if (rows * c == 0) return;
+  launch_apply<1>(x, static_cast<const T*>(nullptr), NormShape{1, rows, c}, InferenceCoeffs{gamma, beta, run_mean, run_std}, y);
+}
+}  // namespace
+
+RENORM_DEFINE_RENORM_T(float)
+RENORM_DEFINE_RENORM_T(bf16_bits)
+
 void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
   launch_n<merge_moments_kernel>(c, parts, k, c, mean, var);
-}
-
-void renorm_inference(const float* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
-                      const float* run_mean, const float* run_std, float* y) {
-  if (rows * c == 0) return;
-  launch_apply<1>(x, nullptr, NormShape{1, rows, c}, InferenceCoeffs{gamma, beta, run_mean, run_std}, y);
 }
 
 }  // namespace renorm::kernels::cuda

@@ -137,11 +137,39 @@ void synced_moments(const Tensor& x, kernels::NormShape s, Communicator& comm, T
   const int64_t k = comm.size(), c = s.c;
   Tensor parts = Tensor::zeros(Shape{k, 3, c}, dev);  // (count, mean, M2) per rank; others' slots 0
   float* mine = parts.data() + comm.rank() * 3 * c;
-  RENORM_DISPATCH(dev, moments, x.data(), s, mine + c, mine + 2 * c);
+  visit_storage(x.dtype(), [&](auto t) { RENORM_DISPATCH(dev, moments, x.data_as<decltype(t)>(), s, mine + c, mine + 2 * c); });
   RENORM_DISPATCH(dev, fill, mine, c, static_cast<float>(s.rows));
   RENORM_DISPATCH(dev, scale, mine + 2 * c, static_cast<float>(s.rows), mine + 2 * c, c);  // var -> M2
   comm.allreduce_sum(parts.data(), parts.numel());  // an all-gather: each slot has one non-zero rank
   RENORM_DISPATCH(dev, merge_moments, parts.data(), k, c, mean.data(), var.data());
+}
+}  // namespace
+
+namespace {
+// The training op's backward for storage T of x, dy and dx (the statistics float32).
+template <class T>
+std::vector<Tensor> renorm_backward_op(const Tensor& x, const Tensor& g, const Tensor& gamma, const RenormSaved& sv,
+                                       kernels::NormShape s, Communicator* sync) {
+  const Device d = x.device();
+  Tensor dx = Tensor::empty(x.shape(), d, x.dtype());
+  Tensor dgamma = Tensor::empty(Shape{s.c}, d), dbeta = Tensor::empty(Shape{s.c}, d);
+  if (!sync) {  // sums + apply (CUDA: 2 launches)
+    RENORM_DISPATCH(d, renorm_backward, x.data_as<T>(), g.data_as<T>(), s, gamma.data(), sv.mean.data(), sv.invstd.data(),
+                    sv.r.data(), sv.d.data(), dx.data_as<T>(), dgamma.data(), dbeta.data());
+    return {dx, dgamma, dbeta};
+  }
+  Tensor sums = Tensor::empty(Shape{2, s.n, s.c}, d);  // S1, S2 over all ranks' examples
+  RENORM_DISPATCH(d, renorm_backward_sums, x.data_as<T>(), g.data_as<T>(), s, sv.mean.data(), sv.invstd.data(), sums.data());
+  sync->allreduce_sum(sums.data(), sums.numel());
+  const float rows = static_cast<float>(s.rows) * static_cast<float>(sync->size());
+  RENORM_DISPATCH(d, renorm_backward_from_sums, x.data_as<T>(), g.data_as<T>(), s, sums.data(), rows, gamma.data(),
+                  sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(), dx.data_as<T>(), dgamma.data(), dbeta.data());
+  // dγ, dβ from the global sums are every rank's total: each reports its 1/K share, so that the
+  // gradients' average over ranks (GradReducer) is the total's average, as for every parameter
+  const float share = 1.f / static_cast<float>(sync->size());
+  RENORM_DISPATCH(d, scale, dgamma.data(), share, dgamma.data(), s.c);
+  RENORM_DISPATCH(d, scale, dbeta.data(), share, dbeta.data(), s.c);
+  return {dx, dgamma, dbeta};
 }
 }  // namespace
 
@@ -178,40 +206,24 @@ Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& be
     sv.r = Tensor::empty(Shape{s.n, s.c}, dev);
     sv.d = Tensor::empty(Shape{s.n, s.c}, dev);
   }
-  Tensor y = Tensor::empty(x.shape(), dev);
-  if (sync) {  // the moments of every rank's examples, then the rest of the forward
-    Tensor var = Tensor::empty(Shape{s.n, s.c}, dev);
-    synced_moments(x, s, *sync, sv.mean, var);
-    RENORM_DISPATCH(dev, renorm_forward_from_moments, x.data(), s, sv.mean.data(), var.data(), gamma.data(),
-                    beta.data(), running_mean.data(), running_std.data(), p, y.data(), sv.invstd.data(), sv.r.data(),
-                    sv.d.data(), sv.clip_counts.data());
-  } else {  // statistics + apply (CUDA: 2 launches)
-    RENORM_DISPATCH(dev, renorm_forward_train, x.data(), s, gamma.data(), beta.data(), running_mean.data(),
-                    running_std.data(), p, y.data(), sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
-                    sv.clip_counts.data());
-  }
+  Tensor y = Tensor::empty(x.shape(), dev, x.dtype());  // x's storage; every statistic float32
+  visit_storage(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if (sync) {  // the moments of every rank's examples, then the rest of the forward
+      Tensor var = Tensor::empty(Shape{s.n, s.c}, dev);
+      synced_moments(x, s, *sync, sv.mean, var);
+      RENORM_DISPATCH(dev, renorm_forward_from_moments, x.data_as<T>(), s, sv.mean.data(), var.data(), gamma.data(),
+                      beta.data(), running_mean.data(), running_std.data(), p, y.data_as<T>(), sv.invstd.data(),
+                      sv.r.data(), sv.d.data(), sv.clip_counts.data());
+    } else {  // statistics + apply (CUDA: 2 launches)
+      RENORM_DISPATCH(dev, renorm_forward_train, x.data_as<T>(), s, gamma.data(), beta.data(), running_mean.data(),
+                      running_std.data(), p, y.data_as<T>(), sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(),
+                      sv.clip_counts.data());
+    }
+  });
   if (saved_out) *saved_out = sv;
   return record(op, y, {x, gamma, beta}, [x = x.detach(), gamma = gamma.detach(), sv, s, sync](const Tensor& g) {
-    const Device d = x.device();
-    Tensor dx = Tensor::empty(x.shape(), d);
-    Tensor dgamma = Tensor::empty(Shape{s.c}, d), dbeta = Tensor::empty(Shape{s.c}, d);
-    if (!sync) {  // sums + apply (CUDA: 2 launches)
-      RENORM_DISPATCH(d, renorm_backward, x.data(), g.data(), s, gamma.data(), sv.mean.data(), sv.invstd.data(),
-                      sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
-      return std::vector<Tensor>{dx, dgamma, dbeta};
-    }
-    Tensor sums = Tensor::empty(Shape{2, s.n, s.c}, d);  // S1, S2 over all ranks' examples
-    RENORM_DISPATCH(d, renorm_backward_sums, x.data(), g.data(), s, sv.mean.data(), sv.invstd.data(), sums.data());
-    sync->allreduce_sum(sums.data(), sums.numel());
-    const float rows = static_cast<float>(s.rows) * static_cast<float>(sync->size());
-    RENORM_DISPATCH(d, renorm_backward_from_sums, x.data(), g.data(), s, sums.data(), rows, gamma.data(),
-                    sv.mean.data(), sv.invstd.data(), sv.r.data(), sv.d.data(), dx.data(), dgamma.data(), dbeta.data());
-    // dγ, dβ from the global sums are every rank's total: each reports its 1/K share, so that the
-    // gradients' average over ranks (GradReducer) is the total's average, as for every parameter
-    const float share = 1.f / static_cast<float>(sync->size());
-    RENORM_DISPATCH(d, scale, dgamma.data(), share, dgamma.data(), s.c);
-    RENORM_DISPATCH(d, scale, dbeta.data(), share, dbeta.data(), s.c);
-    return std::vector<Tensor>{dx, dgamma, dbeta};
+    return visit_storage(x.dtype(), [&](auto t) { return renorm_backward_op<decltype(t)>(x, g, gamma, sv, s, sync); });
   });
 }
 
@@ -223,9 +235,12 @@ Tensor batch_renorm_inference(const Tensor& x, const Tensor& gamma, const Tensor
   check_param(op, "beta", x, beta, s.c);
   check_param(op, "running_mean", x, running_mean, s.c);
   check_param(op, "running_std", x, running_std, s.c);
-  Tensor y = Tensor::empty(x.shape(), x.device());
-  RENORM_DISPATCH(x.device(), renorm_inference, x.data(), s.rows, s.c, gamma.data(), beta.data(), running_mean.data(),
-                  running_std.data(), y.data());
+  Tensor y = Tensor::empty(x.shape(), x.device(), x.dtype());
+  visit_storage(x.dtype(), [&](auto t) {
+    using T = decltype(t);
+    RENORM_DISPATCH(x.device(), renorm_inference, x.data_as<T>(), s.rows, s.c, gamma.data(), beta.data(),
+                    running_mean.data(), running_std.data(), y.data_as<T>());
+  });
   return y;
 }
 
@@ -233,7 +248,7 @@ void microbatch_moments(const Tensor& x, int64_t microbatch, Tensor* mean, Tenso
   const kernels::NormShape s = norm_shape(x, microbatch, "microbatch_moments");
   *mean = Tensor::empty(Shape{s.n, s.c}, x.device());
   *var = Tensor::empty(Shape{s.n, s.c}, x.device());
-  RENORM_DISPATCH(x.device(), moments, x.data(), s, mean->data(), var->data());
+  visit_storage(x.dtype(), [&](auto t) { RENORM_DISPATCH(x.device(), moments, x.data_as<decltype(t)>(), s, mean->data(), var->data()); });
 }
 
 }  // namespace renorm

@@ -21,6 +21,7 @@ struct OpRow {
   bool vendor = false;     // calls cuBLAS or cuDNN (not emulated: parity on a real GPU only)
   bool gradcheck = true;   // false where finite differences cannot apply; the row says why
   GradCheckOptions grad{};
+  double tol = kParityTol;  // kParityTolBf16 for rows whose results are stored in bfloat16
   // Leaf input i of the row on a device; default uniform in [-1, 1], seeded by i.
   std::function<Tensor(size_t i, const Shape&, Device)> make = nullptr;
 };
@@ -66,10 +67,10 @@ inline void gradcheck_row(const OpRow& r) {
 
 inline void parity_row(const OpRow& r) {
   const RowResult a = run_row(r, Device::CPU), b = run_row(r, Device::CUDA);
-  require_close(a.y, b.y, r.name + " forward");
+  require_close(a.y, b.y, r.name + " forward", r.tol);
   REQUIRE(a.grads.size() == b.grads.size());
   for (size_t i = 0; i < a.grads.size(); ++i)
-    if (a.grads[i].defined()) require_close(a.grads[i], b.grads[i], r.name + " gradient of input " + std::to_string(i));
+    if (a.grads[i].defined()) require_close(a.grads[i], b.grads[i], r.name + " gradient of input " + std::to_string(i), r.tol);
 }
 
 }  // namespace renorm::test
