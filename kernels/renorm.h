@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/storage.h"
 #include "runtime/bf16.h"
 #include "runtime/hd.h"
 
@@ -144,39 +145,39 @@ RENORM_HD void merge_moments_channel(const float* parts, int64_t k, int64_t chan
 // renorm_backward_from_sums: a data-parallel run with --sync-norm reduces across ranks in between.
 // T: the storage of x, dy, y and dx — float, or bf16_bits (bfloat16, issue 25): read widened to float,
 // written rounded to nearest even (runtime/bf16.h); every statistic, coefficient and sum stays float
-// or double either way.
-#define RENORM_DECLARE_RENORM_T(T)                                                                     \
+// or double either way. The kernels are templates on T, declared here with P = `template <class T>`;
+// each backend defines them and instantiates both storages with P = `template` (kernels/storage.h).
+#define RENORM_DECLARE_RENORM_T(P, T)                                                                     \
   /* mean, var: (N,C) */                                                                               \
-  void moments(const T* x, NormShape s, float* mean, float* var);                                      \
+  P void moments(const T* x, NormShape s, float* mean, float* var);                                      \
   /* x, y: (N,R,C); gamma, beta, run_mean, run_std: (C); save_*: (N,C); clip_counts: 2 floats (r, d   \
      clipped, summed over (n,c)). run_mean/run_std are updated in place when p.update_running. */      \
-  void renorm_forward_train(const T* x, NormShape s, const float* gamma, const float* beta,           \
+  P void renorm_forward_train(const T* x, NormShape s, const float* gamma, const float* beta,           \
                             float* run_mean, float* run_std, RenormParams p, T* y, float* save_mean,    \
                             float* save_invstd, float* save_r, float* save_d, float* clip_counts);        \
   /* the same from given moments mean, var (N,C) (save_mean is `mean`) */                              \
-  void renorm_forward_from_moments(const T* x, NormShape s, const float* mean, const float* var,       \
+  P void renorm_forward_from_moments(const T* x, NormShape s, const float* mean, const float* var,       \
                                    const float* gamma, const float* beta, float* run_mean,             \
                                    float* run_std, RenormParams p, T* y, float* save_invstd,           \
                                    float* save_r, float* save_d, float* clip_counts);                  \
   /* dx: (N,R,C); dgamma, dbeta: (C), overwritten */                                                   \
-  void renorm_backward(const T* x, const T* dy, NormShape s, const float* gamma,                       \
+  P void renorm_backward(const T* x, const T* dy, NormShape s, const float* gamma,                       \
                        const float* save_mean, const float* save_invstd, const float* save_r,          \
                        const float* save_d, T* dx, float* dgamma, float* dbeta);                       \
   /* sums: (2,N,C), S1 = Σ dy then S2 = Σ dy·x̃ per (n,c) */                                            \
-  void renorm_backward_sums(const T* x, const T* dy, NormShape s, const float* save_mean,               \
+  P void renorm_backward_sums(const T* x, const T* dy, NormShape s, const float* save_mean,               \
                             const float* save_invstd, float* sums);                                    \
   /* the backward from sums over `rows` rows per (n,c) */                                              \
-  void renorm_backward_from_sums(const T* x, const T* dy, NormShape s, const float* sums,               \
+  P void renorm_backward_from_sums(const T* x, const T* dy, NormShape s, const float* sums,               \
                                  float rows, const float* gamma, const float* save_mean,               \
                                  const float* save_invstd, const float* save_r, const float* save_d,   \
                                  T* dx, float* dgamma, float* dbeta);                                  \
   /* x, y: (rows, C), any number of rows */                                                            \
-  void renorm_inference(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta,     \
+  P void renorm_inference(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta,     \
                         const float* run_mean, const float* run_std, T* y);
 
 #define RENORM_DECLARE_RENORM                                                                          \
-  RENORM_DECLARE_RENORM_T(float)                                                                       \
-  RENORM_DECLARE_RENORM_T(bf16_bits)                                                                   \
+  RENORM_DECLARE_RENORM_T(template <class T>, T)                                                       \
   /* parts: (k,3,C) count, mean, M2; mean, var: (C) (merge_moments_channel) */                        \
   void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var);
 

@@ -1,11 +1,14 @@
 // The residual network's kernels (models/resnet.h, issue 24): global average pooling, He et al.'s
 // option-A shortcut (a strided subsample with the new channels zero-padded) and the residual add fused
 // with its ReLU. Same signatures on cpu:: and cuda::; the per-element formulas below are both backends'.
+// Templated on the storage T of the images (float or bf16_bits, kernels/storage.h): values widened to
+// float, sums in double, each output rounded once.
 // Every output element is computed by its own gather: no zero fill, no atomics.
 #pragma once
 #include <cstdint>
 
 #include "kernels/elementwise.h"
+#include "kernels/storage.h"
 #include "runtime/hd.h"
 
 namespace renorm::kernels {
@@ -20,46 +23,50 @@ struct ShortcutShape {
   RENORM_HD int64_t in_numel() const { return b * h * w * c_in; }
 };
 
-RENORM_HD float shortcut_value(const float* x, const ShortcutShape& s, int64_t o) {
+template <class T>
+RENORM_HD float shortcut_value(const T* x, const ShortcutShape& s, int64_t o) {
   const int64_t k = o % s.c_out, j = o / s.c_out % s.ow(), i = o / s.c_out / s.ow() % s.oh(),
                 n = o / s.c_out / s.ow() / s.oh(), ch = k - s.pad_lo;
-  return ch >= 0 && ch < s.c_in ? x[((n * s.h + i * s.stride) * s.w + j * s.stride) * s.c_in + ch] : 0.f;
+  return ch >= 0 && ch < s.c_in ? widen(x[((n * s.h + i * s.stride) * s.w + j * s.stride) * s.c_in + ch]) : 0.f;
 }
 
 // dx[n,y,x,c] = dy[n,y/s,x/s,c+pad_lo] where y and x are multiples of s, else 0.
-RENORM_HD float shortcut_input_grad(const float* dy, const ShortcutShape& s, int64_t e) {
+template <class T>
+RENORM_HD float shortcut_input_grad(const T* dy, const ShortcutShape& s, int64_t e) {
   const int64_t c = e % s.c_in, x = e / s.c_in % s.w, y = e / s.c_in / s.w % s.h, n = e / s.c_in / s.w / s.h;
   if (y % s.stride != 0 || x % s.stride != 0) return 0.f;
-  return dy[((n * s.oh() + y / s.stride) * s.ow() + x / s.stride) * s.c_out + c + s.pad_lo];
+  return widen(dy[((n * s.oh() + y / s.stride) * s.ow() + x / s.stride) * s.c_out + c + s.pad_lo]);
 }
 
 // Global average pooling, x [B,HW,C] -> y [B,C]: the mean of example n's rows of channel c, summed in
 // row order in double.
-RENORM_HD float avg_pool_value(const float* x, int64_t hw, int64_t c, int64_t n, int64_t ch) {
+template <class T>
+RENORM_HD float avg_pool_value(const T* x, int64_t hw, int64_t c, int64_t n, int64_t ch) {
   double s = 0.0;
-  for (int64_t r = 0; r < hw; ++r) s += x[(n * hw + r) * c + ch];
+  for (int64_t r = 0; r < hw; ++r) s += widen(x[(n * hw + r) * c + ch]);
   return float(s / double(hw));
 }
 // dx[n,r,c] = dy[n,c] / HW.
-RENORM_HD float avg_pool_input_grad(const float* dy, int64_t hw, int64_t c, int64_t e) {
-  return dy[e / (hw * c) * c + e % c] / float(hw);
+template <class T>
+RENORM_HD float avg_pool_input_grad(const T* dy, int64_t hw, int64_t c, int64_t e) {
+  return widen(dy[e / (hw * c) * c + e % c]) / float(hw);
 }
 
 // The residual add and its ReLU: y = relu(a + b); the gradient of a and of b is relu_backward(y, dy).
 RENORM_HD float add_relu_value(float a, float b) { return relu_value(a + b); }
 
-#define RENORM_DECLARE_RESIDUAL                                                                        \
-  void avg_pool_forward(const float* x, int64_t b, int64_t hw, int64_t c, float* y);  /* y [B,C] */     \
-  void avg_pool_backward(const float* dy, int64_t b, int64_t hw, int64_t c, float* dx); /* dx [B,HW,C] */ \
-  void shortcut_forward(const float* x, const ShortcutShape& s, float* y);                             \
-  void shortcut_backward(const float* dy, const ShortcutShape& s, float* dx);                          \
-  void add_relu_forward(const float* a, const float* b, float* y, int64_t n);
+#define RENORM_DECLARE_RESIDUAL_T(P, T)                                                                \
+  P void avg_pool_forward(const T* x, int64_t b, int64_t hw, int64_t c, T* y);  /* y [B,C] */           \
+  P void avg_pool_backward(const T* dy, int64_t b, int64_t hw, int64_t c, T* dx); /* dx [B,HW,C] */     \
+  P void shortcut_forward(const T* x, const ShortcutShape& s, T* y);                                   \
+  P void shortcut_backward(const T* dy, const ShortcutShape& s, T* dx);                                \
+  P void add_relu_forward(const T* a, const T* b, T* y, int64_t n);
 
 namespace cpu {
-RENORM_DECLARE_RESIDUAL
+RENORM_DECLARE_RESIDUAL_T(template <class T>, T)
 }
 namespace cuda {
-RENORM_DECLARE_RESIDUAL
+RENORM_DECLARE_RESIDUAL_T(template <class T>, T)
 }
 
 }  // namespace renorm::kernels

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/bf16.h"
 #include "runtime/named_enum.h"
 
 namespace renorm {
@@ -18,5 +19,14 @@ const EnumNames<DType>& enum_names(DType);  // "float32", "bfloat16" (flags, mes
 constexpr size_t dtype_size(DType d) { return d == DType::BF16 ? 2 : 4; }
 // The safetensors header's name of each dtype: "F32", "BF16".
 const char* safetensors_dtype(DType d);
+
+// f(T{}) with T the storage type of dtype `d` (float or bf16_bits): an op that takes either storage
+// writes its dispatch once, `visit_storage(x.dtype(), [&](auto t) { using T = decltype(t); ... })`, or
+// with RENORM_DISPATCH_STORAGE (kernels/detail/dispatch.h).
+template <class F>
+decltype(auto) visit_storage(DType d, F&& f) {
+  if (d == DType::BF16) return f(bf16_bits{});
+  return f(float{});
+}
 
 }  // namespace renorm

@@ -23,8 +23,8 @@ void accumulate(std::shared_ptr<TensorImpl>& acc, const Tensor& g) {
   }
   Tensor a(acc);
   check_same_device("backward: gradient accumulation", a, g);
-  Tensor sum = Tensor::empty(a.shape(), a.device());
-  RENORM_DISPATCH(a.device(), add, a.data(), g.data(), sum.data(), a.numel());
+  Tensor sum = Tensor::empty(a.shape(), a.device(), a.dtype());  // a bfloat16 gradient stays bfloat16
+  RENORM_DISPATCH_STORAGE(a.dtype(), a.device(), add, a.data_as<T>(), g.data_as<T>(), sum.data_as<T>(), a.numel());
   acc = sum.impl_ptr();
 }
 

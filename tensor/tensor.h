@@ -118,14 +118,6 @@ inline float* Tensor::data_as<float>() const { return data(); }
 template <>
 inline bf16_bits* Tensor::data_as<bf16_bits>() const { return data_bf16(); }
 
-// f(T{}) with T the storage type of dtype `d` (float or bf16_bits): an op that takes either storage
-// writes its dispatch once, `visit_storage(x.dtype(), [&](auto t) { using T = decltype(t); ... })`.
-template <class F>
-decltype(auto) visit_storage(DType d, F&& f) {
-  if (d == DType::BF16) return f(bf16_bits{});
-  return f(float{});
-}
-
 // Throws ShapeError naming `op` unless the tensors are defined, on one device, and (when given) of `shape`.
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 void check_shape(const char* op, const char* what, const Tensor& t, const Shape& shape);

@@ -62,9 +62,11 @@ TEST_CASE("bf16: a tensor's dtype is its storage; float32 accessors refuse it", 
   CHECK_THROWS_AS(x.data_bf16(), DTypeError);
   Tensor f = Tensor::zeros(Shape{5});
   CHECK_THROWS_WITH(f.copy_(h), "Tensor::copy_: a bfloat16 source into a float32 tensor (convert it with to(DType))");
-  // A float32 op given bfloat16: a typed error naming the kernel and the dtypes, not garbage.
-  CHECK_THROWS_WITH(relu(h), "relu_forward: Tensor::data: the tensor [5] holds bfloat16, not float32 (convert it with to(DType))");
-  CHECK_THROWS_WITH(add(h, h), Catch::StartsWith("add: Tensor::data: the tensor [5] holds bfloat16"));
+  // A float32 op given bfloat16, or an op given mixed dtypes: a typed error naming the kernel and the
+  // dtypes, not garbage.
+  CHECK_THROWS_WITH(mul(h, h), "mul: Tensor::data: the tensor [5] holds bfloat16, not float32 (convert it with to(DType))");
+  CHECK_THROWS_WITH(add(h, x), "add: Tensor::data_bf16: the tensor [5] holds float32, not bfloat16 (convert it with to(DType))");
+  CHECK(relu(h).dtype() == DType::BF16);  // relu, add, the residual ops and the norm take either storage
   const Tensor c = h.clone(), d = h.detach(), r = h.reshape(Shape{5, 1});
   CHECK(c.dtype() == DType::BF16);
   CHECK(d.dtype() == DType::BF16);
@@ -114,4 +116,18 @@ TEST_CASE("bf16: safetensors keeps each tensor's dtype; BF16 entries are checked
                     "f: tensor 'x' is not an F32 or BF16 entry with shape and data_offsets");
   CHECK(parse_safetensors(file("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4), "f")
             .tensors[0].second.to_vector() == std::vector<float>{0.f, 0.f});
+}
+
+TEST_CASE("bf16: gradients that meet add in bfloat16; relu and add round once", "[bf16][autograd]") {
+  Tensor x = Tensor::from_vector({1.f, -2.f, 3.f, 0.5f}, Shape{4}).requires_grad_();
+  const Tensor h = x.to(DType::BF16);
+  const Tensor y = add(relu(h), h);  // h used twice: its two gradients are added in bfloat16
+  CHECK(y.dtype() == DType::BF16);
+  CHECK(y.to_vector() == std::vector<float>{2.f, -2.f, 6.f, 1.f});
+  y.backward(Tensor::from_vector({0.1f, 0.2f, 0.3f, 0.4f}, Shape{4}).to(DType::BF16));
+  const auto r = [](float v) { return bf16_to_float(float_to_bf16(v)); };
+  const float g[4] = {r(0.1f), r(0.2f), r(0.3f), r(0.4f)};
+  // relu passes g where x > 0; the sum g + g is exact in bfloat16 (a doubling)
+  CHECK(x.grad().to_vector() == std::vector<float>{2 * g[0], g[1], 2 * g[2], 2 * g[3]});
+  CHECK(add_relu(h, h).to_vector() == std::vector<float>{2.f, 0.f, 6.f, 1.f});
 }

@@ -260,6 +260,26 @@ void residual_rows(std::vector<OpRow>& t) {
   t.push_back(ar);
 }
 
+// The ops that take bfloat16 storage besides the norm (issue 25): relu, add, the residual ops; inputs
+// converted in and the output out, so that parity covers the bfloat16 kernels both ways.
+void bf16_rows(std::vector<OpRow>& t) {
+  auto h = [](const Tensor& v) { return v.to(DType::BF16); };
+  const std::vector<std::pair<std::string, std::function<Tensor(const Inputs&)>>> ops = {
+      {"relu", [h](const Inputs& x) { return relu(h(x[0])); }},
+      {"add", [h](const Inputs& x) { return add(h(x[0]), h(x[1])); }},
+      {"add relu", [h](const Inputs& x) { return add_relu(h(x[0]), h(x[1])); }},
+      {"global avg pool", [h](const Inputs& x) { return global_avg_pool(h(x[0])); }},
+      {"shortcut A 16 -> 32, stride 2", [h](const Inputs& x) { return shortcut_a(h(x[0]), 2, 32); }},
+  };
+  for (const auto& [name, run] : ops) {
+    OpRow r{name + ", bfloat16 storage", {{4, 8, 8, 16}, {4, 8, 8, 16}}, [run = run](const Inputs& x) { return run(x).to(DType::F32); }};
+    r.make = [](size_t i, const Shape& s, Device d) { return i == 0 ? off_the_kink(0, s, d) : Tensor::uniform(s, 24, -0.1f, 0.1f, d); };
+    r.gradcheck = false;  // bfloat16 rounding is a step function; the float32 rows check the gradients
+    r.tol = test::kParityTolBf16;
+    t.push_back(r);
+  }
+}
+
 // Conversion to bfloat16 and back (tensor/ops/convert.h): an odd count (the CUDA kernel's lone last
 // element) and a larger one. No gradient check: rounding is a step function, so finite differences see
 // 0 or a jump; the gradient rule (converted back) is tests/test_bf16.cpp's.
@@ -280,6 +300,7 @@ const std::vector<OpRow>& table() {
     renorm_rows(t);
     residual_rows(t);
     convert_rows(t);
+    bf16_rows(t);
     return t;
   }();
   return rows;

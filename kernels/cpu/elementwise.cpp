@@ -13,7 +13,8 @@ constexpr int64_t kParallelMin = 1 << 15;  // below this, threads cost more than
   for (int64_t i = 0; i < n; ++i) expr;
 
 void fill(float* y, int64_t n, float value) { RENORM_CPU_MAP(y[i] = value) }
-void add(const float* a, const float* b, float* y, int64_t n) { RENORM_CPU_MAP(y[i] = a[i] + b[i]) }
+template <class T>
+void add(const T* a, const T* b, T* y, int64_t n) { RENORM_CPU_MAP(narrow(widen(a[i]) + widen(b[i]), &y[i])) }
 void mul(const float* a, const float* b, float* y, int64_t n) { RENORM_CPU_MAP(y[i] = a[i] * b[i]) }
 void scale(const float* x, float alpha, float* y, int64_t n) { RENORM_CPU_MAP(y[i] = alpha * x[i]) }
 void axpy(float alpha, const float* x, float* y, int64_t n) { RENORM_CPU_MAP(y[i] += alpha * x[i]) }
@@ -21,10 +22,13 @@ void broadcast_scalar(const float* s, float alpha, float* y, int64_t n) {
   const float v = alpha * s[0];
   RENORM_CPU_MAP(y[i] = v)
 }
-void relu_forward(const float* x, float* y, int64_t n) { RENORM_CPU_MAP(y[i] = relu_value(x[i])) }
-void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
-  RENORM_CPU_MAP(dx[i] = relu_grad(x[i], dy[i]))
+template <class T>
+void relu_forward(const T* x, T* y, int64_t n) { RENORM_CPU_MAP(narrow(relu_value(widen(x[i])), &y[i])) }
+template <class T>
+void relu_backward(const T* x, const T* dy, T* dx, int64_t n) {
+  RENORM_CPU_MAP(narrow(relu_grad(widen(x[i]), widen(dy[i])), &dx[i]))
 }
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_ELEMENTWISE_T)
 
 void uniform(float* y, int64_t n, uint64_t seed, float lo, float hi) {
 #pragma omp parallel for if (n >= kParallelMin)

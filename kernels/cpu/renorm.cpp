@@ -10,7 +10,6 @@
 #include "kernels/renorm.h"
 
 #include "kernels/cpu/multiversion.h"
-#include "kernels/detail/renorm_overloads.h"
 
 namespace renorm::kernels::cpu {
 
@@ -109,8 +108,10 @@ void apply_affine(const T* x, NormShape s, const float* a, const float* b, T* y)
   apply_rows<T>(x, nullptr, s, a, b, nullptr, y);
 }
 
+}  // namespace
+
 template <class T>
-void moments_t(const T* x, NormShape s, float* mean, float* var) {
+void moments(const T* x, NormShape s, float* mean, float* var) {
   // One pass for Σx and Σx² in double: var = E[x²] - μ² loses ~mean²/var ulps of a double, far below a
   // float's for any activation (mean/std < 1e4 keeps the error under 1e-8 relative).
   const double inv_rows = 1.0 / static_cast<double>(s.rows);
@@ -126,7 +127,7 @@ void moments_t(const T* x, NormShape s, float* mean, float* var) {
 }
 
 template <class T>
-void forward_from_moments_t(const T* x, NormShape s, const float* mean, const float* var, const float* gamma,
+void renorm_forward_from_moments(const T* x, NormShape s, const float* mean, const float* var, const float* gamma,
                                  const float* beta, float* run_mean, float* run_std, RenormParams p, T* y,
                                  float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   const int64_t nc = s.n * s.c;
@@ -151,17 +152,17 @@ void forward_from_moments_t(const T* x, NormShape s, const float* mean, const fl
 }
 
 template <class T>
-void forward_train_t(const T* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+void renorm_forward_train(const T* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
                           float* run_std, RenormParams p, T* y, float* save_mean, float* save_invstd,
                           float* save_r, float* save_d, float* clip_counts) {
   std::vector<float> var(s.n * s.c);
-  moments_t(x, s, save_mean, var.data());
-  forward_from_moments_t(x, s, save_mean, var.data(), gamma, beta, run_mean, run_std, p, y, save_invstd, save_r,
+  moments(x, s, save_mean, var.data());
+  renorm_forward_from_moments(x, s, save_mean, var.data(), gamma, beta, run_mean, run_std, p, y, save_invstd, save_r,
                               save_d, clip_counts);
 }
 
 template <class T>
-void backward_sums_t(const T* x, const T* dy, NormShape s, const float* save_mean,
+void renorm_backward_sums(const T* x, const T* dy, NormShape s, const float* save_mean,
                           const float* save_invstd, float* sums) {
   // (S1, S2) per (n,c): Σ dy and Σ dy·x̃ over the microbatch's rows.
   const std::vector<double> acc = reduce_rows(s, 2 * s.c, [&](int64_t n, int64_t r0, int64_t r1, double* out) {
@@ -177,7 +178,7 @@ void backward_sums_t(const T* x, const T* dy, NormShape s, const float* save_mea
 }
 
 template <class T>
-void backward_from_sums_t(const T* x, const T* dy, NormShape s, const float* sums, float rows,
+void renorm_backward_from_sums(const T* x, const T* dy, NormShape s, const float* sums, float rows,
                                const float* gamma, const float* save_mean, const float* save_invstd,
                                const float* save_r, const float* save_d, T* dx, float* dgamma, float* dbeta) {
   const int64_t nc = s.n * s.c;
@@ -196,27 +197,24 @@ void backward_from_sums_t(const T* x, const T* dy, NormShape s, const float* sum
 }
 
 template <class T>
-void backward_t(const T* x, const T* dy, NormShape s, const float* gamma, const float* save_mean,
+void renorm_backward(const T* x, const T* dy, NormShape s, const float* gamma, const float* save_mean,
                      const float* save_invstd, const float* save_r, const float* save_d, T* dx, float* dgamma,
                      float* dbeta) {
   std::vector<float> sums(2 * s.n * s.c);
-  backward_sums_t(x, dy, s, save_mean, save_invstd, sums.data());
-  backward_from_sums_t(x, dy, s, sums.data(), static_cast<float>(s.rows), gamma, save_mean, save_invstd, save_r,
+  renorm_backward_sums(x, dy, s, save_mean, save_invstd, sums.data());
+  renorm_backward_from_sums(x, dy, s, sums.data(), static_cast<float>(s.rows), gamma, save_mean, save_invstd, save_r,
                             save_d, dx, dgamma, dbeta);
 }
 
 template <class T>
-void inference_t(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
+void renorm_inference(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta,
                       const float* run_mean, const float* run_std, T* y) {
   std::vector<float> a(c), b(c);
   for (int64_t j = 0; j < c; ++j) renorm_affine(gamma[j], beta[j], run_mean[j], 1.f / run_std[j], 1.f, 0.f, &a[j], &b[j]);
   apply_affine(x, NormShape{1, rows, c}, a.data(), b.data(), y);
 }
 
-}  // namespace
-
-RENORM_DEFINE_RENORM_T(float)
-RENORM_DEFINE_RENORM_T(bf16_bits)
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_RENORM_T)
 
 void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
   for (int64_t j = 0; j < c; ++j) merge_moments_channel(parts, k, c, j, mean, var);

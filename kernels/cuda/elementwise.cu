@@ -20,8 +20,9 @@ void launch_map(int64_t n, F f) {
 void fill(float* y, int64_t n, float value) {
   launch_map(n, [=] __device__(int64_t i) { y[i] = value; });
 }
-void add(const float* a, const float* b, float* y, int64_t n) {
-  launch_map(n, [=] __device__(int64_t i) { y[i] = a[i] + b[i]; });
+template <class T>
+void add(const T* a, const T* b, T* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { narrow(widen(a[i]) + widen(b[i]), &y[i]); });
 }
 void mul(const float* a, const float* b, float* y, int64_t n) {
   launch_map(n, [=] __device__(int64_t i) { y[i] = a[i] * b[i]; });
@@ -35,12 +36,15 @@ void axpy(float alpha, const float* x, float* y, int64_t n) {
 void broadcast_scalar(const float* s, float alpha, float* y, int64_t n) {
   launch_map(n, [=] __device__(int64_t i) { y[i] = alpha * s[0]; });
 }
-void relu_forward(const float* x, float* y, int64_t n) {
-  launch_map(n, [=] __device__(int64_t i) { y[i] = relu_value(x[i]); });
+template <class T>
+void relu_forward(const T* x, T* y, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { narrow(relu_value(widen(x[i])), &y[i]); });
 }
-void relu_backward(const float* x, const float* dy, float* dx, int64_t n) {
-  launch_map(n, [=] __device__(int64_t i) { dx[i] = relu_grad(x[i], dy[i]); });
+template <class T>
+void relu_backward(const T* x, const T* dy, T* dx, int64_t n) {
+  launch_map(n, [=] __device__(int64_t i) { narrow(relu_grad(widen(x[i]), widen(dy[i])), &dx[i]); });
 }
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_ELEMENTWISE_T)
 void uniform(float* y, int64_t n, uint64_t seed, float lo, float hi) {
   launch_map(n, [=] __device__(int64_t i) { y[i] = philox_uniform_in(seed, static_cast<uint64_t>(i), lo, hi); });
 }

@@ -24,7 +24,6 @@
 // values are O(N·C·chunks), about 1% of F at the CIFAR shapes (scripts/gpu-traffic.sh counts them).
 #include "kernels/cuda/affine_apply.cuh"
 #include "kernels/cuda/renorm_stats.cuh"
-#include "kernels/detail/renorm_overloads.h"
 #include "runtime/allocator.h"
 
 namespace renorm::kernels::cuda {
@@ -108,8 +107,10 @@ __global__ void __launch_bounds__(kThreads)
     merge_moments_channel(parts, k, c, j, mean, var);
 }
 
+}  // namespace
+
 template <class T>
-void moments_t(const T* x, NormShape s, float* mean, float* var) {
+void moments(const T* x, NormShape s, float* mean, float* var) {
   if (s.numel() == 0) return;
   const Plan p = plan_stats(s);
   Scratch parts(size_t(s.n * p.per_n * s.c) * sizeof(Moments));
@@ -119,7 +120,7 @@ void moments_t(const T* x, NormShape s, float* mean, float* var) {
 
 
 template <class T>
-void forward_train_t(const T* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
+void renorm_forward_train(const T* x, NormShape s, const float* gamma, const float* beta, float* run_mean,
                           float* run_std, RenormParams p, T* y, float* save_mean, float* save_invstd, float* save_r,
                           float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
@@ -134,7 +135,7 @@ void forward_train_t(const T* x, NormShape s, const float* gamma, const float* b
 }
 
 template <class T>
-void forward_from_moments_t(const T* x, NormShape s, const float* mean, const float* var, const float* gamma,
+void renorm_forward_from_moments(const T* x, NormShape s, const float* mean, const float* var, const float* gamma,
                                  const float* beta, float* run_mean, float* run_std, RenormParams p, T* y,
                                  float* save_invstd, float* save_r, float* save_d, float* clip_counts) {
   if (s.numel() == 0) return;
@@ -147,7 +148,7 @@ void forward_from_moments_t(const T* x, NormShape s, const float* mean, const fl
 
 
 template <class T>
-void backward_sums_t(const T* x, const T* dy, NormShape s, const float* save_mean,
+void renorm_backward_sums(const T* x, const T* dy, NormShape s, const float* save_mean,
                           const float* save_invstd, float* sums) {
   if (s.numel() == 0) return;
   const Plan p = plan_stats(s);
@@ -159,7 +160,7 @@ void backward_sums_t(const T* x, const T* dy, NormShape s, const float* save_mea
 }
 
 template <class T>
-void backward_from_sums_t(const T* x, const T* dy, NormShape s, const float* sums, float rows,
+void renorm_backward_from_sums(const T* x, const T* dy, NormShape s, const float* sums, float rows,
                                const float* gamma, const float* save_mean, const float* save_invstd,
                                const float* save_r, const float* save_d, T* dx, float* dgamma, float* dbeta) {
   if (s.numel() == 0) return;
@@ -171,7 +172,7 @@ void backward_from_sums_t(const T* x, const T* dy, NormShape s, const float* sum
 }
 
 template <class T>
-void backward_t(const T* x, const T* dy, NormShape s, const float* gamma, const float* save_mean,
+void renorm_backward(const T* x, const T* dy, NormShape s, const float* gamma, const float* save_mean,
                      const float* save_invstd, const float* save_r, const float* save_d, T* dx, float* dgamma,
                      float* dbeta) {
   if (s.numel() == 0) return;
@@ -187,15 +188,12 @@ void backward_t(const T* x, const T* dy, NormShape s, const float* gamma, const 
 }
 
 template <class T>
-void inference_t(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta, const float* run_mean,
+void renorm_inference(const T* x, int64_t rows, int64_t c, const float* gamma, const float* beta, const float* run_mean,
                  const float* run_std, T* y) {
   if (rows * c == 0) return;
   launch_apply<1>(x, static_cast<const T*>(nullptr), NormShape{1, rows, c}, InferenceCoeffs{gamma, beta, run_mean, run_std}, y);
 }
-}  // namespace
-
-RENORM_DEFINE_RENORM_T(float)
-RENORM_DEFINE_RENORM_T(bf16_bits)
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_RENORM_T)
 
 void merge_moments(const float* parts, int64_t k, int64_t c, float* mean, float* var) {
   launch_n<merge_moments_kernel>(c, parts, k, c, mean, var);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runtime/device.h"
+#include "runtime/dtype.h"
 #include "runtime/error.h"
 
 namespace renorm::detail {
@@ -33,3 +34,11 @@ namespace renorm::detail {
       ::renorm::detail::dtype_error_in(#fn, renorm_dtype_error);          \
     }                                                                     \
   } while (0)
+
+// RENORM_DISPATCH for a kernel templated on its storage: the arguments may name T, the storage type of
+// `dtype` (float or bf16_bits), e.g. RENORM_DISPATCH_STORAGE(x.dtype(), dev, relu_forward, x.data_as<T>(), ...).
+#define RENORM_DISPATCH_STORAGE(dtype, device, fn, ...)      \
+  ::renorm::visit_storage((dtype), [&](auto renorm_storage) { \
+    using T = decltype(renorm_storage);                       \
+    RENORM_DISPATCH(device, fn, __VA_ARGS__);                 \
+  })

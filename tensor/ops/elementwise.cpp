@@ -16,8 +16,8 @@ void check_same(const char* op, const Tensor& a, const Tensor& b) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   check_same("add", a, b);
-  Tensor y = Tensor::empty(a.shape(), a.device());
-  RENORM_DISPATCH(a.device(), add, a.data(), b.data(), y.data(), a.numel());
+  Tensor y = Tensor::empty(a.shape(), a.device(), a.dtype());
+  RENORM_DISPATCH_STORAGE(a.dtype(), a.device(), add, a.data_as<T>(), b.data_as<T>(), y.data_as<T>(), a.numel());
   return record("add", y, {a, b}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
 }
 
@@ -51,11 +51,11 @@ Tensor scale(const Tensor& x, float alpha) {
 }
 
 Tensor relu(const Tensor& x) {
-  Tensor y = Tensor::empty(x.shape(), x.device());
-  RENORM_DISPATCH(x.device(), relu_forward, x.data(), y.data(), x.numel());
+  Tensor y = Tensor::empty(x.shape(), x.device(), x.dtype());
+  RENORM_DISPATCH_STORAGE(x.dtype(), x.device(), relu_forward, x.data_as<T>(), y.data_as<T>(), x.numel());
   return record("relu", y, {x}, [x = x.detach()](const Tensor& g) {
-    Tensor dx = Tensor::empty(g.shape(), g.device());
-    RENORM_DISPATCH(g.device(), relu_backward, x.data(), g.data(), dx.data(), g.numel());
+    Tensor dx = Tensor::empty(g.shape(), g.device(), x.dtype());
+    RENORM_DISPATCH_STORAGE(x.dtype(), g.device(), relu_backward, x.data_as<T>(), g.data_as<T>(), dx.data_as<T>(), g.numel());
     return std::vector<Tensor>{dx};
   });
 }
