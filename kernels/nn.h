@@ -57,7 +57,8 @@ RENORM_HD int64_t maxpool_source(const PoolShape& ps, int64_t n, int64_t i, int6
 
 // The gradient of input element (n, y, x, ch): the sum, over the windows that hold it in (i, j) order
 // (the order the CPU's scatter adds them), of what each routes to it (a gather: no atomics, no zero fill).
-RENORM_HD float maxpool_input_grad(const PoolShape& ps, const float* dy, const float* argmax, int64_t n, int64_t y,
+template <class T>
+RENORM_HD float maxpool_input_grad(const PoolShape& ps, const T* dy, const float* argmax, int64_t n, int64_t y,
                                    int64_t x, int64_t ch) {
   const int64_t oh = ps.oh(), ow = ps.ow();
   const int64_t i0 = y >= ps.k ? (y - ps.k) / ps.stride + 1 : 0, i1 = y / ps.stride < oh - 1 ? y / ps.stride : oh - 1;
@@ -66,7 +67,7 @@ RENORM_HD float maxpool_input_grad(const PoolShape& ps, const float* dy, const f
   for (int64_t i = i0; i <= i1; ++i)
     for (int64_t j = j0; j <= j1; ++j) {
       const int64_t o = ((n * oh + i) * ow + j) * ps.c + ch;
-      g += maxpool_grad(argmax[o], float((y - i * ps.stride) * ps.k + (x - j * ps.stride)), dy[o]);
+      g += maxpool_grad(argmax[o], float((y - i * ps.stride) * ps.k + (x - j * ps.stride)), widen(dy[o]));
     }
   return g;
 }
@@ -92,12 +93,13 @@ RENORM_HD float dropout_value(float x, uint32_t keep, float scale) { return keep
 
 // Inverted dropout of the elements of stream group q (stream elements 4q .. 4q+3) that fall in the
 // tensor, whose element 0 is stream element `first`: y = keep ? x * scale : 0.
-RENORM_HD void dropout_group(const float* x, float* y, int64_t n, int64_t first, int64_t q, float p, float scale,
+template <class T>
+RENORM_HD void dropout_group(const T* x, T* y, int64_t n, int64_t first, int64_t q, float p, float scale,
                              uint64_t seed, uint32_t layer, uint32_t step) {
   const uint32_t keep = dropout_keep4(seed, layer, step, q, p);
   for (int j = 0; j < 4; ++j) {
     const int64_t i = 4 * q + j - first;
-    if (i >= 0 && i < n) y[i] = dropout_value(x[i], (keep >> j) & 1u, scale);
+    if (i >= 0 && i < n) narrow(dropout_value(widen(x[i]), (keep >> j) & 1u, scale), &y[i]);
   }
 }
 
@@ -126,19 +128,23 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
   return (prob - (static_cast<int64_t>(label_f) == j ? 1.f : 0.f)) * scale;
 }
 
+// Max pooling and dropout in either storage T (float or bf16_bits, kernels/storage.h); argmax float.
+#define RENORM_DECLARE_NN_T(P, T)                                                                     \
+  /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
+  P void maxpool_forward(const T* x, const PoolShape& ps, T* y, float* argmax);                       \
+  P void maxpool_backward(const T* dy, const float* argmax, const PoolShape& ps, T* dx);              \
+  /* inverted dropout: y = keep ? x/(1-p) : 0 (also the backward, with dy for x); element i draws    \
+     the stream's element first + i (a data-parallel rank's shard starts inside the whole batch) */   \
+  P void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer, \
+                       uint32_t step);
+
 #define RENORM_DECLARE_NN                                                                             \
   /* y[r,c] = epilogue_value(y[r,c], ep, c), in place */                                              \
   void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep);                       \
   /* in one pass: dz[r,c] = epilogue_grad(y, dy, r·C+c) (y: the forward's output, nullptr without     \
      ReLU; dz required with y, unused without) and db[c] = Σ_r dz[r,c] (overwritten; skipped if null) */ \
   void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c); \
-  /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
-  void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax);                 \
-  void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx);        \
-  /* inverted dropout: y = keep ? x/(1-p) : 0 (also the backward, with dy for x); element i draws    \
-     the stream's element first + i (a data-parallel rank's shard starts inside the whole batch) */   \
-  void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed,      \
-                     uint32_t layer, uint32_t step);                                                  \
+  RENORM_DECLARE_NN_T(template <class T>, T)                                                         \
   /* logits [B,K], labels [B] (class index as float); loss[b] = -log softmax(logits)[b, label];      \
      probs [B,K]; correct[b] = 1 when argmax == label */                                              \
   void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, \

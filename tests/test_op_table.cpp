@@ -270,6 +270,9 @@ void bf16_rows(std::vector<OpRow>& t) {
       {"add relu", [h](const Inputs& x) { return add_relu(h(x[0]), h(x[1])); }},
       {"global avg pool", [h](const Inputs& x) { return global_avg_pool(h(x[0])); }},
       {"shortcut A 16 -> 32, stride 2", [h](const Inputs& x) { return shortcut_a(h(x[0]), 2, 32); }},
+      {"max pool 2x2 stride 2", [h](const Inputs& x) { return max_pool2d(h(x[0]), 2, 2); }},
+      {"max pool 3x3 stride 2 (overlapping)", [h](const Inputs& x) { return max_pool2d(h(x[0]), 3, 2); }},
+      {"dropout", [h](const Inputs& x) { return dropout(h(x[0]), 0.3f, 11, 2, 5); }},
   };
   for (const auto& [name, run] : ops) {
     OpRow r{name + ", bfloat16 storage", {{4, 8, 8, 16}, {4, 8, 8, 16}}, [run = run](const Inputs& x) { return run(x).to(DType::F32); }};

@@ -79,44 +79,47 @@ void epilogue_backward(const float* y, const float* dy, float* dz, float* db, in
 
 namespace {
 // Output pixels [p0, p1) (p = (b·OH + i)·OW + j): channels across the vector lanes (contiguous in NHWC),
-// the window in the scan's order.
-void maxpool_pixels_body(const float* x, const PoolShape& ps, float* y, float* argmax, int64_t p0, int64_t p1) {
+// in chunks of kPoolLanes scanned in float registers, the window in the scan's order.
+constexpr int64_t kPoolLanes = 64;
+template <class T>
+void maxpool_pixels_body(const T* x, const PoolShape& ps, T* y, float* argmax, int64_t p0, int64_t p1) {
   const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c;
-  for (int64_t p = p0; p < p1; ++p) {
-    float* __restrict best = y + p * c;
-    float* __restrict arg = argmax + p * c;
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t c0 = 0; c0 < c; c0 += kPoolLanes) {
+      const int64_t lanes = std::min(kPoolLanes, c - c0);
+      float best[kPoolLanes], arg[kPoolLanes];
 #pragma omp simd
-    for (int64_t ch = 0; ch < c; ++ch) maxpool_start(best[ch], arg[ch]);
-    for (int64_t u = 0; u < ps.k; ++u)
-      for (int64_t v = 0; v < ps.k; ++v) {
-        const float* __restrict row = x + ps.input_index(p / (oh * ow), p / ow % oh, p % ow, u, v, 0);
-        const float kk = static_cast<float>(u * ps.k + v);
+      for (int64_t ch = 0; ch < lanes; ++ch) maxpool_start(best[ch], arg[ch]);
+      for (int64_t u = 0; u < ps.k; ++u)
+        for (int64_t v = 0; v < ps.k; ++v) {
+          const T* __restrict row = x + ps.input_index(p / (oh * ow), p / ow % oh, p % ow, u, v, c0);
+          const float kk = static_cast<float>(u * ps.k + v);
 #pragma omp simd
-        for (int64_t ch = 0; ch < c; ++ch) {
-          float b = best[ch], a = arg[ch];  // locals: the compiler keeps them in registers and vectorizes
-          maxpool_take(row[ch], kk, b, a);
-          best[ch] = b;
-          arg[ch] = a;
+          for (int64_t ch = 0; ch < lanes; ++ch) maxpool_take(widen(row[ch]), kk, best[ch], arg[ch]);
         }
+#pragma omp simd
+      for (int64_t ch = 0; ch < lanes; ++ch) {
+        narrow(best[ch], &y[p * c + c0 + ch]);  // a maximum of stored values: exact in T
+        argmax[p * c + c0 + ch] = arg[ch];
       }
-  }
+    }
 }
 RENORM_MULTIVERSION(maxpool_pixels, maxpool_pixels_body)
 
 // Windows that tile the input (stride == k): every dx element has at most one window, so dx is written
 // once, as a gather over the window (vector stores, no zero fill of the covered part, no scatter).
-void maxpool_grad_pixels_body(const float* dy, const float* argmax, const PoolShape& ps, float* dx, int64_t p0,
-                              int64_t p1) {
+template <class T>
+void maxpool_grad_pixels_body(const T* dy, const float* argmax, const PoolShape& ps, T* dx, int64_t p0, int64_t p1) {
   const int64_t oh = ps.oh(), ow = ps.ow(), c = ps.c, k = ps.k;
   for (int64_t p = p0; p < p1; ++p) {
-    const float* __restrict g = dy + p * c;
+    const T* __restrict g = dy + p * c;
     const float* __restrict arg = argmax + p * c;
     for (int64_t u = 0; u < k; ++u)
       for (int64_t v = 0; v < k; ++v) {
-        float* __restrict out = dx + ps.input_index(p / (oh * ow), p / ow % oh, p % ow, u, v, 0);
+        T* __restrict out = dx + ps.input_index(p / (oh * ow), p / ow % oh, p % ow, u, v, 0);
         const float kk = static_cast<float>(u * k + v);
 #pragma omp simd
-        for (int64_t ch = 0; ch < c; ++ch) out[ch] = maxpool_grad(arg[ch], kk, g[ch]);
+        for (int64_t ch = 0; ch < c; ++ch) narrow(maxpool_grad(arg[ch], kk, widen(g[ch])), &out[ch]);
       }
   }
 }
@@ -132,25 +135,26 @@ void over_pixel_blocks(int64_t pixels, F f) {
 }
 }  // namespace
 
-void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
+template <class T>
+void maxpool_forward(const T* x, const PoolShape& ps, T* y, float* argmax) {
   over_pixel_blocks(ps.b * ps.oh() * ps.ow(), [&](int64_t p0, int64_t p1) { maxpool_pixels(x, ps, y, argmax, p0, p1); });
 }
 
-void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
+template <class T>
+void maxpool_backward(const T* dy, const float* argmax, const PoolShape& ps, T* dx) {
   const int64_t oh = ps.oh(), ow = ps.ow();
   if (ps.stride == ps.k) {
-    if (oh * ps.k != ps.h || ow * ps.k != ps.w) std::fill(dx, dx + ps.b * ps.h * ps.w * ps.c, 0.f);  // uncovered edges
+    if (oh * ps.k != ps.h || ow * ps.k != ps.w) std::fill(dx, dx + ps.b * ps.h * ps.w * ps.c, T{});  // uncovered edges (+0)
     return over_pixel_blocks(ps.b * oh * ow, [&](int64_t p0, int64_t p1) { maxpool_grad_pixels(dy, argmax, ps, dx, p0, p1); });
   }
-  std::fill(dx, dx + ps.b * ps.h * ps.w * ps.c, 0.f);
+  // Overlapping windows: each dx element gathers what its windows route to it, in (i, j) order, summed
+  // in float and stored once (the CUDA kernel's formula).
+  const int64_t n = ps.b * ps.h * ps.w * ps.c;
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < ps.b; ++b)  // images are disjoint: no two threads touch one dx element
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j)
-        for (int64_t c = 0; c < ps.c; ++c) {
-          const int64_t o = ((b * oh + i) * ow + j) * ps.c + c;
-          dx[maxpool_source(ps, b, i, j, c, argmax[o])] += dy[o];
-        }
+  for (int64_t e = 0; e < n; ++e) {
+    const int64_t c = e % ps.c, x = (e / ps.c) % ps.w, y = (e / ps.c / ps.w) % ps.h, b = e / ps.c / ps.w / ps.h;
+    narrow(maxpool_input_grad(ps, dy, argmax, b, y, x, c), &dx[e]);
+  }
 }
 
 namespace {
@@ -158,8 +162,9 @@ constexpr int64_t kDropoutGroups = 256;  // stream groups (of 4 elements) per pa
 
 // Stream groups [q0, q1) (at most kDropoutGroups): their keep decisions first, Philox vectorized across
 // groups (multiversion's flatten inlines Philox, so that it can be), then the tensor's elements they cover.
-void dropout_groups_body(const float* x, float* y, int64_t n, int64_t first, int64_t q0, int64_t q1, float p,
-                         float scale, uint64_t seed, uint32_t layer, uint32_t step) {
+template <class T>
+void dropout_groups_body(const T* x, T* y, int64_t n, int64_t first, int64_t q0, int64_t q1, float p, float scale,
+                         uint64_t seed, uint32_t layer, uint32_t step) {
   uint32_t keep[4 * kDropoutGroups];  // keep[4·(q - q0) + j]: stream element 4q + j
 #pragma omp simd
   for (int64_t q = q0; q < q1; ++q) {
@@ -169,13 +174,13 @@ void dropout_groups_body(const float* x, float* y, int64_t n, int64_t first, int
   const int64_t i0 = std::max<int64_t>(0, 4 * q0 - first), i1 = std::min(n, 4 * q1 - first);
   const uint32_t* k = keep + (first - 4 * q0);  // element i of the tensor is k[i]
 #pragma omp simd
-  for (int64_t i = i0; i < i1; ++i) y[i] = dropout_value(x[i], k[i], scale);
+  for (int64_t i = i0; i < i1; ++i) narrow(dropout_value(widen(x[i]), k[i], scale), &y[i]);
 }
 RENORM_MULTIVERSION(dropout_groups, dropout_groups_body)
 }  // namespace
 
-void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
-                   uint32_t step) {
+template <class T>
+void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer, uint32_t step) {
   const float scale = 1.f / (1.f - p);
   const int64_t q0 = dropout_first_group(first), q1 = dropout_end_group(n, first);
   const int64_t blocks = (q1 - q0 + kDropoutGroups - 1) / kDropoutGroups;
@@ -197,5 +202,7 @@ void softmax_xent_backward(const float* probs, const float* labels, const float*
   for (int64_t i = 0; i < b; ++i)
     for (int64_t j = 0; j < k; ++j) dlogits[i * k + j] = softmax_xent_grad(probs[i * k + j], labels[i], j, scale);
 }
+
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_NN_T)
 
 }  // namespace renorm::kernels::cpu

@@ -55,31 +55,32 @@ __global__ void __launch_bounds__(kBiasThreads)
   }
 }
 
-__global__ void __launch_bounds__(kThreads) maxpool_fwd_kernel(const float* x, PoolShape ps, float* y, float* argmax) {
+template <class T>
+__global__ void __launch_bounds__(kThreads) maxpool_fwd_kernel(const T* x, PoolShape ps, T* y, float* argmax) {
   const int64_t oh = ps.oh(), ow = ps.ow(), total = ps.b * oh * ow * ps.c;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = o % ps.c, j = (o / ps.c) % ow, i = (o / ps.c / ow) % oh, b = o / ps.c / ow / oh;
     float best, arg;
     maxpool_start(best, arg);
     for (int64_t u = 0; u < ps.k; ++u)
-      for (int64_t v = 0; v < ps.k; ++v) maxpool_take(x[ps.input_index(b, i, j, u, v, c)], float(u * ps.k + v), best, arg);
-    y[o] = best;
+      for (int64_t v = 0; v < ps.k; ++v) maxpool_take(widen(x[ps.input_index(b, i, j, u, v, c)]), float(u * ps.k + v), best, arg);
+    narrow(best, &y[o]);
     argmax[o] = arg;
   }
 }
 
-__global__ void __launch_bounds__(kThreads)
-    maxpool_bwd_kernel(const float* dy, const float* argmax, PoolShape ps, float* dx) {
+template <class T>
+__global__ void __launch_bounds__(kThreads) maxpool_bwd_kernel(const T* dy, const float* argmax, PoolShape ps, T* dx) {
   const int64_t total = ps.b * ps.h * ps.w * ps.c;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < total; e += int64_t(gridDim.x) * blockDim.x) {
     const int64_t c = e % ps.c, x = (e / ps.c) % ps.w, y = (e / ps.c / ps.w) % ps.h, b = e / ps.c / ps.w / ps.h;
-    dx[e] = maxpool_input_grad(ps, dy, argmax, b, y, x, c);
+    narrow(maxpool_input_grad(ps, dy, argmax, b, y, x, c), &dx[e]);
   }
 }
 
+template <class T>
 __global__ void __launch_bounds__(kThreads)
-    dropout_kernel(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
-                   uint32_t step) {
+    dropout_kernel(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer, uint32_t step) {
   const float scale = 1.f / (1.f - p);
   const int64_t q0 = dropout_first_group(first), groups = dropout_end_group(n, first) - q0;
   for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x)
@@ -117,17 +118,20 @@ void epilogue_backward(const float* y, const float* dy, float* dz, float* db, in
                                    dz, rows, c, part.as<float>(), ::renorm::cuda::arrival_counters(size_t(tiles)), db);
 }
 
-void maxpool_forward(const float* x, const PoolShape& ps, float* y, float* argmax) {
-  launch_n<maxpool_fwd_kernel>(ps.b * ps.oh() * ps.ow() * ps.c, x, ps, y, argmax);
+template <class T>
+void maxpool_forward(const T* x, const PoolShape& ps, T* y, float* argmax) {
+  launch_n<maxpool_fwd_kernel<T>>(ps.b * ps.oh() * ps.ow() * ps.c, x, ps, y, argmax);
 }
 
-void maxpool_backward(const float* dy, const float* argmax, const PoolShape& ps, float* dx) {
-  launch_n<maxpool_bwd_kernel>(ps.b * ps.h * ps.w * ps.c, dy, argmax, ps, dx);
+template <class T>
+void maxpool_backward(const T* dy, const float* argmax, const PoolShape& ps, T* dx) {
+  launch_n<maxpool_bwd_kernel<T>>(ps.b * ps.h * ps.w * ps.c, dy, argmax, ps, dx);
 }
 
-void dropout_apply(const float* x, float* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
+template <class T>
+void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
                    uint32_t step) {
-  launch_n<dropout_kernel>(dropout_end_group(n, first) - dropout_first_group(first), x, y, n, first, p, seed, layer, step);
+  launch_n<dropout_kernel<T>>(dropout_end_group(n, first) - dropout_first_group(first), x, y, n, first, p, seed, layer, step);
 }
 
 void softmax_xent_forward(const float* logits, const float* labels, int64_t b, int64_t k, float* loss, float* probs,
@@ -138,5 +142,7 @@ void softmax_xent_forward(const float* logits, const float* labels, int64_t b, i
 void softmax_xent_backward(const float* probs, const float* labels, const float* g, int64_t b, int64_t k, float* dl) {
   launch_n<xent_bwd_kernel>(b * k, probs, labels, g, b, k, dl);
 }
+
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_NN_T)
 
 }  // namespace renorm::kernels::cuda

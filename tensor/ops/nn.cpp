@@ -58,12 +58,12 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
     throw ShapeError(std::string(op) + ": window " + std::to_string(k) + " stride " + std::to_string(stride) +
                      " does not fit input " + x.shape().str());
   const kernels::PoolShape ps{x.dim(0), x.dim(1), x.dim(2), x.dim(3), k, stride};
-  Tensor y = Tensor::empty(Shape{ps.b, ps.oh(), ps.ow(), ps.c}, x.device());
+  Tensor y = Tensor::empty(Shape{ps.b, ps.oh(), ps.ow(), ps.c}, x.device(), x.dtype());
   Tensor argmax = Tensor::empty(y.shape(), x.device());
-  RENORM_DISPATCH(x.device(), maxpool_forward, x.data(), ps, y.data(), argmax.data());
-  return record(op, y, {x}, [argmax, ps, xs = x.shape()](const Tensor& g) {
-    Tensor dx = Tensor::empty(xs, g.device());
-    RENORM_DISPATCH(g.device(), maxpool_backward, g.data(), argmax.data(), ps, dx.data());
+  RENORM_DISPATCH_STORAGE(x.dtype(), x.device(), maxpool_forward, x.data_as<T>(), ps, y.data_as<T>(), argmax.data());
+  return record(op, y, {x}, [argmax, ps, xs = x.shape(), dt = x.dtype()](const Tensor& g) {
+    Tensor dx = Tensor::empty(xs, g.device(), dt);
+    RENORM_DISPATCH_STORAGE(dt, g.device(), maxpool_backward, g.data_as<T>(), argmax.data(), ps, dx.data_as<T>());
     return std::vector<Tensor>{dx};
   });
 }
@@ -71,12 +71,14 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
 Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step, int64_t first_example) {
   if (!(p >= 0.f && p < 1.f)) throw ConfigError("dropout: p must be in [0, 1), got " + std::to_string(p));
   if (first_example < 0) throw ConfigError("dropout: first_example must be >= 0");
-  Tensor y = Tensor::empty(x.shape(), x.device());
+  Tensor y = Tensor::empty(x.shape(), x.device(), x.dtype());
   const int64_t first = x.rank() == 0 || x.numel() == 0 ? 0 : first_example * (x.numel() / x.dim(0));
-  RENORM_DISPATCH(x.device(), dropout_apply, x.data(), y.data(), x.numel(), first, p, seed, layer, step);
-  return record("dropout", y, {x}, [p, seed, layer, step, first](const Tensor& g) {
-    Tensor dx = Tensor::empty(g.shape(), g.device());
-    RENORM_DISPATCH(g.device(), dropout_apply, g.data(), dx.data(), g.numel(), first, p, seed, layer, step);
+  RENORM_DISPATCH_STORAGE(x.dtype(), x.device(), dropout_apply, x.data_as<T>(), y.data_as<T>(), x.numel(), first, p, seed,
+                          layer, step);
+  return record("dropout", y, {x}, [p, seed, layer, step, first, dt = x.dtype()](const Tensor& g) {
+    Tensor dx = Tensor::empty(g.shape(), g.device(), dt);
+    RENORM_DISPATCH_STORAGE(dt, g.device(), dropout_apply, g.data_as<T>(), dx.data_as<T>(), g.numel(), first, p, seed,
+                            layer, step);
     return std::vector<Tensor>{dx};
   });
 }
