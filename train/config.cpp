@@ -59,6 +59,19 @@ void check_finite(const TrainConfig& config) {
 
 }  // namespace
 
+namespace {
+// The optimizer's rules (train/optim.h), its messages naming the flag: "sgd: momentum ..." as "--momentum ...".
+void validate_optimizer(const TrainConfig& c) {
+  try {
+    if (c.optimizer == OptimizerKind::Sgd) SgdOptions{c.momentum, c.weight_decay, c.nesterov}.validate();
+    else AdamOptions{.beta1 = c.momentum, .weight_decay = c.weight_decay}.validate();
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    throw ConfigError(m.rfind("sgd: ", 0) == 0 ? "--" + m.substr(5) : m.substr(m.find(": ") + 2));
+  }
+}
+}  // namespace
+
 void validate(const TrainConfig& c) {
   if (c.data_dir.empty()) throw ConfigError("--data-dir: not given (nor $RENORM_DATA_DIR)");
   if (!fs::is_directory(c.data_dir)) throw IoError("--data-dir " + c.data_dir + ": no such folder");
@@ -69,7 +82,7 @@ void validate(const TrainConfig& c) {
   check(c.steps >= 0, "--steps must be > 0, got " + std::to_string(c.steps));
   check((c.epochs > 0) != (c.steps > 0), "give exactly one of --epochs and --steps");
   check(c.lr >= 0, "--lr must be >= 0");
-  check(c.weight_decay >= 0, "--weight-decay must be >= 0");
+  validate_optimizer(c);
   check(c.lr_gamma > 0, "--lr-gamma must be > 0");
   check(c.eval_every >= 0 && c.log_every > 0 && c.lr_warmup >= 0, "--eval-every, --lr-warmup must be >= 0 and --log-every > 0");
   check(c.train_limit >= 0 && c.val_limit >= 0 && c.threads >= 0, "--train-limit, --val-limit and --threads must be >= 0");

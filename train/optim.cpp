@@ -1,5 +1,7 @@
 #include "train/optim.h"
 
+#include "train/metrics.h"  // format_number
+
 #include <cmath>
 
 #include "tensor/autograd.h"
@@ -33,9 +35,13 @@ NamedTensors Optimizer::named_state() const {
   return out;
 }
 
+void SgdOptions::validate() const {
+  if (!(momentum >= 0.f && momentum < 1.f)) throw ConfigError("sgd: momentum must be in [0, 1), got " + format_number(momentum));
+  if (!(weight_decay >= 0.f)) throw ConfigError("sgd: weight-decay must be >= 0, got " + format_number(weight_decay));
+}
+
 Sgd::Sgd(NamedTensors params, float lr, SgdOptions o) : Optimizer(std::move(params), lr), o_(o) {
-  if (!(o.momentum >= 0.f && o.momentum < 1.f)) throw ConfigError("sgd: momentum must be in [0, 1)");
-  if (!(o.weight_decay >= 0.f)) throw ConfigError("sgd: weight decay must be >= 0");
+  o.validate();
   make_state({"momentum"});
 }
 
@@ -67,10 +73,15 @@ void Sgd::step() {
   ++steps_;
 }
 
+void AdamOptions::validate() const {
+  if (!(beta1 >= 0.f && beta1 < 1.f)) throw ConfigError("adam: beta1 (--momentum) must be in [0, 1), got " + format_number(beta1));
+  if (!(beta2 >= 0.f && beta2 < 1.f)) throw ConfigError("adam: beta2 must be in [0, 1), got " + format_number(beta2));
+  if (!(eps > 0.f)) throw ConfigError("adam: eps must be > 0, got " + format_number(eps));
+  if (!(weight_decay >= 0.f)) throw ConfigError("adam: weight-decay must be >= 0, got " + format_number(weight_decay));
+}
+
 Adam::Adam(NamedTensors params, float lr, AdamOptions o) : Optimizer(std::move(params), lr), o_(o) {
-  if (!(o.beta1 >= 0.f && o.beta1 < 1.f && o.beta2 >= 0.f && o.beta2 < 1.f))
-    throw ConfigError("adam: beta1 and beta2 must be in [0, 1)");
-  if (!(o.eps > 0.f)) throw ConfigError("adam: eps must be > 0");
+  o.validate();
   make_state({"m", "v"});
 }
 

@@ -40,6 +40,7 @@ class Optimizer {
 struct SgdOptions {
   float momentum = 0.9f, weight_decay = 0.f;
   bool nesterov = false;
+  void validate() const;  // ConfigError "sgd: momentum ..." / "sgd: weight-decay ..." (renorm-train's flag names)
 };
 
 class Sgd : public Optimizer {
@@ -53,6 +54,7 @@ class Sgd : public Optimizer {
 
 struct AdamOptions {
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.f;
+  void validate() const;  // ConfigError "adam: ..." naming the field (beta1 is renorm-train's --momentum)
 };
 
 class Adam : public Optimizer {

@@ -90,7 +90,9 @@ def case_bad_flags(cli):
                           # numbers that are not finite or out of range: the flag's fault, not a diverged run
                           (["--lr", "inf"], "--lr must be a finite number"), (["--eps", "nan"], "--eps must be a finite"),
                           (["--alpha", "2"], "--alpha must be in (0, 1]"), (["--rmax", "inf"], "--rmax must be a finite"),
-                          (["--momentum", "nan"], "--momentum"), (["--weight-decay", "-1"], "--weight-decay")]:
+                          (["--momentum", "nan"], "--momentum"), (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
+                          (["--momentum", "1.5"], "--momentum must be in [0, 1), got 1.5"),
+                          (["--optimizer", "adam", "--momentum", "-0.1"], "beta1 (--momentum) must be in [0, 1)")]:
         rc, _, err = cli.run(cli.args("bad_flags", "--steps", "10", *extra))
         expect(rc, err, BAD_INPUT, needle)
     rc, out, _ = cli.run([cli.exe, "--help"])
