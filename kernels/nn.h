@@ -22,7 +22,10 @@ RENORM_HD float epilogue_value(float z, const Epilogue& ep, int64_t channel) {
 }
 // Its backward, from the stored output y (y > 0 exactly where the input was, NaN included: both give 0):
 // dz = relu_grad(y, dy) when y is given (ReLU), else dy.
-RENORM_HD float epilogue_grad(const float* y, const float* dy, int64_t i) { return y ? relu_grad(y[i], dy[i]) : dy[i]; }
+template <class T>
+RENORM_HD float epilogue_grad(const T* y, const T* dy, int64_t i) {
+  return y ? relu_grad(widen(y[i]), widen(dy[i])) : widen(dy[i]);
+}
 
 struct PoolShape {
   int64_t b, h, w, c;  // input NHWC
@@ -128,8 +131,14 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
   return (prob - (static_cast<int64_t>(label_f) == j ? 1.f : 0.f)) * scale;
 }
 
-// Max pooling and dropout in either storage T (float or bf16_bits, kernels/storage.h); argmax float.
+// The epilogue, max pooling and dropout in either storage T (float or bf16_bits, kernels/storage.h);
+// the bias, its gradient db and argmax float.
 #define RENORM_DECLARE_NN_T(P, T)                                                                     \
+  /* y[r,c] = epilogue_value(y[r,c], ep, c), in place */                                              \
+  P void epilogue_forward(T* y, int64_t rows, int64_t c, const Epilogue& ep);                         \
+  /* in one pass: dz[r,c] = epilogue_grad(y, dy, r·C+c) (y: the forward's output, nullptr without     \
+     ReLU; dz required with y, unused without) and db[c] = Σ_r dz[r,c] (overwritten; skipped if null) */ \
+  P void epilogue_backward(const T* y, const T* dy, T* dz, float* db, int64_t rows, int64_t c);        \
   /* y: [B,OH,OW,C]; argmax: the window offset (0..k²-1) of each max, as float */                    \
   P void maxpool_forward(const T* x, const PoolShape& ps, T* y, float* argmax);                       \
   P void maxpool_backward(const T* dy, const float* argmax, const PoolShape& ps, T* dx);              \
@@ -139,11 +148,6 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
                        uint32_t step);
 
 #define RENORM_DECLARE_NN                                                                             \
-  /* y[r,c] = epilogue_value(y[r,c], ep, c), in place */                                              \
-  void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep);                       \
-  /* in one pass: dz[r,c] = epilogue_grad(y, dy, r·C+c) (y: the forward's output, nullptr without     \
-     ReLU; dz required with y, unused without) and db[c] = Σ_r dz[r,c] (overwritten; skipped if null) */ \
-  void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c); \
   RENORM_DECLARE_NN_T(template <class T>, T)                                                         \
   /* logits [B,K], labels [B] (class index as float); loss[b] = -log softmax(logits)[b, label];      \
      probs [B,K]; correct[b] = 1 when argmax == label */                                              \

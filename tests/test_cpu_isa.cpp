@@ -57,10 +57,10 @@ Outputs run_all() {
   k::cpu::epilogue_forward(z.data(), rows, c, k::Epilogue{bias.data(), true});
   k::cpu::epilogue_forward(zb.data(), rows, c, k::Epilogue{bias.data(), false});
   k::cpu::epilogue_backward(z.data(), dy.data(), dz.data(), db.data(), rows, c);
-  k::cpu::epilogue_backward(nullptr, dy.data(), nullptr, db2.data(), rows, c);
+  k::cpu::epilogue_backward<float>(nullptr, dy.data(), nullptr, db2.data(), rows, c);
   std::vector<float> dz_only(z.size());  // ReLU without bias: the mask alone; no ReLU and no bias: nothing
   k::cpu::epilogue_backward(z.data(), dy.data(), dz_only.data(), nullptr, rows, c);
-  k::cpu::epilogue_backward(nullptr, dy.data(), nullptr, nullptr, rows, c);
+  k::cpu::epilogue_backward<float>(nullptr, dy.data(), nullptr, nullptr, rows, c);
   o.exact.insert(o.exact.end(), {z, zb, dz, dz_only});
   o.summed.insert(o.summed.end(), {db, db2});
   // Batch Renorm over microbatches: moments, forward, backward.

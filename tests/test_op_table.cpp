@@ -274,6 +274,19 @@ void bf16_rows(std::vector<OpRow>& t) {
       {"max pool 3x3 stride 2 (overlapping)", [h](const Inputs& x) { return max_pool2d(h(x[0]), 3, 2); }},
       {"dropout", [h](const Inputs& x) { return dropout(h(x[0]), 0.3f, 11, 2, 5); }},
   };
+  // The epilogue: activations in bfloat16, the bias and its gradient float32; many rows, so that the
+  // CUDA bias gradient's chunked column reduction runs.
+  for (bool with_relu : {false, true}) {
+    OpRow r{std::string(with_relu ? "bias relu" : "bias add") + ", bfloat16 storage", {{600, 33}, {33}},
+            [with_relu](const Inputs& x) {
+              const Tensor y = with_relu ? bias_relu(x[0].to(DType::BF16), x[1]) : bias_add(x[0].to(DType::BF16), x[1]);
+              return y.to(DType::F32);
+            }};
+    r.make = [](size_t i, const Shape& s, Device d) { return i == 0 ? off_the_kink(0, s, d) : Tensor::uniform(s, 24, -0.1f, 0.1f, d); };
+    r.gradcheck = false;  // bfloat16 rounding is a step function; the float32 rows check the gradients
+    r.tol = test::kParityTolBf16;
+    t.push_back(r);
+  }
   for (const auto& [name, run] : ops) {
     OpRow r{name + ", bfloat16 storage", {{4, 8, 8, 16}, {4, 8, 8, 16}}, [run = run](const Inputs& x) { return run(x).to(DType::F32); }};
     r.make = [](size_t i, const Shape& s, Device d) { return i == 0 ? off_the_kink(0, s, d) : Tensor::uniform(s, 24, -0.1f, 0.1f, d); };

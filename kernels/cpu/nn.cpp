@@ -14,17 +14,18 @@ constexpr int64_t kEpilogueRows = 1024;  // rows per parallel work item (and per
 
 // Rows [r0, r1): y = epilogue_value(y). Branch-free per element (the bias and ReLU choices hoisted out),
 // so that it vectorizes: a data-dependent branch per element costs more than the memory traffic.
-void epilogue_rows_body(float* y, int64_t c, int64_t r0, int64_t r1, const float* bias, bool relu) {
+template <class T>
+void epilogue_rows_body(T* y, int64_t c, int64_t r0, int64_t r1, const float* bias, bool relu) {
   const Epilogue plain{nullptr, relu};
   for (int64_t r = r0; r < r1; ++r) {
-    float* __restrict row = y + r * c;
+    T* __restrict row = y + r * c;
     if (bias) {
       const Epilogue ep{bias, relu};
 #pragma omp simd
-      for (int64_t j = 0; j < c; ++j) row[j] = epilogue_value(row[j], ep, j);
+      for (int64_t j = 0; j < c; ++j) narrow(epilogue_value(widen(row[j]), ep, j), &row[j]);
     } else {
 #pragma omp simd
-      for (int64_t j = 0; j < c; ++j) row[j] = epilogue_value(row[j], plain, j);
+      for (int64_t j = 0; j < c; ++j) narrow(epilogue_value(widen(row[j]), plain, j), &row[j]);
     }
   }
 }
@@ -33,32 +34,34 @@ RENORM_MULTIVERSION(epilogue_rows, epilogue_rows_body)
 // Rows [r0, r1): dz = epilogue_grad(y, dy) when y is given (dz is then always set), and part[c] = Σ dz
 // (or Σ dy without y) over the rows, in double. The mask and the sum are two loops over a row in L1: as
 // one, GCC turns `part += y > 0 ? dy : 0` into a branch and vectorizes neither.
-void epilogue_grad_rows_body(const float* y, const float* dy, float* dz, int64_t c, int64_t r0, int64_t r1,
-                             double* part) {
+template <class T>
+void epilogue_grad_rows_body(const T* y, const T* dy, T* dz, int64_t c, int64_t r0, int64_t r1, double* part) {
   for (int64_t r = r0; r < r1; ++r) {
-    const float* __restrict g = dy + r * c;
+    const T* __restrict g = dy + r * c;
     if (y) {
-      const float* __restrict yr = y + r * c;
-      float* __restrict zr = dz + r * c;
+      const T* __restrict yr = y + r * c;
+      T* __restrict zr = dz + r * c;
 #pragma omp simd
-      for (int64_t j = 0; j < c; ++j) zr[j] = relu_grad(yr[j], g[j]);
+      for (int64_t j = 0; j < c; ++j) narrow(relu_grad(widen(yr[j]), widen(g[j])), &zr[j]);
       g = zr;
     }
 #pragma omp simd
-    for (int64_t j = 0; j < c; ++j) part[j] += g[j];
+    for (int64_t j = 0; j < c; ++j) part[j] += widen(g[j]);
   }
 }
 RENORM_MULTIVERSION(epilogue_grad_rows, epilogue_grad_rows_body)
 }  // namespace
 
-void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep) {
+template <class T>
+void epilogue_forward(T* y, int64_t rows, int64_t c, const Epilogue& ep) {
   const int64_t blocks = (rows + kEpilogueRows - 1) / kEpilogueRows;
 #pragma omp parallel for schedule(static) if (rows * c >= (1 << 15))
   for (int64_t t = 0; t < blocks; ++t)
     epilogue_rows(y, c, t * kEpilogueRows, std::min(rows, (t + 1) * kEpilogueRows), ep.bias, ep.relu);
 }
 
-void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c) {
+template <class T>
+void epilogue_backward(const T* y, const T* dy, T* dz, float* db, int64_t rows, int64_t c) {
   if (y && !dz) throw Error("epilogue_backward: the ReLU's mask needs dz");
   if (!db) {
     if (y) relu_backward(y, dy, dz, rows * c);  // without ReLU (and without db) there is nothing to do

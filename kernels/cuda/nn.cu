@@ -15,9 +15,10 @@ namespace renorm::kernels::cuda {
 namespace {
 constexpr int64_t kBiasChunk = 256;
 
-__global__ void __launch_bounds__(kThreads) epilogue_kernel(float* y, int64_t rows, int64_t c, Epilogue ep) {
+template <class T>
+__global__ void __launch_bounds__(kThreads) epilogue_kernel(T* y, int64_t rows, int64_t c, Epilogue ep) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * c; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = epilogue_value(y[i], ep, i % c);
+    narrow(epilogue_value(widen(y[i]), ep, i % c), &y[i]);
 }
 
 constexpr int kBiasLanes = 32, kBiasRowLanes = 8, kBiasThreads = kBiasLanes * kBiasRowLanes;
@@ -25,15 +26,16 @@ constexpr int kBiasLanes = 32, kBiasRowLanes = 8, kBiasThreads = kBiasLanes * kB
 // grid (chunks, ceil(c/32)), block (32, 8): dz = epilogue_grad(y, dy) (stored when dz is set) and
 // partial[chunk, c] = Σ dz over the chunk's rows; the last block of a column tile sums its chunks'
 // partials (row lane j takes chunks j, j+8, ... in order, then the lanes in order) into db.
+template <class T>
 __global__ void __launch_bounds__(kBiasThreads)
-    epilogue_backward_kernel(const float* y, const float* dy, float* dz, int64_t rows, int64_t c, float* partial,
+    epilogue_backward_kernel(const T* y, const T* dy, T* dz, int64_t rows, int64_t c, float* partial,
                              unsigned* counters, float* db) {
   const int64_t j = int64_t(blockIdx.y) * kBiasLanes + threadIdx.x, r0 = int64_t(blockIdx.x) * kBiasChunk;
   float s = 0.f;
   if (j < c)
     for (int64_t r = r0 + threadIdx.y; r < min(rows, r0 + kBiasChunk); r += kBiasRowLanes) {
       const float v = epilogue_grad(y, dy, r * c + j);
-      if (dz) dz[r * c + j] = v;
+      if (dz) narrow(v, &dz[r * c + j]);
       s += v;
     }
   __shared__ float sh[kBiasRowLanes][kBiasLanes];
@@ -101,11 +103,13 @@ __global__ void __launch_bounds__(kThreads)
 }
 }  // namespace
 
-void epilogue_forward(float* y, int64_t rows, int64_t c, const Epilogue& ep) {
-  launch_n<epilogue_kernel>(rows * c, y, rows, c, ep);
+template <class T>
+void epilogue_forward(T* y, int64_t rows, int64_t c, const Epilogue& ep) {
+  launch_n<epilogue_kernel<T>>(rows * c, y, rows, c, ep);
 }
 
-void epilogue_backward(const float* y, const float* dy, float* dz, float* db, int64_t rows, int64_t c) {
+template <class T>
+void epilogue_backward(const T* y, const T* dy, T* dz, float* db, int64_t rows, int64_t c) {
   if (!db) {
     if (dz) relu_backward(y, dy, dz, rows * c);  // only called with y: without ReLU there is nothing to do
     return;
@@ -114,7 +118,7 @@ void epilogue_backward(const float* y, const float* dy, float* dz, float* db, in
   const int64_t chunks = std::max<int64_t>(1, (rows + kBiasChunk - 1) / kBiasChunk);
   Scratch part(chunks * c * sizeof(float));
   const int64_t tiles = (c + kBiasLanes - 1) / kBiasLanes;
-  launch<epilogue_backward_kernel>(dim3(unsigned(chunks), unsigned(tiles)), dim3(kBiasLanes, kBiasRowLanes), 0, y, dy,
+  launch<epilogue_backward_kernel<T>>(dim3(unsigned(chunks), unsigned(tiles)), dim3(kBiasLanes, kBiasRowLanes), 0, y, dy,
                                    dz, rows, c, part.as<float>(), ::renorm::cuda::arrival_counters(size_t(tiles)), db);
 }
 

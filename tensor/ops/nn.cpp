@@ -21,11 +21,12 @@ void check_bias(const char* op, const Tensor& x, const Tensor& bias, int64_t k) 
 
 EpilogueGrads epilogue_grads(const Tensor& y, const Tensor& g, int64_t k, bool relu, bool bias) {
   EpilogueGrads out;
-  out.dz = relu ? Tensor::empty(g.shape(), g.device()) : g;
-  if (bias) out.db = Tensor::empty(Shape{k}, g.device());
+  out.dz = relu ? Tensor::empty(g.shape(), g.device(), g.dtype()) : g;
+  if (bias) out.db = Tensor::empty(Shape{k}, g.device());  // float32 whatever the activations' storage
   if ((relu || bias) && k > 0)  // k = 0: no channels, nothing to compute
-    RENORM_DISPATCH(g.device(), epilogue_backward, relu ? y.data() : nullptr, g.data(), relu ? out.dz.data() : nullptr,
-                    bias ? out.db.data() : nullptr, g.numel() / k, k);
+    RENORM_DISPATCH_STORAGE(g.dtype(), g.device(), epilogue_backward, relu ? y.data_as<T>() : static_cast<T*>(nullptr),
+                            g.data_as<T>(), relu ? out.dz.data_as<T>() : static_cast<T*>(nullptr),
+                            bias ? out.db.data() : nullptr, g.numel() / k, k);
   return out;
 }
 
@@ -38,9 +39,10 @@ Tensor epilogue_op(const char* op, const Tensor& x, const Tensor& bias, bool rel
   const int64_t c = x.dim(x.rank() - 1);
   check_same_device(op, x, bias);
   check_shape(op, "bias", bias, Shape{c});
-  Tensor y = Tensor::empty(x.shape(), x.device());
-  copy_bytes(y.data(), y.device(), x.data(), x.device(), size_t(x.numel()) * sizeof(float));
-  if (y.numel() > 0) RENORM_DISPATCH(x.device(), epilogue_forward, y.data(), y.numel() / c, c, kernels::Epilogue{bias.data(), relu});
+  Tensor y = x.detach().clone();  // x's storage; the bias float32
+  if (y.numel() > 0)
+    RENORM_DISPATCH_STORAGE(y.dtype(), x.device(), epilogue_forward, y.data_as<T>(), y.numel() / c, c,
+                            kernels::Epilogue{bias.data(), relu});
   return record(op, y, {x, bias}, [y = relu ? y.detach() : Tensor(), c, relu](const Tensor& g) {
     detail::EpilogueGrads d = detail::epilogue_grads(y, g, c, relu, true);
     return std::vector<Tensor>{d.dz, d.db};
