@@ -41,10 +41,9 @@ void validate_norm(const NormConfig& n) {
 
 RunNorm resolve_norm(const TrainConfig& c, int ranks, int64_t total_steps) {
   RunNorm r{.kind = c.norm, .group = resolve_norm_group(c, ranks), .config = c.norm_config};
-  validate_norm(r.config);
   r.config.microbatch = r.group.sync ? 0 : r.group.microbatch;
   r.config.schedule = c.norm_config.schedule.completed(total_steps, c.norm_config.alpha);
-  validate_norm(r.config);
+  validate_norm(r.config);  // the given values and the completed schedule's order, once
   return r;
 }
 
