@@ -22,6 +22,10 @@ class ConsoleProgress : public TrainObserver {
     std::printf("renorm-train: %s, %s (%lld parameters), norm %s, B %lld%s, M %lld, %lld steps (%lld per epoch), %s -> %s\n",
                 s.dataset.c_str(), s.model.c_str(), (long long)s.parameters, s.norm.c_str(), (long long)s.batch, ranks.c_str(), (long long)s.microbatch, (long long)s.total_steps,
                 (long long)s.steps_per_epoch, s.device.c_str(), s.out_dir.c_str());
+    if (s.precision != "fp32") std::printf("renorm-train: precision %s\n", s.precision.c_str());
+    if (s.bf16_slow)
+      std::printf("renorm-train: note: this CPU has neither AVX512_BF16 nor AMX, so bf16 runs slower here than "
+                  "--precision fp32\n");
     if (s.renorm && s.clip_warmup >= s.total_steps)
       std::printf("renorm-train: note: the run ends within the clipping warmup (%lld steps at alpha %g), so r = 1 "
                   "and d = 0 throughout: Batch Renorm acts as batchnorm here; more steps, a larger --alpha or "

@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
   app.add_option("--preset", c.preset, renorm::preset_names())->capture_default_str();
   app.add_option("--dataset", dataset, "cifar10 | fashion-mnist")->capture_default_str();
   app.add_option("--model", model, "cifar-cnn | resnet20 (He et al. 2016, option-A shortcuts)")->capture_default_str();
+  std::string precision = renorm::enum_name(c.precision);
+  app.add_option("--precision", precision, "fp32 | bf16 (bfloat16 activations, float32 weights, statistics and loss)")
+      ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "the dataset's folder (default: $RENORM_DATA_DIR)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();
   app.add_option("--device", c.device, "auto | cpu | cuda")->capture_default_str();
@@ -102,6 +105,7 @@ int main(int argc, char** argv) {
     c.experiment = renorm::enum_parse<renorm::Experiment>(experiment, "--experiment");
     c.dataset = renorm::enum_parse<renorm::DatasetKind>(dataset, "--dataset");
     c.model = renorm::enum_parse<renorm::ModelKind>(model, "--model");
+    c.precision = renorm::enum_parse<renorm::Precision>(precision, "--precision");
     const renorm::ReproduceConfig resolved = renorm::resolve(c);  // flags checked before any launch
     renorm::app::launch_ranks("renorm-reproduce", ranks, argc, argv);
     renorm::app::install_stop_handlers();

@@ -42,6 +42,18 @@ __attribute__((target("avx2,fma"))) float fma_loop_avx2(long iters) {
   return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
 }
 
+// VDPBF16PS: per 32-bit lane two bfloat16 products added to a float32 accumulator (4 flops a lane).
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_loop(long iters) {
+  __m512 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(0.001f * float(k));
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);  // 1.0, ~6e-8
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kChains; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+  __m512 s = acc[0];
+  for (int k = 1; k < kChains; ++k) s = _mm512_add_ps(s, acc[k]);
+  return _mm512_reduce_add_ps(s);
+}
+
 float fma_loop_scalar(long iters) {
   float acc[kChains];
   for (int k = 0; k < kChains; ++k) acc[k] = 0.001f * float(k);
@@ -56,6 +68,7 @@ struct Kernel {
   const char* isa;
   int lanes, chains;
   float (*run)(long);
+  int flops_per_lane = 2;  // an FMA; 4 for a VDPBF16PS
 };
 
 // The widest FMA of the ISA renorm's loops use (runtime/cpu_isa.h: the CPU's best unless lowered).
@@ -74,22 +87,29 @@ double timed_run(const Kernel& k, long iters, int threads) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   static volatile float sink;  // keeps the loops' results, and so the loops
   sink = sum;
-  return 2.0 * k.chains * k.lanes * double(iters) * threads / s / 1e9;  // an FMA is 2 flops per lane
+  return double(k.flops_per_lane) * k.chains * k.lanes * double(iters) * threads / s / 1e9;
 }
 
-}  // namespace
-
-FmaPeak measure_fma_peak(double seconds) {
-  const Kernel k = pick_kernel();
+FmaPeak measure(const Kernel& k, double seconds) {
   const int threads = omp_get_max_threads();
   long iters = 1 << 16;
-  while (2.0 * k.chains * k.lanes * double(iters) / (timed_run(k, iters, threads) * 1e9 / threads) < seconds / 3)
+  while (double(k.flops_per_lane) * k.chains * k.lanes * double(iters) / (timed_run(k, iters, threads) * 1e9 / threads) <
+         seconds / 3)
     iters *= 2;  // grow until one repeat lasts a third of the budget
   FmaPeak p;
   p.threads = threads;
   p.isa = k.isa;
   for (int rep = 0; rep < 3; ++rep) p.gflops = std::max(p.gflops, timed_run(k, iters, threads));
   return p;
+}
+
+}  // namespace
+
+FmaPeak measure_fma_peak(double seconds) { return measure(pick_kernel(), seconds); }
+
+FmaPeak measure_bf16_peak(double seconds) {
+  if (!cpu_has_bf16_math() || !__builtin_cpu_supports("avx512bf16")) return FmaPeak{.gflops = 0, .threads = 0, .isa = "none"};
+  return measure(Kernel{"avx512_bf16", 16, kChains, dpbf16_loop, 4}, seconds);
 }
 
 std::string cpu_description() {
@@ -110,6 +130,8 @@ std::string cpu_description() {
   add(__builtin_cpu_supports("avx512vl"), "avx512vl");
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
+  add(__builtin_cpu_supports("avx512bf16"), "avx512_bf16");
+  add(__builtin_cpu_supports("amx-bf16"), "amx_bf16");
   return model + " (" + (isa.empty() ? "no AVX" : isa) + ")";
 }
 

@@ -15,6 +15,10 @@ struct FmaPeak {
 
 // Runs for about `seconds` and returns the best of 3 repeats.
 FmaPeak measure_fma_peak(double seconds = 0.2);
+// The same for bfloat16 dot products (VDPBF16PS, AVX512_BF16: 4 flops a 32-bit lane), the peak bf16
+// convolutions are reported against; gflops 0 and isa "none" on a CPU without it. On AMX CPUs this is
+// the AVX-512 peak, not AMX's (whose tiles oneDNN uses there): no AMX peak is measured.
+FmaPeak measure_bf16_peak(double seconds = 0.2);
 
 // "MODEL NAME (ISA flags that matter here)", from /proc/cpuinfo and the CPU's feature bits.
 std::string cpu_description();

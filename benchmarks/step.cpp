@@ -5,8 +5,10 @@
 // measures on the same cores (CPU; benchmarks/fma_peak.h).
 // --conv-engines all (CPU): also the step without norm on each other CPU convolution engine (oneDNN,
 // im2col + OpenBLAS: kernels/conv.h), in the same run, with its breakdown.
+// --precision bf16: the models' bfloat16 policy (models/model.h), the convolutions' GFLOP/s against the
+// AVX512_BF16 dot-product peak measured in the same run (benchmarks/fma_peak.h).
 //   renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
-//                     [--conv-engines default|all]
+//                     [--conv-engines default|all] [--precision fp32|bf16]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,11 +54,12 @@ struct Flags {
   int64_t batch = 128, micro = 4, steps = 10;
   std::string device = "auto", json, conv_engines = "default";
   ModelKind model = ModelKind::CifarCnn;
+  Precision precision = Precision::Fp32;
 };
 
 constexpr const char* kUsage =
     "renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] "
-    "[--device auto|cpu|cuda] [--json FILE] [--conv-engines default|all]";
+    "[--device auto|cpu|cuda] [--json FILE] [--conv-engines default|all] [--precision fp32|bf16]";
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;
@@ -74,6 +77,7 @@ Flags parse_flags(int argc, char** argv) {
     else if (flag == "--json") f.json = argv[i + 1];
     else if (flag == "--conv-engines") f.conv_engines = argv[i + 1];
     else if (flag == "--model") f.model = enum_parse<ModelKind>(argv[i + 1], "--model");
+    else if (flag == "--precision") f.precision = enum_parse<Precision>(argv[i + 1], "--precision");
     else throw ConfigError("unknown flag " + flag);
   }
   if (f.conv_engines != "default" && f.conv_engines != "all")
@@ -120,7 +124,7 @@ std::vector<LayerTime> layer_breakdown(Model& net, Sgd& opt, const Batch& b, Dev
   std::vector<BackwardTiming> bwd;
   for (int rep = 0; rep < 3; ++rep) {
     opt.zero_grad();
-    Tensor h = b.x;
+    Tensor h = b.x.to(net.activations());  // as Model::forward does
     for (size_t i = 0; i < layers.size(); ++i) {
       synchronize(dev);
       const bool input_grad = h.requires_grad();
@@ -134,7 +138,7 @@ std::vector<LayerTime> layer_breakdown(Model& net, Sgd& opt, const Batch& b, Dev
         t[i].bwd_gflop = t[i].fwd_gflop * (input_grad ? 2 : 1);
       }
     }
-    Tensor loss = softmax_cross_entropy(h, b.labels);
+    Tensor loss = softmax_cross_entropy(h.to(DType::F32), b.labels);
     std::vector<BackwardTiming> once;
     set_backward_timing(&once);
     loss.backward();
@@ -142,8 +146,11 @@ std::vector<LayerTime> layer_breakdown(Model& net, Sgd& opt, const Batch& b, Dev
     if (bwd.empty()) bwd = once;
     for (size_t i = 0; i < once.size() && i < bwd.size(); ++i) bwd[i].ms = std::min(bwd[i].ms, once[i].ms);
   }
-  for (size_t i = 0; i < t.size(); ++i)  // bwd[0] is the loss; then one node per layer, last layer first
-    t[i].bwd_ms = i + 1 < bwd.size() ? bwd[bwd.size() - 1 - i].ms : 0.0;
+  // bwd[0] is the loss (and, in bf16, the logits' conversion: skipped); then one node per layer, last
+  // layer first (in bf16 the input's conversion, which needs no gradient, records none).
+  const size_t skip = net.activations() == DType::F32 ? 1 : 2;
+  for (size_t i = 0; i < t.size(); ++i)
+    t[i].bwd_ms = i + skip < bwd.size() ? bwd[bwd.size() - 1 - i].ms : 0.0;
   return t;
 }
 
@@ -159,7 +166,7 @@ std::string rate(double gflop, double ms, double peak) {
 
 std::string breakdown_text(const std::string& name, const std::vector<LayerTime>& t, double peak) {
   std::string out = "\n" + name + ": layer, forward ms, backward ms; convolutions: forward and backward GFLOP/s" +
-                    (peak > 0 ? " (% of the FMA peak)" : "") + "\n";
+                    (peak > 0 ? " (% of the peak above)" : "") + "\n";
   for (size_t i = 0; i < t.size(); ++i) {
     char line[96];
     std::snprintf(line, sizeof line, "  %2zu %-13s %8.2f %8.2f", i, t[i].type.c_str(), t[i].fwd_ms, t[i].bwd_ms);
@@ -193,6 +200,7 @@ void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& 
                 Report& rep) {
   ModelConfig cfg;
   cfg.kind = f.model;
+  cfg.precision = f.precision;
   cfg.norm = kind;
   cfg.norm_config.microbatch = m;
   cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
@@ -221,14 +229,19 @@ void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& 
 int main(int argc, char** argv) try {
   const Flags f = parse_flags(argc, argv);
   const Device dev = parse_device(f.device);
-  bench::FmaPeak peak;
-  if (dev == Device::CPU) peak = bench::measure_fma_peak();
-  std::printf("%s training step, batch %lld, %s\n", enum_name(f.model).c_str(), (long long)f.batch,
-              device_description(dev).c_str());
-  if (dev == Device::CPU)
-    std::printf("CPU: %s; renorm's loops run %s, convolutions %s; fp32 FMA peak measured now: %.1f GFLOP/s on %d threads (%s)\n",
+  bench::FmaPeak fma, bf16;
+  if (dev == Device::CPU) fma = bench::measure_fma_peak(), bf16 = bench::measure_bf16_peak();
+  const bool low = f.precision == Precision::Bf16;
+  const bench::FmaPeak& peak = low ? bf16 : fma;  // what the convolutions' GFLOP/s are a share of
+  std::printf("%s training step, batch %lld, precision %s, %s\n", enum_name(f.model).c_str(), (long long)f.batch,
+              enum_name(f.precision).c_str(), device_description(dev).c_str());
+  if (dev == Device::CPU) {
+    std::printf("CPU: %s; renorm's loops run %s, convolutions %s%s; fp32 FMA peak measured now: %.1f GFLOP/s on %d threads (%s)\n",
                 bench::cpu_description().c_str(), cpu_isa_name(cpu_isa()), kernels::cpu::conv_engine_name(kernels::cpu::conv_engine()),
-                peak.gflops, peak.threads, peak.isa.c_str());
+                low ? (kernels::cpu::onednn_bf16() ? " (oneDNN bf16 kernels)" : " (bf16 widened to fp32)") : "", fma.gflops,
+                fma.threads, fma.isa.c_str());
+    if (low) std::printf("bf16 dot-product peak measured now: %.1f GFLOP/s (%s)\n", bf16.gflops, bf16.isa.c_str());
+  }
   std::printf("%-22s %10s %10s %12s\n", "norm", "ms/step", "images/s", "norm share");
   std::vector<float> lv(f.batch);
   for (int64_t i = 0; i < f.batch; ++i) lv[i] = float(i % 10);
@@ -255,9 +268,11 @@ int main(int argc, char** argv) try {
   const std::string cpu = dev == Device::CPU ? ", \"cpu\": \"" + bench::cpu_description() + "\", \"isa\": \"" +
                                                   cpu_isa_name(cpu_isa()) + "\", \"conv_engine\": \"" +
                                                   kernels::cpu::conv_engine_name(kernels::cpu::conv_engine()) + "\", \"fma_peak_gflops\": " +
-                                                  std::to_string(peak.gflops) + ", \"fma_isa\": \"" + peak.isa + "\"" : "";
+                                                  std::to_string(fma.gflops) + ", \"fma_isa\": \"" + fma.isa + "\", \"bf16_peak_gflops\": " +
+                                                  std::to_string(bf16.gflops) + ", \"bf16_isa\": \"" + bf16.isa + "\"" : "";
   if (!f.json.empty())
-    write_file_atomic(f.json, "{\"device\": \"" + device_description(dev) + "\"" + cpu + ", \"batch\": " +
+    write_file_atomic(f.json, "{\"device\": \"" + device_description(dev) + "\"" + cpu + ", \"precision\": \"" +
+                                  enum_name(f.precision) + "\", \"batch\": " +
                                   std::to_string(f.batch) + ", \"results\": [\n" + jrows + "\n]}\n");
   return 0;
 } catch (const std::exception& e) {

@@ -13,10 +13,13 @@ cuDNN/oneDNN); batchnorm and Batch Renorm over microbatches of M, written in PyT
 op for either): per microbatch mean and biased variance, r = clip(sigma_B/sigma, 1/rmax, rmax) and
 d = clip((mu_B-mu)/sigma, -dmax, dmax) held constant for the gradient, moving mean and std updated once per
 step from the microbatch means (kernels/renorm.h). Layouts: PyTorch's default (NCHW) and channels_last.
+--precision bf16: PyTorch under torch.autocast(bfloat16) (its mixed-precision policy: convolutions and
+GEMMs in bfloat16, float32 weights, reductions per its op lists) against renorm-bench-step --precision bf16.
 Timing: the median of --steps timed steps after two warm-ups, the device synchronized around each.
 
   /usr/bin/python3 benchmarks/torch_step.py [--model cifar-cnn|resnet20] [--device cpu|cuda] [--threads N] [--steps 10]
       [--renorm build/release/benchmarks/renorm-bench-step] [--rounds 3] [--json FILE] [--tf32] [--cudnn-benchmark]
+      [--precision fp32|bf16]
 
 Debian's python3-torch is the CPU peer (/usr/bin/python3); on a GPU machine any python3 with CUDA torch.
 """
@@ -115,7 +118,7 @@ def make_model(model, kind, m, batch):
     return make_resnet20(kind, m, batch) if model == "resnet20" else make_cnn(kind, m, batch)
 
 
-def time_steps(model, kind, m, layout, device, batch, steps):
+def time_steps(model, kind, m, layout, device, batch, steps, precision="fp32"):
     torch.manual_seed(1)
     net = make_model(model, kind, m, batch).to(device)
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
@@ -129,7 +132,9 @@ def time_steps(model, kind, m, layout, device, batch, steps):
         sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
-        F.cross_entropy(net(x), labels).backward()
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = F.cross_entropy(net(x), labels)
+        loss.backward()
         opt.step()
         sync()
         if s >= 2:
@@ -149,7 +154,8 @@ def torch_round(args):
     out = {}
     for kind, m in configs(args.batch, args.microbatch):
         for layout in ("default", "channels_last"):
-            out[(label(kind, m), layout)] = time_steps(args.model, kind, m, layout, args.device, args.batch, args.steps)
+            out[(label(kind, m), layout)] = time_steps(args.model, kind, m, layout, args.device, args.batch, args.steps,
+                                                       args.precision)
     return out
 
 
@@ -157,7 +163,7 @@ def renorm_round(args):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "step.json")
         subprocess.run([args.renorm, "--model", args.model, "--device", args.device, "--batch", str(args.batch), "--microbatch",
-                        str(args.microbatch), "--steps", str(args.steps), "--json", path],
+                        str(args.microbatch), "--steps", str(args.steps), "--precision", args.precision, "--json", path],
                        check=True, stdout=subprocess.DEVNULL)
         with open(path) as f:
             rows = json.load(f)["results"]
@@ -179,6 +185,8 @@ def main():
                     help="CUDA: let cuDNN and cuBLAS use TF32 (PyTorch's default for convolutions; renorm computes in "
                          "float32, CUDNN_FMA_MATH, so the like-for-like default here is off)")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                    help="bf16: PyTorch's autocast to bfloat16 beside renorm's --precision bf16")
     args = ap.parse_args()
     if args.device == "cuda":
         torch.backends.cudnn.allow_tf32 = args.tf32
@@ -190,7 +198,8 @@ def main():
         os.environ["OMP_NUM_THREADS"] = str(threads)
     dev = (f"{torch.cuda.get_device_name()}, TF32 {'on' if args.tf32 else 'off'}, cudnn.benchmark "
            f"{'on' if args.cudnn_benchmark else 'off'}") if args.device == "cuda" else f"CPU, {threads} threads"
-    print(f"{args.model} training step, batch {args.batch}: PyTorch {torch.__version__} on {dev}", flush=True)
+    print(f"{args.model} training step, batch {args.batch}, precision {args.precision}: PyTorch {torch.__version__} on {dev}",
+          flush=True)
     torch_ms, renorm_ms = {}, {}
     for _ in range(args.rounds if args.renorm else 1):
         if args.renorm:
@@ -215,7 +224,7 @@ def main():
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"model": args.model, "device": dev, "torch": torch.__version__, "batch": args.batch, "rounds": args.rounds,
-                       "rows": rows}, f, indent=1)
+                       "precision": args.precision, "rows": rows}, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, args.json)

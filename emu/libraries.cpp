@@ -36,10 +36,12 @@ void account_call(const char* name, const std::vector<Span>& spans) {
   if (traffic_counted()) add_traffic(name, t, sectors);
 }
 
-// NHWC tensors and KRSC filters only (what renorm sets), cross-correlation, no dilation.
+// Float32 NHWC tensors and KRSC filters only (what renorm sets in float32; its bfloat16 convolutions
+// answer CUDNN_STATUS_NOT_SUPPORTED here), cross-correlation, no dilation.
 bool supported(cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w, cudnnConvolutionDescriptor_t c,
                cudnnTensorDescriptor_t y) {
-  return x->format == CUDNN_TENSOR_NHWC && y->format == CUDNN_TENSOR_NHWC && w->format == CUDNN_TENSOR_NHWC &&
+  return x->type == CUDNN_DATA_FLOAT && y->type == CUDNN_DATA_FLOAT && w->type == CUDNN_DATA_FLOAT &&
+         x->format == CUDNN_TENSOR_NHWC && y->format == CUDNN_TENSOR_NHWC && w->format == CUDNN_TENSOR_NHWC &&
          c->mode == CUDNN_CROSS_CORRELATION && c->dil_h == 1 && c->dil_w == 1 && x->n == y->n && x->c == w->c &&
          y->c == w->k;
 }

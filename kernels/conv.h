@@ -6,10 +6,16 @@
 // (set_conv_engine; oneDNN by default when built with it: docs/benchmarks.md has both measured).
 // CUDA: cuDNN with NHWC descriptors, plain float32 math (CUDNN_FMA_MATH), the algorithm chosen once per
 // shape and cached, the workspace from the caching allocator; the epilogue one elementwise kernel.
+// Storage T (kernels/storage.h): the activations x, y, dy, dx are float or bfloat16; the filters w (the
+// float32 master weights) and their gradient dw are always float32. In bfloat16 the filters are rounded
+// to bfloat16 as they are read, every product is exact in float32 and accumulates in float32, and
+// y and dx are rounded once: CPU oneDNN's bf16 kernels where this CPU has them (else the same numbers
+// through the float32 kernels on widened copies), cuDNN with CUDNN_DATA_BFLOAT16 and float32 compute.
 #pragma once
 #include <cstdint>
 
 #include "kernels/nn.h"
+#include "kernels/storage.h"
 
 namespace renorm::kernels {
 
@@ -21,10 +27,12 @@ struct ConvShape {
   int64_t ow() const { return (w + 2 * pad_w - s) / stride_w + 1; }
 };
 
-#define RENORM_DECLARE_CONV                                                              \
-  void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs, const Epilogue& ep); \
-  void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs); \
-  void conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& cs);
+#define RENORM_DECLARE_CONV_T(P, T)                                                                      \
+  P void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const Epilogue& ep);       \
+  P void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& cs);                   \
+  /* dw overwritten */                                                                                    \
+  P void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape& cs);
+#define RENORM_DECLARE_CONV RENORM_DECLARE_CONV_T(template <class T>, T)
 
 namespace cpu {
 RENORM_DECLARE_CONV
@@ -35,6 +43,9 @@ void set_conv_engine(ConvEngine e);
 ConvEngine conv_engine();
 bool onednn_available();
 const char* conv_engine_name(ConvEngine e);
+// Whether bfloat16 convolutions run in oneDNN's bf16 kernels here (the engine is OneDnn and oneDNN has
+// a JIT bf16 kernel for this CPU at renorm's ISA), rather than widened to float32.
+bool onednn_bf16();
 }
 namespace cuda {
 RENORM_DECLARE_CONV

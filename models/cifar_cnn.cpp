@@ -4,7 +4,7 @@
 
 namespace renorm {
 
-CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) {
+CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) : Model(cfg) {
   if (cfg.height < 8 || cfg.width < 8 || cfg.channels < 1 || cfg.classes < 2)
     throw ConfigError("cifar-cnn: input must be at least 8x8 with >= 1 channel and >= 2 classes");
   const int64_t widths[3] = {32, 64, 128};

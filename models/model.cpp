@@ -9,6 +9,13 @@ const EnumNames<ModelKind>& enum_names(ModelKind) {
   return names;
 }
 
+const EnumNames<Precision>& enum_names(Precision) {
+  static const EnumNames<Precision> names = {{"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}};
+  return names;
+}
+
+DType activation_dtype(Precision p) { return p == Precision::Bf16 ? DType::BF16 : DType::F32; }
+
 void Model::train(bool on) {
   Module::train(on);
   body_.train(on);

@@ -10,12 +10,21 @@
 
 #include "layers/batch_renorm.h"
 #include "layers/layers.h"
+#include "runtime/dtype.h"
 #include "runtime/named_enum.h"
 
 namespace renorm {
 
 enum class ModelKind { CifarCnn, ResNet20 };
 const EnumNames<ModelKind>& enum_names(ModelKind);  // "cifar-cnn", "resnet20"
+
+// The numbers a step computes in (issue 25). Fp32: float32 throughout. Bf16: the activations between
+// the layers in bfloat16 — the convolutions and GEMMs read bfloat16 and accumulate in float32, the norm
+// layers compute their statistics, r, d and moving averages in float32 and write bfloat16 — while the
+// weights, the optimizer's state, the gradients of the weights and the loss stay float32.
+enum class Precision { Fp32, Bf16 };
+const EnumNames<Precision>& enum_names(Precision);  // "fp32", "bf16"
+DType activation_dtype(Precision p);
 
 // What any model is built from: the input, the norm, the seed; the fields one model alone reads say so.
 struct ModelConfig {
@@ -26,11 +35,15 @@ struct ModelConfig {
   uint64_t seed = 1;
   int64_t first_example = 0;  // data parallel: this rank's first example in the whole minibatch (dropout)
   float dropout[3] = {0.2f, 0.3f, 0.4f};  // cifar-cnn: after each of its three blocks
+  Precision precision = Precision::Fp32;
 };
 
 class Model : public Module {
  public:
-  Tensor forward(const Tensor& x) override { return body_.forward(x); }  // logits [B, classes]
+  explicit Model(const ModelConfig& config) : activations_(activation_dtype(config.precision)) {}
+  // Logits [B, classes], float32 whatever the activations (the loss reads float32); x float32.
+  Tensor forward(const Tensor& x) override { return body_.forward(x.to(activations_)).to(DType::F32); }
+  DType activations() const { return activations_; }  // the storage between the layers
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override { body_.collect_parameters(prefix, out); }
   void collect_buffers(const std::string& prefix, NamedTensors& out) const override { body_.collect_buffers(prefix, out); }
   void train(bool on = true) override;
@@ -58,6 +71,7 @@ class Model : public Module {
  protected:
   // Adds a norm layer of `kind` over `channels` to `into` (nothing for NormKind::None) and lists it.
   void add_norm(Sequential& into, int64_t channels, const ModelConfig& c, Device device);
+  DType activations_;
   Sequential body_;
   std::vector<BatchRenorm*> norms_;
   std::vector<Dropout*> dropouts_;

@@ -153,8 +153,8 @@ std::vector<RunSpec> plan(const ReproduceConfig& c) {
 
 TrainConfig train_config(const ReproduceConfig& c, const RunSpec& r, int ranks) {
   // The clipping schedule: the trainer's default, ClipSchedule::for_run(steps, alpha) (resolve_norm).
-  return TrainConfig{.dataset = c.dataset, .data_dir = c.data_dir, .model = c.model, .norm = r.norm, .batch = c.batch,
-                     .steps = c.steps, .norm_config = {.microbatch = r.microbatch, .alpha = c.alpha},
+  return TrainConfig{.dataset = c.dataset, .data_dir = c.data_dir, .model = c.model, .precision = c.precision,
+                     .norm = r.norm, .batch = c.batch, .steps = c.steps, .norm_config = {.microbatch = r.microbatch, .alpha = c.alpha},
                      .sync_norm = ranks > 1 && r.microbatch == c.batch, .eval_every = c.eval_every,
                      .log_every = c.eval_every, .sampler = r.sampler, .noniid_run = r.noniid_run, .augment = c.augment,
                      .device = c.device, .seed = r.seed, .threads = c.threads, .train_limit = c.train_limit,

@@ -33,6 +33,7 @@ struct ReproduceConfig {
   std::string preset = "quick";  // a row of kPresets: smoke | quick | long | full
   DatasetKind dataset = DatasetKind::Cifar10;
   ModelKind model = ModelKind::CifarCnn;
+  Precision precision = Precision::Fp32;
   std::string data_dir, out_dir = "reproduction", device = "auto";
   // 0 / -1: the preset's value. microbatch: Figure 2's M; noniid_microbatch: M' of noniid and classes.
   int64_t batch = 0, microbatch = 0, noniid_microbatch = 0, steps = 0, seeds = 0, eval_every = 0, train_limit = -1;

@@ -23,6 +23,15 @@ CpuIsa detect() {
   return CpuIsa::Baseline;
 }
 
+bool detect_bf16_math() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
 CpuIsa checked(CpuIsa isa, const std::string& what) {
   if (static_cast<int>(isa) > static_cast<int>(cpu_isa_supported()))
     throw ConfigError(what + ": '" + cpu_isa_name(isa) + "' asked for, but this CPU runs at most '" +
@@ -79,6 +88,11 @@ CpuIsa parse_cpu_isa(const std::string& s, const std::string& what) {
   for (CpuIsa isa : {CpuIsa::Avx512, CpuIsa::Avx2, CpuIsa::Baseline})
     if (s == cpu_isa_name(isa)) return isa;
   throw ConfigError(what + ": '" + s + "' is not one of avx512, avx2, baseline");
+}
+
+bool cpu_has_bf16_math() noexcept {
+  static const bool has = detect_bf16_math();
+  return has && cpu_isa() == CpuIsa::Avx512;
 }
 
 }  // namespace renorm

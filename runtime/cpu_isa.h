@@ -19,7 +19,10 @@ void set_cpu_isa(CpuIsa isa);
 // the CPU's best). The CPU allocator calls it before fresh host memory, so a run fails at its first
 // tensor with that line rather than silently ignoring the setting.
 void check_cpu_isa_environment();
-const char* cpu_isa_name(CpuIsa isa);  // "avx512", "avx2", "baseline"
+const char* cpu_isa_name(CpuIsa isa);
+// Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX-BF16) at the ISA in use: where
+// it does not, bfloat16 convolutions run slower than float32 ones.
+bool cpu_has_bf16_math() noexcept;  // "avx512", "avx2", "baseline"
 // Parses a cpu_isa_name; ConfigError naming `what` otherwise.
 CpuIsa parse_cpu_isa(const std::string& s, const std::string& what = "RENORM_CPU_ISA");
 

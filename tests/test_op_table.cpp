@@ -287,6 +287,28 @@ void bf16_rows(std::vector<OpRow>& t) {
     r.tol = test::kParityTolBf16;
     t.push_back(r);
   }
+  // Convolution (bias + ReLU epilogue) and linear on bfloat16 activations, float32 weights: cuDNN's
+  // CUDNN_DATA_BFLOAT16 and cuBLAS on CUDA (vendor rows: a real GPU); their CPU values are checked
+  // against double in tests/test_conv_bf16.cpp.
+  struct Conv {
+    const char* name;
+    Shape x;
+    int64_t k, r, stride, pad;
+  };
+  for (const Conv& c : std::vector<Conv>{{"conv3x3 pad1", {4, 9, 7, 16}, 8, 3, 1, 1}, {"conv3x3 stride2", {2, 11, 11, 16}, 32, 3, 2, 1},
+                                         {"conv1x1", {2, 4, 4, 32}, 64, 1, 1, 0}}) {
+    OpRow r{std::string(c.name) + " + bias + relu, bfloat16 storage", {c.x, {c.k, c.r, c.r, c.x[3]}, {c.k}},
+            [c](const Inputs& x) { return conv2d(x[0].to(DType::BF16), x[1], x[2], c.stride, c.pad, true).to(DType::F32); }, true};
+    r.make = both_sides_of_the_kink;
+    r.gradcheck = false;  // bfloat16 rounding is a step function; the float32 rows check the gradients
+    r.tol = test::kParityTolBf16;
+    t.push_back(r);
+  }
+  OpRow lin{"linear, bfloat16 storage", {{33, 2048}, {10, 2048}, {10}},
+            [](const Inputs& x) { return linear(x[0].to(DType::BF16), x[1], x[2]).to(DType::F32); }, true};
+  lin.gradcheck = false;
+  lin.tol = test::kParityTolBf16;
+  t.push_back(lin);
   for (const auto& [name, run] : ops) {
     OpRow r{name + ", bfloat16 storage", {{4, 8, 8, 16}, {4, 8, 8, 16}}, [run = run](const Inputs& x) { return run(x).to(DType::F32); }};
     r.make = [](size_t i, const Shape& s, Device d) { return i == 0 ? off_the_kink(0, s, d) : Tensor::uniform(s, 24, -0.1f, 0.1f, d); };

@@ -134,7 +134,9 @@ bool setting_from_json(const Json& v, T& field, const char* name) {
 // Settings added after config.json's first version: a file written before one of them (a run still to
 // be resumed) lacks it and gets its default, which is what that run ran with.
 namespace {
-bool added_later(const std::string& name) { return name == "sync-norm" || name == "noniid-run" || name == "model"; }
+bool added_later(const std::string& name) {
+  return name == "sync-norm" || name == "noniid-run" || name == "model" || name == "precision";
+}
 }  // namespace
 
 TrainConfig config_from_json(const std::string& text, const std::string& source) {

@@ -17,6 +17,7 @@ struct TrainConfig {
   DatasetKind dataset = DatasetKind::Cifar10;
   std::string data_dir;
   ModelKind model = ModelKind::CifarCnn;
+  Precision precision = Precision::Fp32;
   NormKind norm = NormKind::BatchRenorm;
   int64_t batch = 128;
   int64_t epochs = 0;      // exactly one of epochs, steps
@@ -96,6 +97,7 @@ void TrainConfig::visit(F&& f) {
   f("dataset", dataset, "cifar10 | fashion-mnist");
   f("data-dir", data_dir, "folder of the dataset files (default: $RENORM_DATA_DIR)");
   f("model", model, "cifar-cnn (the paper reproduction's CNN) | resnet20 (He et al. 2016, option-A shortcuts)");
+  f("precision", precision, "fp32 | bf16 (bfloat16 activations, float32 weights, statistics and loss)");
   f("norm", norm, "none | bn (batchnorm) | brn (Batch Renorm)");
   f("batch", batch, "minibatch size B");
   f("microbatch", norm_config.microbatch, "examples per normalization group M (must divide B; 0: M = B; "

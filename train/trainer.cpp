@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "models/factory.h"
 #include "runtime/checked.h"
+#include "runtime/cpu_isa.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
@@ -41,7 +42,7 @@ Dataset load_split(const TrainConfig& c, bool train, const Communicator& world, 
 ModelConfig model_config(const TrainConfig& c, const Dataset& d, const RunNorm& norm, const Communicator& world) {
   return ModelConfig{.kind = c.model, .height = d.height, .width = d.width, .channels = d.channels,
                      .classes = d.num_classes(), .norm = norm.kind, .norm_config = norm.config, .seed = c.seed,
-                     .first_example = world.rank() * norm.group.rank_batch};
+                     .first_example = world.rank() * norm.group.rank_batch, .precision = c.precision};
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Model& model) {
@@ -338,7 +339,9 @@ TrainResult train(const TrainConfig& config, TrainObserver* observer, std::share
                          .total_steps = run.total, .steps_per_epoch = run.per_epoch,
                          .renorm = norm.kind == NormKind::BatchRenorm, .clip_warmup = clip.warmup_steps,
                          .rmax_steps = clip.rmax_steps, .dmax_steps = clip.dmax_steps, .rmax = clip.rmax_final,
-                         .dmax = clip.dmax_final, .alpha = norm.config.alpha, .ranks = ranks});
+                         .dmax = clip.dmax_final, .alpha = norm.config.alpha, .ranks = ranks,
+                         .precision = enum_name(c.precision),
+                         .bf16_slow = c.precision == Precision::Bf16 && run.dev == Device::CPU && !cpu_has_bf16_math()});
   return run.loop(obs);
 }
 

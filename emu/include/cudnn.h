@@ -17,9 +17,9 @@ using cudnnFilterDescriptor_t = cudnnFilterStruct*;
 using cudnnConvolutionDescriptor_t = cudnnConvolutionStruct*;
 enum cudnnStatus_t : int { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED = 3000 };
 enum cudnnTensorFormat_t : int { CUDNN_TENSOR_NCHW = 0, CUDNN_TENSOR_NHWC = 1 };
-enum cudnnDataType_t : int { CUDNN_DATA_FLOAT = 0 };
+enum cudnnDataType_t : int { CUDNN_DATA_FLOAT = 0, CUDNN_DATA_BFLOAT16 = 9 };
 enum cudnnConvolutionMode_t : int { CUDNN_CONVOLUTION = 0, CUDNN_CROSS_CORRELATION = 1 };
-enum cudnnMathType_t : int { CUDNN_DEFAULT_MATH = 0, CUDNN_FMA_MATH = 3 };
+enum cudnnMathType_t : int { CUDNN_DEFAULT_MATH = 0, CUDNN_TENSOR_OP_MATH = 1, CUDNN_FMA_MATH = 3 };
 enum cudnnConvolutionFwdAlgo_t : int {};
 enum cudnnConvolutionBwdDataAlgo_t : int {};
 enum cudnnConvolutionBwdFilterAlgo_t : int {};
@@ -38,10 +38,12 @@ using cudnnConvolutionBwdFilterAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionBwdFil
 struct cudnnTensorStruct {
   cudnnTensorFormat_t format;
   int n, c, h, w;
+  cudnnDataType_t type;
 };
 struct cudnnFilterStruct {
   cudnnTensorFormat_t format;
   int k, c, r, s;
+  cudnnDataType_t type;
 };
 struct cudnnConvolutionStruct {
   int pad_h, pad_w, stride_h, stride_w, dil_h, dil_w;
@@ -59,14 +61,14 @@ inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { r
 inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
   return *d = new cudnnConvolutionStruct{}, CUDNN_STATUS_SUCCESS;
 }
-inline cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t, int n,
+inline cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t t, int n,
                                                 int c, int h, int w) {
-  *d = {f, n, c, h, w};
+  *d = {f, n, c, h, w, t};
   return CUDNN_STATUS_SUCCESS;
 }
-inline cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t, cudnnTensorFormat_t f, int k,
+inline cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t t, cudnnTensorFormat_t f, int k,
                                                 int c, int r, int s) {
-  *d = {f, k, c, r, s};
+  *d = {f, k, c, r, s, t};
   return CUDNN_STATUS_SUCCESS;
 }
 inline cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int ph, int pw, int u, int v, int dh,

@@ -1,10 +1,14 @@
-// The CPU convolution: one of two engines (kernels/cpu/detail/conv_engines.h), chosen at run time.
+// The CPU convolution: one of two engines (kernels/cpu/detail/conv_engines.h), chosen at run time;
+// bfloat16 in oneDNN's bf16 kernels, or widened to float32 where there are none.
 #include <atomic>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 
 #include "kernels/conv.h"
+#include "kernels/convert.h"
 #include "kernels/cpu/detail/conv_engines.h"
+#include "kernels/cpu/detail/host_buffer.h"
 #include "runtime/error.h"
 
 namespace renorm::kernels::cpu {
@@ -39,19 +43,66 @@ void set_conv_engine(ConvEngine e) {
   engine().store(e);
 }
 
-void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs, const Epilogue& ep) {
-  if (use_onednn()) return onednn::conv2d_forward(x, w, y, cs, ep);
-  im2col::conv2d_forward(x, w, y, cs, ep);
+bool onednn_bf16() { return use_onednn() && onednn::bf16_jit(); }
+
+namespace {
+int64_t input_size(const ConvShape& cs) { return cs.b * cs.h * cs.w * cs.c; }
+int64_t output_size(const ConvShape& cs) { return cs.b * cs.oh() * cs.ow() * cs.k; }
+int64_t filter_size(const ConvShape& cs) { return cs.k * cs.r * cs.s * cs.c; }
+
+// bfloat16 through the float32 engines, where oneDNN has no bf16 kernel (or the engine is im2col): the
+// activations widened and the filters rounded to bfloat16 into float32 copies, so the products and sums
+// are the ones oneDNN's bf16 kernels compute (exact products, float32 sums), only slower.
+struct Widened {
+  HostBuffer buffer;
+  float* p;
+  explicit Widened(int64_t n) : buffer(n * sizeof(float)), p(buffer.as<float>()) {}
+  Widened(const bf16_bits* x, int64_t n) : Widened(n) { to_f32(x, p, n); }
+  // float32 values rounded to bfloat16 (the filters)
+  Widened(const float* w, int64_t n) : Widened(n) {
+    for (int64_t i = 0; i < n; ++i) p[i] = bf16_to_float(float_to_bf16(w[i]));
+  }
+};
+}  // namespace
+
+template <class T>
+void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const Epilogue& ep) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_onednn()) return onednn::conv2d_forward(x, w, y, cs, ep);
+    im2col::conv2d_forward(x, w, y, cs, ep);
+  } else {
+    if (onednn_bf16()) return onednn::conv2d_forward(x, w, y, cs, ep);
+    const Widened xf(x, input_size(cs)), wf(w, filter_size(cs)), yf(output_size(cs));
+    conv2d_forward(xf.p, wf.p, yf.p, cs, ep);
+    to_bf16(yf.p, y, output_size(cs));
+  }
 }
 
-void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs) {
-  if (use_onednn()) return onednn::conv2d_backward_data(dy, w, dx, cs);
-  im2col::conv2d_backward_data(dy, w, dx, cs);
+template <class T>
+void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& cs) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_onednn()) return onednn::conv2d_backward_data(dy, w, dx, cs);
+    im2col::conv2d_backward_data(dy, w, dx, cs);
+  } else {
+    if (onednn_bf16()) return onednn::conv2d_backward_data(dy, w, dx, cs);
+    const Widened dyf(dy, output_size(cs)), wf(w, filter_size(cs)), dxf(input_size(cs));
+    conv2d_backward_data(dyf.p, wf.p, dxf.p, cs);
+    to_bf16(dxf.p, dx, input_size(cs));
+  }
 }
 
-void conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& cs) {
-  if (use_onednn()) return onednn::conv2d_backward_filter(x, dy, dw, cs);
-  im2col::conv2d_backward_filter(x, dy, dw, cs);
+template <class T>
+void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape& cs) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_onednn()) return onednn::conv2d_backward_filter(x, dy, dw, cs);
+    im2col::conv2d_backward_filter(x, dy, dw, cs);
+  } else {
+    if (onednn_bf16()) return onednn::conv2d_backward_filter(x, dy, dw, cs);
+    const Widened xf(x, input_size(cs)), dyf(dy, output_size(cs));
+    conv2d_backward_filter(xf.p, dyf.p, dw, cs);
+  }
 }
+
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
 
 }  // namespace renorm::kernels::cpu

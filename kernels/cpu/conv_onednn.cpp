@@ -1,14 +1,15 @@
 // CPU convolution through oneDNN (Debian's libdnnl, its OpenMP runtime: the same threads as the rest of
 // renorm). oneDNN JIT-compiles its kernels for the CPU it runs on (AVX2, AVX-512, ...), which is how
 // the fast path is chosen at run time. Activations stay NHWC and filters KRSC ("ohwi") in memory; each
-// primitive may ask for its filters in a blocked layout, into which they are reordered per call (K·R·S·C
-// floats: small next to the activations). Primitives are built once per shape (and bias or not) and
+// primitive may ask for its filters in a blocked layout (and, for bfloat16 activations, type), into
+// which the float32 master filters are reordered per call (K·R·S·C values: small next to the activations). Primitives are built once per shape (and bias or not) and
 // cached; their scratchpads (user mode: threads may run one primitive at once) and reordered filters
 // come from the caching host allocator (no fresh memory in a warm step). The forward's bias runs inside
 // oneDNN's kernel; its ReLU does not: oneDNN's ReLU (and clip) post-ops are a vmaxps that turns NaN into
 // 0, and renorm's ReLU keeps NaN (kernels/elementwise.h), so the ReLU is our own in-place pass over the
 // output right after the convolution: one read and write of it, the price of keeping NaN.
 #include "kernels/cpu/detail/conv_engines.h"
+#include "kernels/cpu/detail/host_buffer.h"
 #include "kernels/nn.h"
 
 #if RENORM_HAS_ONEDNN
@@ -18,9 +19,9 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
-#include "runtime/allocator.h"
 #include "runtime/cpu_isa.h"
 #include "runtime/error.h"
 
@@ -42,25 +43,25 @@ const dnnl::engine& cpu_engine() {
   return e;
 }
 
-// Host memory for one call, from the caching allocator.
-struct HostBuffer {
-  void* p = nullptr;
-  size_t bytes;
-  explicit HostBuffer(size_t b) : bytes(b) {
-    if (bytes) p = device_allocate(Device::CPU, bytes);
-  }
-  ~HostBuffer() {
-    if (p) device_release(Device::CPU, p, bytes);
-  }
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
+// oneDNN's element type for renorm's storage T; the filters the user passes are float32 (kernels/conv.h).
+template <class T>
+constexpr memory::data_type kType = std::is_same_v<T, float> ? memory::data_type::f32 : memory::data_type::bf16;
+
+// What a plan is built for besides the shape: the activations' type and, forward, the bias.
+struct Variant {
+  memory::data_type type = kF32;
+  bool bias = false;
 };
 
-memory::desc activations(int64_t b, int64_t c, int64_t h, int64_t w) { return memory::desc({b, c, h, w}, kF32, Tag::nhwc); }
-memory::desc src_desc(const ConvShape& cs) { return activations(cs.b, cs.c, cs.h, cs.w); }
-memory::desc dst_desc(const ConvShape& cs) { return activations(cs.b, cs.k, cs.oh(), cs.ow()); }
+memory::desc activations(int64_t b, int64_t c, int64_t h, int64_t w, memory::data_type t) {
+  return memory::desc({b, c, h, w}, t, Tag::nhwc);
+}
+memory::desc src_desc(const ConvShape& cs, memory::data_type t) { return activations(cs.b, cs.c, cs.h, cs.w, t); }
+memory::desc dst_desc(const ConvShape& cs, memory::data_type t) { return activations(cs.b, cs.k, cs.oh(), cs.ow(), t); }
 memory::desc user_filters(const ConvShape& cs) { return memory::desc({cs.k, cs.c, cs.r, cs.s}, kF32, Tag::ohwi); }
-memory::desc any_filters(const ConvShape& cs) { return memory::desc({cs.k, cs.c, cs.r, cs.s}, kF32, Tag::any); }
+memory::desc any_filters(const ConvShape& cs, memory::data_type t) {
+  return memory::desc({cs.k, cs.c, cs.r, cs.s}, t, Tag::any);
+}
 
 struct Geometry {
   memory::dims strides, pad_l, pad_r;
@@ -75,12 +76,13 @@ Geometry geometry(const ConvShape& cs) {
 
 constexpr auto kDirect = dnnl::algorithm::convolution_direct;
 
-dnnl::convolution_forward::desc forward_desc(const ConvShape& cs, bool bias) {
+// The bias is float32 in either type; bfloat16 filters, products accumulated in float32 (oneDNN's rule).
+dnnl::convolution_forward::desc forward_desc(const ConvShape& cs, Variant v) {
   const Geometry g = geometry(cs);
   const auto prop = dnnl::prop_kind::forward_training;
-  if (bias)
-    return {prop, kDirect, src_desc(cs), any_filters(cs), memory::desc({cs.k}, kF32, Tag::x), dst_desc(cs), g.strides, g.pad_l, g.pad_r};
-  return {prop, kDirect, src_desc(cs), any_filters(cs), dst_desc(cs), g.strides, g.pad_l, g.pad_r};
+  const memory::desc x = src_desc(cs, v.type), w = any_filters(cs, v.type), y = dst_desc(cs, v.type);
+  if (v.bias) return {prop, kDirect, x, w, memory::desc({cs.k}, kF32, Tag::x), y, g.strides, g.pad_l, g.pad_r};
+  return {prop, kDirect, x, w, y, g.strides, g.pad_l, g.pad_r};
 }
 
 dnnl::primitive_attr attributes() {
@@ -89,19 +91,21 @@ dnnl::primitive_attr attributes() {
   return attr;
 }
 
-dnnl::convolution_forward::primitive_desc make_forward(const ConvShape& cs, int variant) {
-  return {forward_desc(cs, variant), attributes(), cpu_engine()};
+dnnl::convolution_forward::primitive_desc make_forward(const ConvShape& cs, Variant v) {
+  return {forward_desc(cs, v), attributes(), cpu_engine()};
 }
-dnnl::convolution_backward_data::primitive_desc make_backward_data(const ConvShape& cs, int) {
+dnnl::convolution_backward_data::primitive_desc make_backward_data(const ConvShape& cs, Variant v) {
   const Geometry g = geometry(cs);
-  const dnnl::convolution_backward_data::desc d(kDirect, src_desc(cs), any_filters(cs), dst_desc(cs), g.strides, g.pad_l, g.pad_r);
-  return {d, attributes(), cpu_engine(), make_forward(cs, 0)};
+  const dnnl::convolution_backward_data::desc d(kDirect, src_desc(cs, v.type), any_filters(cs, v.type), dst_desc(cs, v.type),
+                                                g.strides, g.pad_l, g.pad_r);
+  return {d, attributes(), cpu_engine(), make_forward(cs, {v.type, false})};
 }
-dnnl::convolution_backward_weights::primitive_desc make_backward_filter(const ConvShape& cs, int) {
+// The filters' gradient is float32 in either type (from bfloat16 x and dy).
+dnnl::convolution_backward_weights::primitive_desc make_backward_filter(const ConvShape& cs, Variant v) {
   const Geometry g = geometry(cs);
-  const dnnl::convolution_backward_weights::desc d(kDirect, src_desc(cs), any_filters(cs), dst_desc(cs), g.strides, g.pad_l,
-                                                   g.pad_r);
-  return {d, attributes(), cpu_engine(), make_forward(cs, 0)};
+  const dnnl::convolution_backward_weights::desc d(kDirect, src_desc(cs, v.type), any_filters(cs, kF32), dst_desc(cs, v.type),
+                                                   g.strides, g.pad_l, g.pad_r);
+  return {d, attributes(), cpu_engine(), make_forward(cs, {v.type, false})};
 }
 
 // One primitive, built once per shape and variant, with the reorder between the user's KRSC filters and
@@ -123,14 +127,14 @@ using ForwardPlan = Plan<dnnl::convolution_forward::primitive_desc, dnnl::convol
 using DataPlan = Plan<dnnl::convolution_backward_data::primitive_desc, dnnl::convolution_backward_data>;
 using FilterPlan = Plan<dnnl::convolution_backward_weights::primitive_desc, dnnl::convolution_backward_weights>;
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int>;
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, bool>;
 
 // The plan of (shape, variant), built on first use; never destroyed (process lifetime).
 template <class P>
-const P& plan(const ConvShape& cs, int variant, P (*make)(const ConvShape&, int)) {
+const P& plan(const ConvShape& cs, Variant variant, P (*make)(const ConvShape&, Variant)) {
   static std::mutex mutex;
   static auto* plans = new std::map<Key, P>();
-  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, variant};
+  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, int(variant.type), variant.bias};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = plans->find(key);
   if (it != plans->end()) return it->second;
@@ -144,23 +148,23 @@ const P& plan(const ConvShape& cs, int variant, P (*make)(const ConvShape&, int)
   }
 }
 
-ForwardPlan forward_plan(const ConvShape& cs, int variant) {
+ForwardPlan forward_plan(const ConvShape& cs, Variant variant) {
   auto pd = make_forward(cs, variant);
   const auto want = pd.weights_desc();
   return ForwardPlan(std::move(pd), want, cs, false);
 }
-DataPlan data_plan(const ConvShape& cs, int variant) {
+DataPlan data_plan(const ConvShape& cs, Variant variant) {
   auto pd = make_backward_data(cs, variant);
   const auto want = pd.weights_desc();
   return DataPlan(std::move(pd), want, cs, false);
 }
-FilterPlan filter_plan(const ConvShape& cs, int variant) {
+FilterPlan filter_plan(const ConvShape& cs, Variant variant) {
   auto pd = make_backward_filter(cs, variant);
   const auto want = pd.diff_weights_desc();
   return FilterPlan(std::move(pd), want, cs, true);
 }
 
-memory wrap(const memory::desc& d, const float* p) { return memory(d, cpu_engine(), const_cast<float*>(p)); }
+memory wrap(const memory::desc& d, const void* p) { return memory(d, cpu_engine(), const_cast<void*>(p)); }
 
 // Runs the plan's primitive on `args` (the scratchpad added) and waits: oneDNN's CPU stream is in-order.
 template <class P>
@@ -187,8 +191,24 @@ memory filters_in(const P& p, const ConvShape& cs, const float* w, HostBuffer& b
 
 bool available() { return true; }
 
-void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs, const Epilogue& ep) {
-  const ForwardPlan& p = plan(cs, ep.bias ? 1 : 0, forward_plan);
+// oneDNN picks a reference (C++ loop) kernel where it has no JIT one for the CPU: for bfloat16 on CPUs
+// without AVX-512 (or with renorm's ISA lowered below it). Asked once, of a small bf16 convolution.
+bool bf16_jit() {
+  static const bool jit = [] {
+    try {
+      const ConvShape cs{.b = 2, .h = 8, .w = 8, .c = 16, .k = 16, .r = 3, .s = 3, .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1};
+      const std::string impl = make_forward(cs, {memory::data_type::bf16, false}).impl_info_str();
+      return impl.rfind("ref", 0) != 0;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return jit;
+}
+
+template <class T>
+void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const Epilogue& ep) {
+  const ForwardPlan& p = plan(cs, {kType<T>, ep.bias != nullptr}, forward_plan);
   HostBuffer wbuf(p.filters ? p.blocked.get_size() : 0);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(p.pd.src_desc(), x)},
                                        {DNNL_ARG_WEIGHTS, filters_in(p, cs, w, wbuf)},
@@ -198,16 +218,18 @@ void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& c
   if (ep.relu) epilogue_forward(y, cs.b * cs.oh() * cs.ow(), cs.k, Epilogue{nullptr, true});
 }
 
-void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs) {
-  const DataPlan& p = plan(cs, 0, data_plan);
+template <class T>
+void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& cs) {
+  const DataPlan& p = plan(cs, {kType<T>, false}, data_plan);
   HostBuffer wbuf(p.filters ? p.blocked.get_size() : 0);
   run(p, {{DNNL_ARG_DIFF_DST, wrap(p.pd.diff_dst_desc(), dy)},
           {DNNL_ARG_WEIGHTS, filters_in(p, cs, w, wbuf)},
           {DNNL_ARG_DIFF_SRC, wrap(p.pd.diff_src_desc(), dx)}});
 }
 
-void conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& cs) {
-  const FilterPlan& p = plan(cs, 0, filter_plan);
+template <class T>
+void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape& cs) {
+  const FilterPlan& p = plan(cs, {kType<T>, false}, filter_plan);
   HostBuffer wbuf(p.filters ? p.blocked.get_size() : 0);
   memory user = wrap(user_filters(cs), dw);
   memory out = p.filters ? memory(p.blocked, cpu_engine(), wbuf.p) : user;
@@ -218,12 +240,15 @@ void conv2d_backward_filter(const float* x, const float* dy, float* dw, const Co
   s.wait();
 }
 
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
+
 }  // namespace renorm::kernels::cpu::onednn
 
 #else  // built without oneDNN: the im2col engine is the only one
 
 namespace renorm::kernels::cpu::onednn {
 bool available() { return false; }
+bool bf16_jit() { return false; }
 }  // namespace renorm::kernels::cpu::onednn
 
 #endif

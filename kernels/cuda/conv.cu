@@ -1,13 +1,19 @@
 // cuDNN convolution, NHWC tensors and KRSC filters. One plan per shape (descriptors, algorithms,
 // workspace sizes), found once with cuDNN's heuristics and cached; workspaces come from the caching
-// allocator. Math mode CUDNN_FMA_MATH: plain float32, so results match the CPU to float rounding.
+// allocator. float32: math mode CUDNN_FMA_MATH, plain float32, so results match the CPU to float
+// rounding. bfloat16 (kernels/conv.h): CUDNN_DATA_BFLOAT16 tensors and filters, float32 compute, tensor
+// cores allowed (CUDNN_TENSOR_OP_MATH); the float32 master filters converted into a bfloat16 scratch per
+// call (K·R·S·C values, one launch), and dw computed in bfloat16 by cuDNN (which wants the filters' type
+// of its tensors) and widened: one rounding of a float32 sum, as in PyTorch's autocast.
 #include <map>
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <type_traits>
 
 #include "runtime/allocator.h"
 #include "kernels/conv.h"
+#include "kernels/convert.h"
 #include "kernels/cuda/launch.cuh"
 
 namespace renorm::kernels::cuda {
@@ -23,7 +29,10 @@ struct Plan {
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
 };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t>;
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int>;
+
+template <class T>
+constexpr cudnnDataType_t kType = std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
 
 template <class Perf>
 auto first_working(const Perf* perf, int n, const char* what) {
@@ -32,19 +41,19 @@ auto first_working(const Perf* perf, int n, const char* what) {
   throw CudnnError(std::string("cuDNN found no working ") + what + " algorithm for this convolution shape");
 }
 
-Plan make_plan(const ConvShape& cs) {
+Plan make_plan(const ConvShape& cs, cudnnDataType_t t) {
   Plan p;
   const cudnnHandle_t h = ::renorm::cuda::cudnn();
   RENORM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
   RENORM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
   RENORM_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w));
   RENORM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
-  RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(cs.b), int(cs.c), int(cs.h), int(cs.w)));
-  RENORM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, int(cs.k), int(cs.c), int(cs.r), int(cs.s)));
+  RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NHWC, t, int(cs.b), int(cs.c), int(cs.h), int(cs.w)));
+  RENORM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, t, CUDNN_TENSOR_NHWC, int(cs.k), int(cs.c), int(cs.r), int(cs.s)));
   RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
                                                      1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, CUDNN_FMA_MATH));
-  RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, int(cs.b), int(cs.k), int(cs.oh()), int(cs.ow())));
+  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, t == CUDNN_DATA_FLOAT ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+  RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, t, int(cs.b), int(cs.k), int(cs.oh()), int(cs.ow())));
   constexpr int kMax = 16;
   int n = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
@@ -62,41 +71,66 @@ Plan make_plan(const ConvShape& cs) {
   return p;
 }
 
+template <class T>
 const Plan& plan_for(const ConvShape& cs) {
   static std::mutex mutex;
   static auto* plans = new std::map<Key, Plan>();  // never destroyed: descriptors live for the process
-  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w};
+  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, int(kType<T>)};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = plans->find(key);
-  if (it == plans->end()) it = plans->emplace(key, make_plan(cs)).first;
+  if (it == plans->end()) it = plans->emplace(key, make_plan(cs, kType<T>)).first;
   return it->second;
+}
+
+int64_t filter_size(const ConvShape& cs) { return cs.k * cs.r * cs.s * cs.c; }
+
+// The filters in the activations' type: w itself for float32, else a bfloat16 copy in `buffer`.
+template <class T>
+const T* filters_as(const float* w, const ConvShape& cs, Scratch& buffer) {
+  if constexpr (std::is_same_v<T, float>) {
+    return w;
+  } else {
+    to_bf16(w, buffer.as<bf16_bits>(), filter_size(cs));
+    return buffer.as<bf16_bits>();
+  }
+}
+template <class T>
+size_t copy_bytes_for(const ConvShape& cs) {  // the filters' copy (none in float32)
+  return std::is_same_v<T, float> ? 0 : size_t(filter_size(cs)) * sizeof(T);
 }
 
 }  // namespace
 
-void conv2d_forward(const float* x, const float* w, float* y, const ConvShape& cs, const Epilogue& ep) {
-  const Plan& p = plan_for(cs);
-  Scratch ws(p.fwd_ws);
+template <class T>
+void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const Epilogue& ep) {
+  const Plan& p = plan_for<T>(cs);
+  Scratch ws(p.fwd_ws), wt(copy_bytes_for<T>(cs));
   const float one = 1.f, zero = 0.f;
-  RENORM_CUDNN_CHECK(cudnnConvolutionForward(::renorm::cuda::cudnn(), &one, p.x, x, p.w, w, p.conv, p.fwd, ws.p, ws.bytes,
-                                             &zero, p.y, y));
+  RENORM_CUDNN_CHECK(cudnnConvolutionForward(::renorm::cuda::cudnn(), &one, p.x, x, p.w, filters_as<T>(w, cs, wt), p.conv,
+                                             p.fwd, ws.p, ws.bytes, &zero, p.y, y));
   if (ep.bias || ep.relu) epilogue_forward(y, cs.b * cs.oh() * cs.ow(), cs.k, ep);  // kernels/cuda/nn.cu
 }
 
-void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& cs) {
-  const Plan& p = plan_for(cs);
-  Scratch ws(p.bwd_data_ws);
+template <class T>
+void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& cs) {
+  const Plan& p = plan_for<T>(cs);
+  Scratch ws(p.bwd_data_ws), wt(copy_bytes_for<T>(cs));
   const float one = 1.f, zero = 0.f;
-  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardData(::renorm::cuda::cudnn(), &one, p.w, w, p.y, dy, p.conv, p.bwd_data, ws.p,
-                                                  ws.bytes, &zero, p.x, dx));
+  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardData(::renorm::cuda::cudnn(), &one, p.w, filters_as<T>(w, cs, wt), p.y, dy, p.conv,
+                                                  p.bwd_data, ws.p, ws.bytes, &zero, p.x, dx));
 }
 
-void conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& cs) {
-  const Plan& p = plan_for(cs);
-  Scratch ws(p.bwd_filter_ws);
+template <class T>
+void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape& cs) {
+  const Plan& p = plan_for<T>(cs);
+  Scratch ws(p.bwd_filter_ws), dwt(copy_bytes_for<T>(cs));
   const float one = 1.f, zero = 0.f;
+  void* out = std::is_same_v<T, float> ? static_cast<void*>(dw) : dwt.p;
   RENORM_CUDNN_CHECK(cudnnConvolutionBackwardFilter(::renorm::cuda::cudnn(), &one, p.x, x, p.y, dy, p.conv, p.bwd_filter,
-                                                    ws.p, ws.bytes, &zero, p.w, dw));
+                                                    ws.p, ws.bytes, &zero, p.w, out));
+  if constexpr (!std::is_same_v<T, float>) to_f32(dwt.as<bf16_bits>(), dw, filter_size(cs));
 }
+
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
 
 }  // namespace renorm::kernels::cuda

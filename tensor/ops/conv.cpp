@@ -24,19 +24,21 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   if (x.dim(1) + 2 * pad < w.dim(1) || x.dim(2) + 2 * pad < w.dim(2))
     throw ShapeError(std::string(op) + ": filters " + w.shape().str() + " larger than the padded input " + x.shape().str());
   check_bias(op, x, bias, cs.k);
-  Tensor y = Tensor::empty(Shape{cs.b, cs.oh(), cs.ow(), cs.k}, x.device());
+  // Activations in x's storage (float32 or bfloat16: kernels/conv.h); the filters, bias and their
+  // gradients float32.
+  Tensor y = Tensor::empty(Shape{cs.b, cs.oh(), cs.ow(), cs.k}, x.device(), x.dtype());
   const bool need_x = x.requires_grad(), has_bias = bias.defined();
   const kernels::Epilogue ep{has_bias ? bias.data() : nullptr, relu};
-  RENORM_DISPATCH(x.device(), conv2d_forward, x.data(), w.data(), y.data(), cs, ep);
+  RENORM_DISPATCH_STORAGE(x.dtype(), x.device(), conv2d_forward, x.data_as<T>(), w.data(), y.data_as<T>(), cs, ep);
   return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), y = relu ? y.detach() : Tensor(), cs, need_x, has_bias,
                                       relu](const Tensor& g) {
     const EpilogueGrads e = epilogue_grads(y, g, cs.k, relu, has_bias);  // the ReLU mask and db in one pass
     Tensor dx, dw = Tensor::empty(w.shape(), g.device());
     if (need_x) {
-      dx = Tensor::empty(x.shape(), g.device());
-      RENORM_DISPATCH(g.device(), conv2d_backward_data, e.dz.data(), w.data(), dx.data(), cs);
+      dx = Tensor::empty(x.shape(), g.device(), x.dtype());
+      RENORM_DISPATCH_STORAGE(x.dtype(), g.device(), conv2d_backward_data, e.dz.data_as<T>(), w.data(), dx.data_as<T>(), cs);
     }
-    RENORM_DISPATCH(g.device(), conv2d_backward_filter, x.data(), e.dz.data(), dw.data(), cs);
+    RENORM_DISPATCH_STORAGE(x.dtype(), g.device(), conv2d_backward_filter, x.data_as<T>(), e.dz.data_as<T>(), dw.data(), cs);
     return std::vector<Tensor>{dx, dw, e.db};
   });
 }

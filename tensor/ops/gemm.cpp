@@ -34,6 +34,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   });
 }
 
+// bfloat16 input: the product of x and w rounded to bfloat16, in float32 (exact products, float32 sums:
+// kernels/conv.h's numbers; the layers this serves are small), the output and dx bfloat16 again.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   static constexpr const char* op = "linear";
   check_same_device(op, x, w);
@@ -42,20 +44,23 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                      " ([out,in]) do not match");
   const int64_t b = x.dim(0), in = x.dim(1), out = w.dim(0);
   check_bias(op, x, bias, out);
+  const DType dt = x.dtype();
+  const Tensor xf = x.detach().to(DType::F32), wk = dt == DType::F32 ? w.detach() : w.detach().to(dt).to(DType::F32);
   Tensor y = Tensor::empty(Shape{b, out}, x.device());
-  RENORM_DISPATCH(x.device(), gemm, false, true, b, out, in, 1.f, x.data(), w.data(), 0.f, y.data());
+  RENORM_DISPATCH(x.device(), gemm, false, true, b, out, in, 1.f, xf.data(), wk.data(), 0.f, y.data());
   if (bias.defined()) RENORM_DISPATCH(x.device(), epilogue_forward, y.data(), b, out, kernels::Epilogue{bias.data(), false});
   const bool need_x = x.requires_grad(), has_bias = bias.defined();
-  return record(op, y, {x, w, bias}, [x = x.detach(), w = w.detach(), b, in, out, need_x, has_bias](const Tensor& g) {
-    Tensor dx, dw = Tensor::empty(w.shape(), g.device()), db;
+  return record(op, y.to(dt), {x, w, bias}, [xf, wk, dt, b, in, out, need_x, has_bias](const Tensor& g_in) {
+    const Tensor g = g_in.to(DType::F32);
+    Tensor dx, dw = Tensor::empty(wk.shape(), g.device()), db;
     if (need_x) {  // dx(b,in) = g(b,out)·w(out,in)
-      dx = Tensor::empty(x.shape(), g.device());
-      RENORM_DISPATCH(g.device(), gemm, false, false, b, in, out, 1.f, g.data(), w.data(), 0.f, dx.data());
+      dx = Tensor::empty(xf.shape(), g.device());
+      RENORM_DISPATCH(g.device(), gemm, false, false, b, in, out, 1.f, g.data(), wk.data(), 0.f, dx.data());
     }
     // dw(out,in) = gᵀ(out,b)·x(b,in)
-    RENORM_DISPATCH(g.device(), gemm, true, false, out, in, b, 1.f, g.data(), x.data(), 0.f, dw.data());
+    RENORM_DISPATCH(g.device(), gemm, true, false, out, in, b, 1.f, g.data(), xf.data(), 0.f, dw.data());
     if (has_bias) db = epilogue_grads(Tensor(), g, out, false, true).db;
-    return std::vector<Tensor>{dx, dw, db};
+    return std::vector<Tensor>{need_x ? dx.to(dt) : dx, dw, db};
   });
 }
 

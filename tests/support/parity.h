@@ -25,6 +25,15 @@ constexpr double kParityTol = 2e-5;
 constexpr double kBf16UnitRoundoff = 1.0 / 256.0;
 constexpr double kParityTolBf16 = 2 * kBf16UnitRoundoff + kParityTol;
 
+// The rounding error allowed a float32 sum of n products (exact in float32, as products of bfloat16 values
+// are) whose exact value is `exact` and whose terms' magnitudes sum to `abs_sum`: Higham's bound
+// gamma_n·abs_sum, gamma_n = n·2^-24 / (1 − n·2^-24), for any summation order; when the sum is then
+// stored in bfloat16, one more rounding of at most kBf16UnitRoundoff of its magnitude.
+inline double dot_error_bound(double exact, double abs_sum, int64_t n, bool stored_bf16) {
+  const double nu = double(n) * 0x1p-24, sum_error = nu / (1 - nu) * abs_sum;
+  return stored_bf16 ? sum_error + kBf16UnitRoundoff * (std::abs(exact) + sum_error) : sum_error;
+}
+
 inline bool cuda_ready() {
   if (cuda_available()) return true;
   const std::string msg = "SKIPPED: no CUDA device: " + cuda_unavailable_reason();
