@@ -8,6 +8,12 @@ so that its sqrt(var + eps) is renorm's moving standard deviation σ), loads the
 [K,R,S,C] -> [K,C,R,S]), normalizes the validation images as renorm does (per-channel mean and standard
 deviation of the training pixels / 255) and prints both losses and accuracies. Exit 0 when the losses
 agree to 1e-4 (relative) and the accuracies to within one image, 1 when not, 2 for an unreadable run folder (one line naming the file).
+A --precision bf16 run (config.json "precision") is evaluated as renorm evaluates it (models/model.h): the
+input and every layer's output rounded to bfloat16 (round to nearest even, as torch's conversion), the
+convolution and linear weights rounded as they are read, the sums float32. Where the two float32 results
+before a rounding straddle a rounding point they round one bfloat16 ulp apart (2u = 2^-7 of the value, as
+tests/support/parity.h's kParityTolBf16 says), so the losses must agree to 2^-7 (relative) and the
+accuracies to within 1% of the images (predictions whose top two logits are within that of each other).
   /usr/bin/python3 tests/torch/resnet20_crosscheck.py RUN_DIR
 """
 import gzip
@@ -63,9 +69,19 @@ def load_images(cfg, train):
     return x, labels
 
 
+def identity(t):
+    return t
+
+
+def bf16(t):
+    """t rounded to bfloat16 (nearest even), as a float32 tensor: what renorm stores between layers."""
+    return t.to(torch.bfloat16).float()
+
+
 class Block(nn.Module):
-    def __init__(self, cin, cout, stride, normed):
+    def __init__(self, cin, cout, stride, normed, q=identity):
         super().__init__()
+        self.q = q
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=not normed)
         self.bn1 = nn.BatchNorm2d(cout) if normed else nn.Identity()
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=not normed)
@@ -73,34 +89,37 @@ class Block(nn.Module):
         self.stride, self.pad = stride, (cout - cin) // 2
 
     def forward(self, x):
-        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        q = self.q
+        y = q(self.bn2(q(self.conv2(F.relu(q(self.bn1(q(self.conv1(x)))))))))
         s = x if self.stride == 1 and self.pad == 0 else F.pad(x[:, :, ::self.stride, ::self.stride],
                                                                  (0, 0, 0, 0, self.pad, self.pad))
-        return F.relu(y + s)
+        return q(F.relu(y + s))
 
 
 class ResNet20(nn.Module):
-    def __init__(self, channels, classes, normed):
+    def __init__(self, channels, classes, normed, q=identity):
         super().__init__()
+        self.q = q
         self.conv = nn.Conv2d(channels, 16, 3, 1, 1, bias=not normed)
         self.bn = nn.BatchNorm2d(16) if normed else nn.Identity()
         blocks, cin = [], 16
         for width in (16, 32, 64):
             for b in range(3):
-                blocks.append(Block(cin, width, 2 if b == 0 and width != 16 else 1, normed))
+                blocks.append(Block(cin, width, 2 if b == 0 and width != 16 else 1, normed, q))
                 cin = width
         self.blocks = nn.Sequential(*blocks)
         self.fc = nn.Linear(64, classes)
 
     def forward(self, x):
-        x = self.blocks(F.relu(self.bn(self.conv(x))))
-        return self.fc(x.mean(dim=(2, 3)))
+        q = self.q
+        x = self.blocks(F.relu(q(self.bn(q(self.conv(q(x)))))))
+        return q(self.fc(q(x.mean(dim=(2, 3)))))
 
 
-def load_weights(net, w, eps, normed):
+def load_weights(net, w, eps, normed, q=identity):
     """renorm's names: body index 0 conv, 1 norm, 3.. blocks (branch 0 conv, 1 norm, 3 conv, 4 norm), 13 fc."""
     def conv(m, key):
-        m.weight.data = w[key + "weight"].permute(0, 3, 1, 2).contiguous()
+        m.weight.data = q(w[key + "weight"].permute(0, 3, 1, 2).contiguous())
         if m.bias is not None:
             m.bias.data = w[key + "bias"]
 
@@ -124,7 +143,7 @@ def load_weights(net, w, eps, normed):
         conv(blk.conv2, p + f"{second}.")
         norm(blk.bn2, p + f"{second + 1}.")
     fc = f"{first + 9 + 1}."
-    net.fc.weight.data, net.fc.bias.data = w[fc + "weight"], w[fc + "bias"]
+    net.fc.weight.data, net.fc.bias.data = q(w[fc + "weight"]), w[fc + "bias"]
 
 
 def main():
@@ -145,8 +164,10 @@ def main():
     px = train_x.transpose(0, 2, 3, 1).reshape(-1, train_x.shape[1]) / 255.0
     mean, std = px.mean(axis=0), np.sqrt(np.maximum((px * px).mean(axis=0) - px.mean(axis=0) ** 2, 1e-12))
     xt = torch.from_numpy(((x / 255.0 - mean[None, :, None, None]) / std[None, :, None, None]).astype(np.float32))
-    net = ResNet20(x.shape[1], 10, normed)
-    load_weights(net, read_safetensors(os.path.join(run, "model.safetensors")), cfg["eps"], normed)
+    low = cfg.get("precision", "fp32") == "bf16"
+    q = bf16 if low else identity
+    net = ResNet20(x.shape[1], 10, normed, q)
+    load_weights(net, read_safetensors(os.path.join(run, "model.safetensors")), cfg["eps"], normed, q)
     net.eval()
     with torch.no_grad():
         logits = torch.cat([net(xt[i:i + 256]) for i in range(0, len(xt), 256)]).double()
@@ -154,9 +175,10 @@ def main():
     acc = float((logits.argmax(1) == y).double().mean())
     loss = float(F.cross_entropy(logits, y))
     print(f"renorm: validation loss {renorm_loss:.6g}, accuracy {renorm_acc:.6f}; PyTorch ResNet-20 with its "
-          f"weights: loss {loss:.6g}, accuracy {acc:.6f} ({len(labels)} images)")
+          f"weights{' in bf16' if low else ''}: loss {loss:.6g}, accuracy {acc:.6f} ({len(labels)} images)")
     # The loss is the sharp test (every logit counts); metrics.csv keeps 6 digits, float32 sums differ a little.
-    same = abs(acc - renorm_acc) <= 1.0 / len(labels) + 1e-9 and abs(loss - renorm_loss) <= 1e-4 * max(1.0, renorm_loss)
+    loss_tol, acc_tol = (2.0 ** -7, 0.01) if low else (1e-4, 1.0 / len(labels))
+    same = abs(acc - renorm_acc) <= acc_tol + 1e-9 and abs(loss - renorm_loss) <= loss_tol * max(1.0, renorm_loss)
     sys.exit(0 if same else 1)
 
 
