@@ -24,8 +24,8 @@ class ConsoleProgress : public TrainObserver {
                 (long long)s.steps_per_epoch, s.device.c_str(), s.out_dir.c_str());
     if (s.precision != "fp32") std::printf("renorm-train: precision %s\n", s.precision.c_str());
     if (s.bf16_slow)
-      std::printf("renorm-train: note: this CPU has neither AVX512_BF16 nor AMX, so bf16 runs slower here than "
-                  "--precision fp32\n");
+      std::printf("renorm-train: note: renorm runs without AVX512_BF16 or AMX here (the CPU lacks them, or "
+                  "RENORM_CPU_ISA holds it below AVX-512), so bf16 is slower here than --precision fp32\n");
     if (s.renorm && s.clip_warmup >= s.total_steps)
       std::printf("renorm-train: note: the run ends within the clipping warmup (%lld steps at alpha %g), so r = 1 "
                   "and d = 0 throughout: Batch Renorm acts as batchnorm here; more steps, a larger --alpha or "

@@ -8,7 +8,10 @@
 #   3. the same with renorm's loops and oneDNN held to AVX2 (RENORM_CPU_ISA=avx2), when the CPU has more;
 #   4. renorm against PyTorch side by side (benchmarks/torch_step.py: alternated, 3 rounds), all cores;
 #   5. the same on 1 thread;
-#   6. ResNet-20 against PyTorch's ResNet-20 (torch_step.py --model resnet20), all cores.
+#   6. ResNet-20 against PyTorch's ResNet-20 (torch_step.py --model resnet20), all cores;
+#   7. renorm-bench-step --precision bf16 (the breakdown against the bf16 dot-product peak), all cores;
+#   8. renorm --precision bf16 against PyTorch's bf16 autocast, side by side (torch_step.py --precision bf16),
+#      all cores.
 # Writes each step's output (.txt) and JSON to OUTDIR (default build/bench-cpu). Needs the release build
 # (built here if missing) and Debian's python3-torch for steps 4-6 (installed by scripts/install-deps.sh --bench
 # when run as root; skipped, with the reason, without).
@@ -37,6 +40,11 @@ if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   run torch-1thread "/usr/bin/python3" benchmarks/torch_step.py --renorm "$bin" --rounds 3 --threads 1 --json "$out/torch-1thread.json"
   run torch-resnet20 "/usr/bin/python3" benchmarks/torch_step.py --model resnet20 --renorm "$bin" --rounds 3 --threads "$cores" \
     --json "$out/torch-resnet20.json"
+fi
+run step-bf16 "$bin" --steps 10 --precision bf16 --json "$out/step-bf16.json"
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  run torch-bf16 "/usr/bin/python3" benchmarks/torch_step.py --precision bf16 --renorm "$bin" --rounds 3 --threads "$cores" \
+    --json "$out/torch-bf16.json"
 else
   echo "renorm bench-cpu: PyTorch comparison skipped: /usr/bin/python3 has no torch (apt-get install python3-torch)"
 fi

@@ -109,6 +109,21 @@ def case_bad_env(cli):
     assert rc == OK, "RENORM_CPU_ISA=baseline RENORM_CPU_CONV=im2col: status %d: %s" % (rc, err)
 
 
+def case_precision(cli):
+    """--precision: a bad value is one line naming the flag; bf16 trains, is recorded in config.json, and says
+    once that it is slower where renorm runs without AVX512_BF16 or AMX (RENORM_CPU_ISA=avx2 holds it there)."""
+    rc, _, err = cli.run(cli.args("precision/bad", "--steps", "2", "--precision", "fp16"))
+    expect(rc, err, BAD_INPUT, "--precision", "'fp16'")
+    rc, out, err = cli.run(cli.args("precision/bf16", "--steps", "2", "--precision", "bf16"), env={"RENORM_CPU_ISA": "avx2"})
+    if rc == BAD_INPUT and "RENORM_CPU_ISA" in err:
+        print("SKIPPED: this CPU has no AVX2 to hold renorm to")
+        return
+    assert rc == OK, "--precision bf16: status %d: %s" % (rc, err)
+    assert out.count("slower here than --precision fp32") == 1, out
+    assert json.load(open(os.path.join(cli.work, "precision/bf16/config.json")))["precision"] == "bf16"
+    print("ok: --precision fp16 refused by name; bf16 trains, recorded, and the note said once")
+
+
 def case_epochs_overflow(cli):
     rc, _, err = cli.run(cli.args("epochs_overflow", "--epochs", str(2**63 - 1)))
     expect(rc, err, BAD_INPUT, "--epochs")
