@@ -14,12 +14,13 @@ op for either): per microbatch mean and biased variance, r = clip(sigma_B/sigma,
 d = clip((mu_B-mu)/sigma, -dmax, dmax) held constant for the gradient, moving mean and std updated once per
 step from the microbatch means (kernels/renorm.h). Layouts: PyTorch's default (NCHW) and channels_last.
 --precision bf16: PyTorch under torch.autocast(bfloat16) (its mixed-precision policy: convolutions and
-GEMMs in bfloat16, float32 weights, reductions per its op lists) against renorm-bench-step --precision bf16.
+GEMMs in bfloat16, float32 weights, reductions per its op lists) against renorm-bench-step --precision bf16;
+--precision fp32,bf16 runs both, alternated in each round, and adds renorm's bf16 step over its fp32 one.
 Timing: the median of --steps timed steps after two warm-ups, the device synchronized around each.
 
   /usr/bin/python3 benchmarks/torch_step.py [--model cifar-cnn|resnet20] [--device cpu|cuda] [--threads N] [--steps 10]
       [--renorm build/release/benchmarks/renorm-bench-step] [--rounds 3] [--json FILE] [--tf32] [--cudnn-benchmark]
-      [--precision fp32|bf16]
+      [--precision fp32|bf16|fp32,bf16]
 
 Debian's python3-torch is the CPU peer (/usr/bin/python3); on a GPU machine any python3 with CUDA torch.
 """
@@ -150,20 +151,20 @@ def label(kind, m):
     return kind if kind == "none" else f"{kind} M={m}"
 
 
-def torch_round(args):
+def torch_round(args, precision):
     out = {}
     for kind, m in configs(args.batch, args.microbatch):
         for layout in ("default", "channels_last"):
             out[(label(kind, m), layout)] = time_steps(args.model, kind, m, layout, args.device, args.batch, args.steps,
-                                                       args.precision)
+                                                       precision)
     return out
 
 
-def renorm_round(args):
+def renorm_round(args, precision):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "step.json")
         subprocess.run([args.renorm, "--model", args.model, "--device", args.device, "--batch", str(args.batch), "--microbatch",
-                        str(args.microbatch), "--steps", str(args.steps), "--precision", args.precision, "--json", path],
+                        str(args.microbatch), "--steps", str(args.steps), "--precision", precision, "--json", path],
                        check=True, stdout=subprocess.DEVNULL)
         with open(path) as f:
             rows = json.load(f)["results"]
@@ -185,8 +186,8 @@ def main():
                     help="CUDA: let cuDNN and cuBLAS use TF32 (PyTorch's default for convolutions; renorm computes in "
                          "float32, CUDNN_FMA_MATH, so the like-for-like default here is off)")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                    help="bf16: PyTorch's autocast to bfloat16 beside renorm's --precision bf16")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp32,bf16"],
+                    help="bf16: PyTorch's autocast to bfloat16 beside renorm's --precision bf16; fp32,bf16: both")
     args = ap.parse_args()
     if args.device == "cuda":
         torch.backends.cudnn.allow_tf32 = args.tf32
@@ -198,28 +199,35 @@ def main():
         os.environ["OMP_NUM_THREADS"] = str(threads)
     dev = (f"{torch.cuda.get_device_name()}, TF32 {'on' if args.tf32 else 'off'}, cudnn.benchmark "
            f"{'on' if args.cudnn_benchmark else 'off'}") if args.device == "cuda" else f"CPU, {threads} threads"
+    precisions = args.precision.split(",")
     print(f"{args.model} training step, batch {args.batch}, precision {args.precision}: PyTorch {torch.__version__} on {dev}",
           flush=True)
     torch_ms, renorm_ms = {}, {}
     for _ in range(args.rounds if args.renorm else 1):
-        if args.renorm:
-            for k, v in renorm_round(args).items():
-                renorm_ms.setdefault(k, []).append(v)
-        for k, v in torch_round(args).items():
-            torch_ms.setdefault(k, []).append(v)
-    print(f"{'norm':<12} {'torch NCHW':>11} {'torch NHWC':>11} {'renorm':>9}  images/s: torch best, renorm, ratio")
+        for p in precisions:
+            if args.renorm:
+                for k, v in renorm_round(args, p).items():
+                    renorm_ms.setdefault((p, k), []).append(v)
+            for k, v in torch_round(args, p).items():
+                torch_ms.setdefault((p,) + k, []).append(v)
     rows = []
-    for kind, m in configs(args.batch, args.microbatch):
-        name = label(kind, m)
-        t = {lay: statistics.median(torch_ms[(name, lay)]) for lay in ("default", "channels_last")}
-        best = min(t.values())
-        r = statistics.median(renorm_ms[name]) if name in renorm_ms else None
-        ratio = f"{best / r:5.2f}x" if r else "-"
-        rs = f"{r:9.2f}" if r else f"{'-':>9}"
-        print(f"{name:<12} {t['default']:11.2f} {t['channels_last']:11.2f} {rs}  "
-              f"{1000 * args.batch / best:8.0f} {1000 * args.batch / r if r else 0:8.0f} {ratio}")
-        rows.append({"norm": name, "torch_ms": t, "renorm_ms": r})
+    for p in precisions:
+        print(f"\n{p}:\n{'norm':<12} {'torch NCHW':>11} {'torch NHWC':>11} {'renorm':>9}  images/s: torch best, renorm, ratio")
+        for kind, m in configs(args.batch, args.microbatch):
+            name = label(kind, m)
+            t = {lay: statistics.median(torch_ms[(p, name, lay)]) for lay in ("default", "channels_last")}
+            best = min(t.values())
+            r = statistics.median(renorm_ms[(p, name)]) if (p, name) in renorm_ms else None
+            ratio = f"{best / r:5.2f}x" if r else "-"
+            rs = f"{r:9.2f}" if r else f"{'-':>9}"
+            print(f"{name:<12} {t['default']:11.2f} {t['channels_last']:11.2f} {rs}  "
+                  f"{1000 * args.batch / best:8.0f} {1000 * args.batch / r if r else 0:8.0f} {ratio}")
+            rows.append({"precision": p, "norm": name, "torch_ms": t, "renorm_ms": r})
     print("(ms/step, median over rounds of the median step; ratio = renorm images/s over PyTorch's best layout)")
+    if args.renorm and len(precisions) == 2:
+        print("\nrenorm bf16 over renorm fp32 (images/s): " + ", ".join(
+            f"{label(k, m)} {statistics.median(renorm_ms[('fp32', label(k, m))]) / statistics.median(renorm_ms[('bf16', label(k, m))]):.2f}x"
+            for k, m in configs(args.batch, args.microbatch)))
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:

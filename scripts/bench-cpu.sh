@@ -10,7 +10,7 @@
 #   5. the same on 1 thread;
 #   6. ResNet-20 against PyTorch's ResNet-20 (torch_step.py --model resnet20), all cores;
 #   7. renorm-bench-step --precision bf16 (the breakdown against the bf16 dot-product peak), all cores;
-#   8. renorm --precision bf16 against PyTorch's bf16 autocast, side by side (torch_step.py --precision bf16),
+#   8. renorm fp32 and bf16 against PyTorch fp32 and bf16 autocast, alternated (torch_step.py --precision fp32,bf16),
 #      all cores.
 # Writes each step's output (.txt) and JSON to OUTDIR (default build/bench-cpu). Needs the release build
 # (built here if missing) and Debian's python3-torch for steps 4-6 (installed by scripts/install-deps.sh --bench
@@ -43,7 +43,7 @@ if /usr/bin/python3 -c "import torch" 2>/dev/null; then
 fi
 run step-bf16 "$bin" --steps 10 --precision bf16 --json "$out/step-bf16.json"
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  run torch-bf16 "/usr/bin/python3" benchmarks/torch_step.py --precision bf16 --renorm "$bin" --rounds 3 --threads "$cores" \
+  run torch-bf16 "/usr/bin/python3" benchmarks/torch_step.py --precision fp32,bf16 --renorm "$bin" --rounds 3 --threads "$cores" \
     --json "$out/torch-bf16.json"
 else
   echo "renorm bench-cpu: PyTorch comparison skipped: /usr/bin/python3 has no torch (apt-get install python3-torch)"
