@@ -81,6 +81,8 @@ if [ "$gpus" -gt 1 ] && command -v mpirun >/dev/null; then
 fi
 run_step 4-bench-kernels "kernel benchmarks" "$bin/benchmarks/renorm-bench-kernels" --device cuda --json "$work/bench-kernels.json"
 run_step 4-bench-step "step benchmark" "$bin/benchmarks/renorm-bench-step" --device cuda --batch 128 --microbatch 4 --steps 20
+run_step 4-bench-step-bf16 "step benchmark, bf16 (cuDNN CUDNN_DATA_BFLOAT16)" "$bin/benchmarks/renorm-bench-step" --device cuda \
+  --batch 128 --microbatch 4 --steps 20 --precision bf16
 ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
 if [ -x "$ncu" ] && [ -x "$bin/tests/renorm-emu-traffic" ]; then
   # The emulator plans its chunks for as many multiprocessors as the GPU has (GPU_SMS; H100 and H200: 132).
@@ -122,6 +124,7 @@ tmp="$report.tmp"
   # The measurements themselves (issue 23: the norm kernels against same-size copies, the step's layers,
   # the DRAM calibration), as their programs printed them.
   for part in "4-bench-kernels:Norm kernels beside same-size device copies" "4-bench-step:The training step and its layers" \
+              "4-bench-step-bf16:The training step and its layers, bf16" \
               "4-dram:DRAM bytes (Nsight Compute) against the emulator's distinct bytes"; do
     [ -f "$work/${part%%:*}.log" ] || continue
     printf '\n## %s\n\n```\n' "${part#*:}"

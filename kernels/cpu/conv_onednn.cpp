@@ -2,9 +2,10 @@
 // renorm). oneDNN JIT-compiles its kernels for the CPU it runs on (AVX2, AVX-512, ...), which is how
 // the fast path is chosen at run time. Activations stay NHWC and filters KRSC ("ohwi") in memory; each
 // primitive may ask for its filters in a blocked layout (and, for bfloat16 activations, type), into
-// which the float32 master filters are reordered per call (K·R·S·C values: small next to the activations). Primitives are built once per shape (and bias or not) and
-// cached; their scratchpads (user mode: threads may run one primitive at once) and reordered filters
-// come from the caching host allocator (no fresh memory in a warm step). The forward's bias runs inside
+// which the float32 master filters are reordered per call (K·R·S·C values: small next to the
+// activations). Primitives are built once per shape, activations' type and bias or not, and cached;
+// their scratchpads (user mode: threads may run one primitive at once) and reordered filters come from
+// the caching host allocator (no fresh memory in a warm step). The forward's bias runs inside
 // oneDNN's kernel; its ReLU does not: oneDNN's ReLU (and clip) post-ops are a vmaxps that turns NaN into
 // 0, and renorm's ReLU keeps NaN (kernels/elementwise.h), so the ReLU is our own in-place pass over the
 // output right after the convolution: one read and write of it, the price of keeping NaN.
