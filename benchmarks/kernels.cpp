@@ -7,8 +7,11 @@
 // and outputs written once: moments 4, forward 8, backward 12, inference 8 bytes per element), GB/s and,
 // on CUDA, a device-to-device copy of those same bytes timed the same way in the same run (fixed costs
 // included) with the kernel's time over the copy's; at M = B on CUDA, cuDNN's NHWC batchnorm.
+// --precision bf16: x, y, dy and dx in bfloat16 (the statistics float32; issue 25), so the least bytes
+// halve; the cooperative kernels and cuDNN's batchnorm (float32 only) are left out.
 //   renorm-bench-kernels [--device auto|cpu|cuda] [--repeats 10] [--shapes cnn|large|all] [--json FILE]
 //                        [--shape B,H,W,C] [--microbatch M]     (one shape, one M: e.g. under Nsight Compute)
+//                        [--precision fp32|bf16]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -57,12 +60,12 @@ double cpu_time_ms(const std::function<void()>& f, int repeats) {
 // All buffers of one renorm call on one device.
 struct Buffers {
   Tensor x, dy, y, dx, gamma, beta, run_mean, run_std, mean, var, invstd, r, d, clip, dgamma, dbeta;
-  Buffers(const Shape4& s, NormShape ns, Device dev) {
+  Buffers(const Shape4& s, NormShape ns, Device dev, DType dt) {  // dt: the storage of x, dy, y, dx
     const Shape xs{s.b, s.h, s.w, s.c}, cs{s.c}, nc{ns.n, ns.c};
-    x = Tensor::normal(xs, 1, 0.5f, 1.5f, dev);
-    dy = Tensor::normal(xs, 2, 0.f, 1.f, dev);
-    y = Tensor::empty(xs, dev);
-    dx = Tensor::empty(xs, dev);
+    x = Tensor::normal(xs, 1, 0.5f, 1.5f, dev).to(dt);
+    dy = Tensor::normal(xs, 2, 0.f, 1.f, dev).to(dt);
+    y = Tensor::empty(xs, dev, dt);
+    dx = Tensor::empty(xs, dev, dt);
     gamma = Tensor::uniform(cs, 3, 0.5f, 1.5f, dev);
     beta = Tensor::uniform(cs, 4, -0.5f, 0.5f, dev);
     run_mean = Tensor::uniform(cs, 5, 0.f, 1.f, dev);
@@ -82,14 +85,15 @@ kernels::RenormParams params() {
 
 // Runs kernel k; false when it is a cooperative launch the device cannot hold (nothing ran).
 bool run_kernel(const std::string& k, Buffers& b, NormShape ns, Device dev) {
-  if (k == "moments") RENORM_DISPATCH(dev, moments, b.x.data(), ns, b.mean.data(), b.var.data());
+  const DType dt = b.x.dtype();
+  if (k == "moments") RENORM_DISPATCH_STORAGE(dt, dev, moments, b.x.data_as<T>(), ns, b.mean.data(), b.var.data());
   else if (k == "forward")
-    RENORM_DISPATCH(dev, renorm_forward_train, b.x.data(), ns, b.gamma.data(), b.beta.data(), b.run_mean.data(),
-                    b.run_std.data(), params(), b.y.data(), b.mean.data(), b.invstd.data(), b.r.data(), b.d.data(),
-                    b.clip.data());
+    RENORM_DISPATCH_STORAGE(dt, dev, renorm_forward_train, b.x.data_as<T>(), ns, b.gamma.data(), b.beta.data(),
+                            b.run_mean.data(), b.run_std.data(), params(), b.y.data_as<T>(), b.mean.data(), b.invstd.data(),
+                            b.r.data(), b.d.data(), b.clip.data());
   else if (k == "backward")
-    RENORM_DISPATCH(dev, renorm_backward, b.x.data(), b.dy.data(), ns, b.gamma.data(), b.mean.data(), b.invstd.data(),
-                    b.r.data(), b.d.data(), b.dx.data(), b.dgamma.data(), b.dbeta.data());
+    RENORM_DISPATCH_STORAGE(dt, dev, renorm_backward, b.x.data_as<T>(), b.dy.data_as<T>(), ns, b.gamma.data(), b.mean.data(),
+                            b.invstd.data(), b.r.data(), b.d.data(), b.dx.data_as<T>(), b.dgamma.data(), b.dbeta.data());
   else if (k == "fwd-coop")
     return kernels::cuda::renorm_forward_train_cooperative(b.x.data(), ns, b.gamma.data(), b.beta.data(),
                                                            b.run_mean.data(), b.run_std.data(), params(), b.y.data(),
@@ -100,8 +104,8 @@ bool run_kernel(const std::string& k, Buffers& b, NormShape ns, Device dev) {
                                                       b.invstd.data(), b.r.data(), b.d.data(), b.dx.data(),
                                                       b.dgamma.data(), b.dbeta.data());
   else
-    RENORM_DISPATCH(dev, renorm_inference, b.x.data(), ns.n * ns.rows, ns.c, b.gamma.data(), b.beta.data(),
-                    b.run_mean.data(), b.run_std.data(), b.y.data());
+    RENORM_DISPATCH_STORAGE(dt, dev, renorm_inference, b.x.data_as<T>(), ns.n * ns.rows, ns.c, b.gamma.data(), b.beta.data(),
+                            b.run_mean.data(), b.run_std.data(), b.y.data_as<T>());
   return true;
 }
 
@@ -109,10 +113,14 @@ bool backward_kind(const std::string& k) { return k == "backward" || k == "bwd-c
 const Tensor& output_of(const std::string& k, const Buffers& b) {
   return k == "moments" ? b.var : backward_kind(k) ? b.dx : b.y;
 }
-// The least bytes per element: inputs read and outputs written once.
-double least_bytes_per_element(const std::string& k) { return k == "moments" ? 4 : backward_kind(k) ? 12 : 8; }
+// The least bytes per element: inputs read and outputs written once (`size` bytes each: 4 or 2).
+double least_bytes_per_element(const std::string& k, double size) {
+  return (k == "moments" ? 1 : backward_kind(k) ? 3 : 2) * size;
+}
 
-// The CUDA result's normalized error against the CPU's; throws past 1e-4. k's CPU peer: the two launches.
+// The CUDA result's normalized error against the CPU's; throws past 1e-4 (for a bfloat16 output, past
+// 1e-4 plus two bfloat16 unit roundoffs: the float32 values before the rounding may straddle a rounding
+// point). k's CPU peer: the two launches.
 double validate(const std::string& k, Buffers& host, Buffers& dev, NormShape ns, const std::string& where) {
   const std::string cpu_k = k == "fwd-coop" ? "forward" : k == "bwd-coop" ? "backward" : k;
   run_kernel(cpu_k, host, ns, Device::CPU);
@@ -120,7 +128,7 @@ double validate(const std::string& k, Buffers& host, Buffers& dev, NormShape ns,
   run_kernel(k, dev, ns, Device::CUDA);
   const Comparison c = compare(output_of(cpu_k, host), output_of(k, dev));  // tensor/compare.h
   const double err = c.non_finite ? INFINITY : c.normalized_error;
-  if (!(err < 1e-4))
+  if (!(err < (output_of(k, dev).dtype() == DType::F32 ? 1e-4 : 1e-4 + 2.0 / 256)))
     throw Error(k + " at " + where + ": CUDA differs from the CPU (normalized error " + std::to_string(err) + ")");
   return err;
 }
@@ -133,7 +141,7 @@ bool bench_kernel(const std::string& k, const std::string& sh, int64_t m, NormSh
     std::printf("%-10s %-18s %5lld   does not fit: the device cannot hold its grid at once\n", k.c_str(), sh.c_str(), (long long)m);
     return false;
   }
-  const double bytes = least_bytes_per_element(k) * double(ns.numel());
+  const double bytes = least_bytes_per_element(k, double(dtype_size(host.x.dtype()))) * double(ns.numel());
   const double err = cuda ? validate(k, host, *devb, ns, sh) : 0.0;
   const double ms = cuda ? bench::cuda_time_ms([&] { run_kernel(k, *devb, ns, dev); }, reps)
                          : cpu_time_ms([&] { run_kernel(k, host, ns, dev); }, reps);
@@ -173,7 +181,7 @@ Shape4 parse_shape(const std::string& v) {
 }
 
 int main(int argc, char** argv) try {
-  std::string device = "auto", which = "all", json;
+  std::string device = "auto", which = "all", json, precision = "fp32";
   int repeats = 10;
   int64_t microbatch = 0;  // 0: both 4 and B
   std::vector<Shape4> shapes;
@@ -186,9 +194,12 @@ int main(int argc, char** argv) try {
     else if (f == "--shape") shapes.push_back(parse_shape(argv[i + 1]));
     else if (f == "--microbatch") microbatch = std::stoll(argv[i + 1]);
     else if (f == "--json") json = argv[i + 1];
-    else throw ConfigError("unknown flag " + f + " (--device, --repeats, --shapes, --shape, --microbatch, --json)");
+    else if (f == "--precision") precision = argv[i + 1];
+    else throw ConfigError("unknown flag " + f + " (--device, --repeats, --shapes, --shape, --microbatch, --json, --precision)");
   }
   if (repeats < 1) throw ConfigError("--repeats must be >= 1");
+  if (precision != "fp32" && precision != "bf16") throw ConfigError("--precision: '" + precision + "' is not one of fp32, bf16");
+  const DType dt = precision == "bf16" ? DType::BF16 : DType::F32;
   const Device dev = parse_device(device);
   if (shapes.empty()) {  // no --shape: the lists --shapes names
     if (which != "large")
@@ -201,27 +212,28 @@ int main(int argc, char** argv) try {
       throw ConfigError("--microbatch " + std::to_string(microbatch) + " must divide B " + std::to_string(s.b));
   const bool cuda = dev == Device::CUDA;
   const double copy = cuda ? bench::cuda_copy_gbs() : 0.0;
-  std::printf("renorm kernel benchmarks on %s%s\n", device_description(dev).c_str(),
+  std::printf("renorm kernel benchmarks, %s storage, on %s%s\n", precision.c_str(), device_description(dev).c_str(),
               cuda ? (", device-to-device copy " + std::to_string(int(copy)) + " GB/s (1 GiB)").c_str() : "");
   std::printf("%-10s %-18s %5s %10s %10s %9s %10s %8s %9s\n", "kernel", "x [B,H,W,C]", "M", "ms", "MB least", "GB/s",
               cuda ? "copy ms" : "", cuda ? "x copy" : "", cuda ? "max err" : "");
   std::vector<Record> out;
   std::vector<std::string> names = {"moments", "forward", "backward", "inference"};
-  if (cuda) names.insert(names.end(), {"fwd-coop", "bwd-coop"});
+  if (cuda && dt == DType::F32) names.insert(names.end(), {"fwd-coop", "bwd-coop"});
   for (const Shape4& s : shapes)
     for (int64_t m : microbatch ? std::vector<int64_t>{microbatch} : std::vector<int64_t>{4, s.b}) {
       if (s.b % m != 0) continue;
       const NormShape ns{s.b / m, m * s.h * s.w, s.c};
       const std::string sh = std::to_string(s.b) + "," + std::to_string(s.h) + "," + std::to_string(s.w) + "," + std::to_string(s.c);
-      Buffers host(s, ns, Device::CPU);
-      Buffers* devb = cuda ? new Buffers(s, ns, dev) : &host;
+      Buffers host(s, ns, Device::CPU, dt);
+      Buffers* devb = cuda ? new Buffers(s, ns, dev, dt) : &host;
       const int reps = s.h * s.w * s.c * s.b > (int64_t(1) << 27) ? std::max(3, repeats / 3) : repeats;
       for (const std::string& k : names) bench_kernel(k, sh, m, ns, host, devb, dev, reps, &out);
-      if (cuda && m == s.b) bench_cudnn(s, sh, ns, *devb, reps, &out);
+      if (cuda && m == s.b && dt == DType::F32) bench_cudnn(s, sh, ns, *devb, reps, &out);
       if (cuda) delete devb;
     }
   if (!json.empty()) {
-    std::string j = "{\"device\": \"" + device_description(dev) + "\", \"copy_gbs\": " + std::to_string(copy) + ", \"results\": [\n";
+    std::string j = "{\"device\": \"" + device_description(dev) + "\", \"precision\": \"" + precision +
+                    "\", \"copy_gbs\": " + std::to_string(copy) + ", \"results\": [\n";
     for (size_t i = 0; i < out.size(); ++i) {
       const Record& r = out[i];
       j += std::string(i ? ",\n" : "") + "  {\"kernel\": \"" + r.kernel + "\", \"x\": [" + r.shape + "], \"m\": " + std::to_string(r.m) +
