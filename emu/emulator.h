@@ -2,6 +2,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "cuda_runtime.h"
@@ -32,5 +33,15 @@ bool device_allocation(const void* p, uintptr_t* base, size_t* bytes);
 void begin_traffic(const void* dynamic_shared, size_t dynamic_bytes);
 void end_traffic(const char* kernel);
 void record(uintptr_t address, size_t bytes, bool write);  // one access inside the running launch
+
+// Stream capture (emu/graph.cpp). captured(s, work): when stream s (any stream, for s = the capturing
+// one's library handle: pass capturing_stream()) is capturing, appends `work` to its graph and returns
+// true; otherwise false, and the caller does the work now. refuse_in_capture(call): cudaSuccess when no
+// stream captures; else invalidates the capture and fails with cudaErrorStreamCaptureUnsupported naming
+// `call` (synchronizations, allocations, frees).
+bool captured(cudaStream_t s, std::function<void()> work);
+cudaStream_t capturing_stream();  // the stream capturing now, or nullptr
+bool any_capture();
+cudaError_t refuse_in_capture(const char* call);
 
 }  // namespace renorm_emu

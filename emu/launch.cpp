@@ -103,6 +103,12 @@ bool launchable(const DeviceConfig& dc, const char* kernel, dim3 grid, dim3 bloc
     fail(cudaErrorInvalidResourceHandle, std::string("kernel ") + kernel + ": unknown stream");
     return false;
   }
+  return true;
+}
+// A launch that passed launchable: counted now, or — when s is capturing — recorded to run (and be
+// counted) at each replay of the graph; true when it is to run now.
+bool run_now(const char* kernel, dim3 block, size_t dynamic_shared, cudaStream_t s, std::function<void()> replay) {
+  if (captured(s, std::move(replay))) return false;
   log_launch(kernel, block, dynamic_shared);
   count(Counted::Launch, kernel);
   return true;
@@ -168,9 +174,11 @@ struct Cooperative {
 }  // namespace
 
 void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
-            void (*body)(const void*), const void* closure) {
+            void (*body)(const void*), std::shared_ptr<const void> owned) {
   const DeviceConfig& dc = device_config();
   if (!launchable(dc, kernel, grid, block, dynamic_shared, s)) return;
+  if (!run_now(kernel, block, dynamic_shared, s, [=] { launch(kernel, grid, block, dynamic_shared, s, body, owned); })) return;
+  const void* closure = owned.get();
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
   unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
@@ -196,9 +204,10 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
 }
 
 void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
-                        void (*body)(const void*), const void* closure) {
+                        void (*body)(const void*), std::shared_ptr<const void> owned) {
   const DeviceConfig& dc = device_config();
   if (!launchable(dc, kernel, grid, block, dynamic_shared, s)) return;
+  const void* closure = owned.get();
   const uint64_t n = uint64_t(grid.x) * grid.y * grid.z;
   const uint64_t resident = uint64_t(resident_blocks_per_multiprocessor(block.x * block.y * block.z, dynamic_shared)) *
                             uint64_t(dc.prop.multiProcessorCount);
@@ -207,6 +216,9 @@ void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynami
                                                  " blocks, but only " + std::to_string(resident) + " can be resident");
     return;
   }
+  if (!run_now(kernel, block, dynamic_shared, s,
+               [=] { launch_cooperative(kernel, grid, block, dynamic_shared, s, body, owned); }))
+    return;
   std::lock_guard<std::mutex> lock(g_launch_mutex);
   std::vector<unsigned char> dyn(n * dynamic_shared, 0xff);  // one range: the traffic account's shared memory
   Cooperative co;

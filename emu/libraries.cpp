@@ -10,6 +10,7 @@
 
 #include "cublas_v2.h"
 #include "cudnn.h"
+#include "emulator.h"
 
 namespace renorm_emu {
 namespace {
@@ -95,6 +96,16 @@ cudnnStatus_t convolve(const char* name, bool ok, const void* alpha, const void*
   account_call(name, spans);
   return CUDNN_STATUS_SUCCESS;
 }
+
+// A reference library call queued while a stream captures (emu/graph.cpp): recorded with copies of its
+// host scalars (alpha and beta point at the caller's locals) to run at each replay; false when nothing
+// captures (or the reference libraries are off: the call answers NOT_SUPPORTED now, as without capture).
+template <class Call>
+bool captured_library_call(const void* alpha, const void* beta, Call call) {
+  if (!g_reference || !any_capture()) return false;
+  const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);
+  return captured(capturing_stream(), [=] { call(&a, &b); });
+}
 }  // namespace
 
 void set_reference_libraries(bool on) { g_reference = on; }
@@ -103,33 +114,45 @@ bool reference_libraries() { return g_reference; }
 
 using renorm_emu::Span;
 
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
                                       cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd,
-                                      cudnnConvolutionFwdAlgo_t, void*, size_t, const void* beta,
+                                      cudnnConvolutionFwdAlgo_t algo, void* work, size_t work_bytes, const void* beta,
                                       cudnnTensorDescriptor_t yd, void* y) {
   using namespace renorm_emu;
+  if (captured_library_call(alpha, beta, [=](const float* a, const float* b) {
+        cudnnConvolutionForward(h, a, xd, x, wd, w, cd, algo, work, work_bytes, b, yd, y);
+      }))
+    return CUDNN_STATUS_SUCCESS;
   const float *xs = static_cast<const float*>(x), *ws = static_cast<const float*>(w);
   return convolve("cudnnConvolutionForward", supported(xd, wd, cd, yd), alpha, beta, y, elems(yd), [&](std::vector<double>& acc) {
     for_each_term(xd, wd, cd, yd, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += double(xs[xi]) * ws[wi]; });
   }, {Span{x, elems(xd) * 4, false}, Span{w, elems(wd) * 4, false}});
 }
 
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t, const void* alpha, cudnnFilterDescriptor_t wd, const void* w,
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void* alpha, cudnnFilterDescriptor_t wd, const void* w,
                                            cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
-                                           cudnnConvolutionBwdDataAlgo_t, void*, size_t, const void* beta,
+                                           cudnnConvolutionBwdDataAlgo_t algo, void* work, size_t work_bytes, const void* beta,
                                            cudnnTensorDescriptor_t dxd, void* dx) {
   using namespace renorm_emu;
+  if (captured_library_call(alpha, beta, [=](const float* a, const float* b) {
+        cudnnConvolutionBackwardData(h, a, wd, w, dyd, dy, cd, algo, work, work_bytes, b, dxd, dx);
+      }))
+    return CUDNN_STATUS_SUCCESS;
   const float *gs = static_cast<const float*>(dy), *ws = static_cast<const float*>(w);
   return convolve("cudnnConvolutionBackwardData", supported(dxd, wd, cd, dyd), alpha, beta, dx, elems(dxd), [&](std::vector<double>& acc) {
     for_each_term(dxd, wd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += double(gs[yi]) * ws[wi]; });
   }, {Span{dy, elems(dyd) * 4, false}, Span{w, elems(wd) * 4, false}});
 }
 
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
                                              cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
-                                             cudnnConvolutionBwdFilterAlgo_t, void*, size_t, const void* beta,
+                                             cudnnConvolutionBwdFilterAlgo_t algo, void* work, size_t work_bytes, const void* beta,
                                              cudnnFilterDescriptor_t dwd, void* dw) {
   using namespace renorm_emu;
+  if (captured_library_call(alpha, beta, [=](const float* a, const float* b) {
+        cudnnConvolutionBackwardFilter(h, a, xd, x, dyd, dy, cd, algo, work, work_bytes, b, dwd, dw);
+      }))
+    return CUDNN_STATUS_SUCCESS;
   const float *xs = static_cast<const float*>(x), *gs = static_cast<const float*>(dy);
   return convolve("cudnnConvolutionBackwardFilter", supported(xd, dwd, cd, dyd), alpha, beta, dw, elems(dwd), [&](std::vector<double>& acc) {
     for_each_term(xd, dwd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += double(xs[xi]) * gs[yi]; });
@@ -137,9 +160,13 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t, const void* alpha, c
 }
 
 // Column-major C (m×n) = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n.
-cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                            const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                            float* c, int ldc) {
+  if (renorm_emu::captured_library_call(alpha, beta, [=](const float* al, const float* be) {
+        cublasSgemm(h, ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc);
+      }))
+    return CUBLAS_STATUS_SUCCESS;
   if (!renorm_emu::reference_libraries()) {
     renorm_emu::count(renorm_emu::Counted::LibraryCall);
     return CUBLAS_STATUS_NOT_SUPPORTED;

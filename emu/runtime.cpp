@@ -260,6 +260,7 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int dev) {
   return ok();
 }
 cudaError_t cudaDeviceSynchronize() {
+  if (const cudaError_t e = refuse_in_capture("cudaDeviceSynchronize")) return e;
   count(Counted::Sync);
   return ok();
 }
@@ -300,6 +301,7 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, const voi
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   cudaError_t e;
   if (!device_ready(&e)) return e;
+  if ((e = refuse_in_capture("cudaMalloc"))) return e;
   *p = nullptr;
   if (posix_memalign(p, 256, bytes ? bytes : 1) != 0)
     return fail(cudaErrorMemoryAllocation, "cudaMalloc of " + std::to_string(bytes) + " bytes");
@@ -311,6 +313,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return ok();
+  if (const cudaError_t e = refuse_in_capture("cudaFree")) return e;
   Registry& r = registry();
   {
     std::lock_guard<std::mutex> lock(r.mutex);
@@ -322,6 +325,7 @@ cudaError_t cudaFree(void* p) {
 }
 cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {
   *p = nullptr;
+  if (const cudaError_t e = refuse_in_capture("cudaHostAlloc")) return e;
   if (posix_memalign(p, 64, bytes ? bytes : 1) != 0)
     return fail(cudaErrorMemoryAllocation, "cudaHostAlloc of " + std::to_string(bytes) + " bytes");
   Registry& r = registry();
@@ -332,6 +336,7 @@ cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {
 cudaError_t cudaMallocHost(void** p, size_t bytes) { return cudaHostAlloc(p, bytes, cudaHostAllocDefault); }
 cudaError_t cudaFreeHost(void* p) {
   if (!p) return ok();
+  if (const cudaError_t e = refuse_in_capture("cudaFreeHost")) return e;
   Registry& r = registry();
   {
     std::lock_guard<std::mutex> lock(r.mutex);
@@ -346,6 +351,7 @@ cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
   return ok();
 }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (const cudaError_t e = refuse_in_capture("cudaMemcpy (synchronous: it waits for the device)")) return e;
   count(Counted::Sync);  // the synchronous copy waits for the device
   return cudaMemcpyAsync(dst, src, bytes, kind, nullptr);
 }
@@ -353,6 +359,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: unknown stream");
   if (bytes == 0) return ok();
   if (const cudaError_t e = check_copy(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
+  if (captured(s, [=] { cudaMemcpyAsync(dst, src, bytes, kind, s); })) return ok();  // host bytes read at replay
   count(Counted::Copy);
   std::memmove(dst, src, bytes);
   return ok();
@@ -363,6 +370,7 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t s) {
   if (bytes == 0) return ok();
   if (!in_device(p, bytes))
     return fail(cudaErrorInvalidValue, "cudaMemsetAsync: " + std::to_string(bytes) + " bytes are not emulated device memory");
+  if (captured(s, [=] { cudaMemsetAsync(p, value, bytes, s); })) return ok();
   count(Counted::Memset);
   std::memset(p, value, bytes);
   return ok();
@@ -377,6 +385,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
 }
 cudaError_t cudaStreamDestroy(cudaStream_t s) { return forget(&Registry::streams, s, "cudaStreamDestroy"); }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  if (const cudaError_t e = refuse_in_capture("cudaStreamSynchronize")) return e;
   count(Counted::Sync);
   return valid_stream(s) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
 }
@@ -397,11 +406,13 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) { return forget(&Registry::events, e
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   if (!valid_event(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event");
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown stream");
+  if (captured(s, [=] { cudaEventRecord(e, s); })) return ok();
   e->recorded = true;
   e->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
   return ok();
 }
 cudaError_t cudaEventSynchronize(cudaEvent_t e) {
+  if (const cudaError_t err = refuse_in_capture("cudaEventSynchronize")) return err;
   count(Counted::Sync);
   return valid_event(e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
 }

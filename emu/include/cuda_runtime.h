@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <unordered_set>
 #include <string>
 
@@ -25,6 +26,8 @@ enum cudaError_t : int {
   cudaErrorLaunchOutOfResources = 701,
   cudaErrorLaunchFailure = 719,
   cudaErrorCooperativeLaunchTooLarge = 720,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
 };
 using cudaError = cudaError_t;
 
@@ -83,6 +86,20 @@ struct CUstream_st;
 struct CUevent_st;
 using cudaStream_t = CUstream_st*;
 using cudaEvent_t = CUevent_st*;
+struct CUgraph_st;
+struct CUgraphExec_st;
+using cudaGraph_t = CUgraph_st*;
+using cudaGraphExec_t = CUgraphExec_st*;
+enum cudaStreamCaptureMode : int {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+enum cudaStreamCaptureStatus : int {
+  cudaStreamCaptureStatusNone = 0,
+  cudaStreamCaptureStatusActive = 1,
+  cudaStreamCaptureStatusInvalidated = 2,
+};
 
 constexpr unsigned cudaStreamDefault = 0, cudaStreamNonBlocking = 1;
 constexpr unsigned cudaEventDefault = 0, cudaEventBlockingSync = 1, cudaEventDisableTiming = 2;
@@ -138,16 +155,31 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventQuery(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end);
 
+// Stream capture and graphs (emu/graph.cpp). While a stream captures, the launches, copies, memsets,
+// event records and library calls queued on it are recorded in order, not done; cudaGraphLaunch replays
+// them in that order. A synchronization (device, stream, event, a synchronous cudaMemcpy: every host
+// read of device memory), an allocation or a free while a stream captures fails with
+// cudaErrorStreamCaptureUnsupported, names the call, and invalidates the capture: cudaStreamEndCapture
+// then returns cudaErrorStreamCaptureInvalidated and no graph. One stream captures at a time.
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph);
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* status);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+
 namespace renorm_emu {
 // Runs a kernel: `body(closure)` once per thread of every block, blocks one after another. A bad
-// configuration or a trapped thread leaves the error for cudaGetLastError, as a real launch does.
+// configuration or a trapped thread leaves the error for cudaGetLastError, as a real launch does. The
+// closure (the arguments) is shared, so that a capturing stream can keep it for every replay.
 void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
-            void (*body)(const void*), const void* closure);
+            void (*body)(const void*), std::shared_ptr<const void> closure);
 // A cooperative launch (cudaLaunchCooperativeKernel): every block resident at once, so that grid.sync()
 // (renorm_emu::grid_sync) can wait for all of them; more blocks than can be resident is
 // cudaErrorCooperativeLaunchTooLarge, as on a GPU.
 void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
-                        void (*body)(const void*), const void* closure);
+                        void (*body)(const void*), std::shared_ptr<const void> closure);
 int resident_blocks_per_multiprocessor(unsigned threads, size_t dynamic_shared);
 // True for pointers inside memory from the emulated cudaMalloc (for tests of the emulator).
 bool is_device_pointer(const void* p);

@@ -9,6 +9,7 @@
 // build-time resource test checks them (scripts/check_kernel_resources.py).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <tuple>
 #if !RENORM_CUDA_EMULATION
 #include <cooperative_groups.h>
@@ -29,13 +30,15 @@ const char* kernel_name() {
 }
 
 #if RENORM_CUDA_EMULATION
-// The emulator runs the kernel's body per thread: the arguments as one tuple, applied by a closure.
-using EmulatedLaunch = void (*)(const char*, dim3, dim3, size_t, cudaStream_t, void (*)(const void*), const void*);
+// The emulator runs the kernel's body per thread: the arguments as one tuple (kept by a graph that
+// captures the launch), applied by a closure.
+using EmulatedLaunch = void (*)(const char*, dim3, dim3, size_t, cudaStream_t, void (*)(const void*),
+                                std::shared_ptr<const void>);
 template <auto Kernel, class... Args>
 void emulate(EmulatedLaunch run, const char* name, dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
-  const std::tuple<Args...> params(args...);
   run(name, grid, block, shared_bytes, ::renorm::cuda::stream(),
-      [](const void* p) { std::apply(Kernel, *static_cast<const std::tuple<Args...>*>(p)); }, &params);
+      [](const void* p) { std::apply(Kernel, *static_cast<const std::tuple<Args...>*>(p)); },
+      std::make_shared<const std::tuple<Args...>>(args...));
 }
 #endif
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>  // before the macros below: libstdc++'s headers spell __attribute__((__noinline__))
 #include <type_traits>
 
 #include "renorm_emu/vector_types.h"
