@@ -108,7 +108,7 @@ FmaPeak measure(const Kernel& k, double seconds) {
 FmaPeak measure_fma_peak(double seconds) { return measure(pick_kernel(), seconds); }
 
 FmaPeak measure_bf16_peak(double seconds) {
-  if (!cpu_has_bf16_math() || !__builtin_cpu_supports("avx512bf16")) return FmaPeak{.gflops = 0, .threads = 0, .isa = "none"};
+  if (!cpu_has_bf16_math()) return FmaPeak{.gflops = 0, .threads = 0, .isa = "none"};
   return measure(Kernel{"avx512_bf16", 16, kChains, dpbf16_loop, 4}, seconds);
 }
 
@@ -131,7 +131,7 @@ std::string cpu_description() {
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
   add(__builtin_cpu_supports("avx512bf16"), "avx512_bf16");
-  add(__builtin_cpu_supports("amx-bf16"), "amx_bf16");
+  add(cpu_has_amx_bf16(), "amx_bf16");
   return model + " (" + (isa.empty() ? "no AVX" : isa) + ")";
 }
 

@@ -1,6 +1,9 @@
 #include "runtime/cpu_isa.h"
 
 #include <atomic>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <string>
 
@@ -23,10 +26,15 @@ CpuIsa detect() {
   return CpuIsa::Baseline;
 }
 
+// AVX512_BF16 is CPUID.(EAX=7,ECX=1):EAX bit 5, read directly: feature names given to __builtin_cpu_supports
+// differ between compilers (clang 14 rejects "amx-bf16", which GCC 12 accepts). Every CPU with AMX-BF16
+// (Sapphire Rapids on) also reports AVX512_BF16. avx512f through the builtin checks the OS saves the zmm state.
 bool detect_bf16_math() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
+  return (eax >> 5) & 1u;
 #else
   return false;
 #endif
@@ -88,6 +96,15 @@ CpuIsa parse_cpu_isa(const std::string& s, const std::string& what) {
   for (CpuIsa isa : {CpuIsa::Avx512, CpuIsa::Avx2, CpuIsa::Baseline})
     if (s == cpu_isa_name(isa)) return isa;
   throw ConfigError(what + ": '" + s + "' is not one of avx512, avx2, baseline");
+}
+
+bool cpu_has_amx_bf16() noexcept {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && ((edx >> 22) & 1u);
+#else
+  return false;
+#endif
 }
 
 bool cpu_has_bf16_math() noexcept {

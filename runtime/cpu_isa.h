@@ -22,7 +22,9 @@ void check_cpu_isa_environment();
 const char* cpu_isa_name(CpuIsa isa);
 // Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX-BF16) at the ISA in use: where
 // it does not, bfloat16 convolutions run slower than float32 ones.
-bool cpu_has_bf16_math() noexcept;  // "avx512", "avx2", "baseline"
+bool cpu_has_bf16_math() noexcept;
+// Whether the CPU reports AMX-BF16 (CPUID.(7,0):EDX bit 22), for describing the machine beside a number.
+bool cpu_has_amx_bf16() noexcept;
 // Parses a cpu_isa_name; ConfigError naming `what` otherwise.
 CpuIsa parse_cpu_isa(const std::string& s, const std::string& what = "RENORM_CPU_ISA");
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -126,4 +127,21 @@ TEST_CASE("cpu isa: names parse, and an ISA above the CPU's is a ConfigError", "
 #if defined(__x86_64__)
   CHECK((cpu_isa_supported() == CpuIsa::Avx512) == (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")));
 #endif
+}
+
+// The Linux kernel's flags for this CPU: the CPUID bits cpu_isa.cpp reads must agree with them.
+static bool cpuinfo_flag(const std::string& flag) {
+  std::ifstream f("/proc/cpuinfo");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("flags", 0) == 0) return (line + " ").find(" " + flag + " ") != std::string::npos;
+  return false;
+}
+
+TEST_CASE("cpu isa: bfloat16 hardware is what /proc/cpuinfo says", "[isa]") {
+  if (!std::ifstream("/proc/cpuinfo")) {
+    WARN("no /proc/cpuinfo: nothing to compare with");
+    return;
+  }
+  CHECK(cpu_has_amx_bf16() == cpuinfo_flag("amx_bf16"));
+  CHECK(cpu_has_bf16_math() == (cpuinfo_flag("avx512_bf16") && cpu_isa() == CpuIsa::Avx512));
 }
