@@ -20,7 +20,7 @@ void set_cpu_isa(CpuIsa isa);
 // tensor with that line rather than silently ignoring the setting.
 void check_cpu_isa_environment();
 const char* cpu_isa_name(CpuIsa isa);
-// Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX-BF16) at the ISA in use: where
+// Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16, which every AMX-BF16 CPU has too) at the ISA in use: where
 // it does not, bfloat16 convolutions run slower than float32 ones.
 bool cpu_has_bf16_math() noexcept;
 // Whether the CPU reports AMX-BF16 (CPUID.(7,0):EDX bit 22), for describing the machine beside a number.
