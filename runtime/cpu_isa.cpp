@@ -29,12 +29,20 @@ CpuIsa detect() {
 // AVX512_BF16 is CPUID.(EAX=7,ECX=1):EAX bit 5, read directly: feature names given to __builtin_cpu_supports
 // differ between compilers (clang 14 rejects "amx-bf16", which GCC 12 accepts). Every CPU with AMX-BF16
 // (Sapphire Rapids on) also reports AVX512_BF16. avx512f through the builtin checks the OS saves the zmm state.
+// Bit `bit` of register `reg` (0 EAX .. 3 EDX) of CPUID leaf/subleaf; false where there is no such leaf.
+bool cpuid_bit(unsigned leaf, unsigned subleaf, int reg, int bit) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  unsigned r[4] = {};
+  return __get_cpuid_count(leaf, subleaf, &r[0], &r[1], &r[2], &r[3]) && ((r[reg] >> bit) & 1u);
+#else
+  return false;
+#endif
+}
+
 bool detect_bf16_math() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (!__builtin_cpu_supports("avx512f") || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return false;
-  return (eax >> 5) & 1u;
+  return __builtin_cpu_supports("avx512f") && cpuid_bit(7, 1, 0, 5);
 #else
   return false;
 #endif
@@ -98,14 +106,7 @@ CpuIsa parse_cpu_isa(const std::string& s, const std::string& what) {
   throw ConfigError(what + ": '" + s + "' is not one of avx512, avx2, baseline");
 }
 
-bool cpu_has_amx_bf16() noexcept {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && ((edx >> 22) & 1u);
-#else
-  return false;
-#endif
-}
+bool cpu_has_amx_bf16() noexcept { return cpuid_bit(7, 0, 3, 22); }
 
 bool cpu_has_bf16_math() noexcept {
   static const bool has = detect_bf16_math();
