@@ -59,7 +59,7 @@ double cpu_time_ms(const std::function<void()>& f, int repeats) {
 
 // All buffers of one renorm call on one device.
 struct Buffers {
-  Tensor x, dy, y, dx, gamma, beta, run_mean, run_std, mean, var, invstd, r, d, clip, dgamma, dbeta;
+  Tensor x, dy, y, dx, gamma, beta, run_mean, run_std, mean, var, invstd, r, d, clip, dgamma, dbeta, limits;
   Buffers(const Shape4& s, NormShape ns, Device dev, DType dt) {  // dt: the storage of x, dy, y, dx
     const Shape xs{s.b, s.h, s.w, s.c}, cs{s.c}, nc{ns.n, ns.c};
     x = Tensor::normal(xs, 1, 0.5f, 1.5f, dev).to(dt);
@@ -74,13 +74,14 @@ struct Buffers {
     clip = Tensor::empty(Shape{2}, dev);
     dgamma = Tensor::empty(cs, dev);
     dbeta = Tensor::empty(cs, dev);
+    limits = Tensor::from_vector({2.f, 1.f}, Shape{2}, dev);  // rmax, dmax
   }
 };
 
-kernels::RenormParams params() {
+kernels::RenormParams params(const Buffers& b) {
   const NormConfig defaults;
-  // rmax 2, dmax 1; no moving-average update: identical inputs every repeat.
-  return kernels::RenormParams{defaults.eps, defaults.alpha, 2.f, 1.f, false, false};
+  // rmax 2, dmax 1 (Buffers::limits); no moving-average update: identical inputs every repeat.
+  return kernels::RenormParams{defaults.eps, defaults.alpha, b.limits.data(), false, false};
 }
 
 // Runs kernel k; false when it is a cooperative launch the device cannot hold (nothing ran).
@@ -89,14 +90,14 @@ bool run_kernel(const std::string& k, Buffers& b, NormShape ns, Device dev) {
   if (k == "moments") RENORM_DISPATCH_STORAGE(dt, dev, moments, b.x.data_as<T>(), ns, b.mean.data(), b.var.data());
   else if (k == "forward")
     RENORM_DISPATCH_STORAGE(dt, dev, renorm_forward_train, b.x.data_as<T>(), ns, b.gamma.data(), b.beta.data(),
-                            b.run_mean.data(), b.run_std.data(), params(), b.y.data_as<T>(), b.mean.data(), b.invstd.data(),
+                            b.run_mean.data(), b.run_std.data(), params(b), b.y.data_as<T>(), b.mean.data(), b.invstd.data(),
                             b.r.data(), b.d.data(), b.clip.data());
   else if (k == "backward")
     RENORM_DISPATCH_STORAGE(dt, dev, renorm_backward, b.x.data_as<T>(), b.dy.data_as<T>(), ns, b.gamma.data(), b.mean.data(),
                             b.invstd.data(), b.r.data(), b.d.data(), b.dx.data_as<T>(), b.dgamma.data(), b.dbeta.data());
   else if (k == "fwd-coop")
     return kernels::cuda::renorm_forward_train_cooperative(b.x.data(), ns, b.gamma.data(), b.beta.data(),
-                                                           b.run_mean.data(), b.run_std.data(), params(), b.y.data(),
+                                                           b.run_mean.data(), b.run_std.data(), params(b), b.y.data(),
                                                            b.mean.data(), b.invstd.data(), b.r.data(), b.d.data(),
                                                            b.clip.data());
   else if (k == "bwd-coop")

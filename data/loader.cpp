@@ -169,6 +169,12 @@ void DataLoader::seek(int64_t batch) {
 }
 
 Batch DataLoader::next() {
+  Batch out;
+  next_into(out);
+  return out;
+}
+
+void DataLoader::next_into(Batch& out) {
   if (!worker_.joinable()) start(position_);
   Slot& s = slots_[position_ % 2];
   {
@@ -177,9 +183,10 @@ Batch DataLoader::next() {
   }
   const int64_t b = batch_size(position_), img = b * data_.image_bytes();
   // One device block, one asynchronous copy: images then labels, as two views of it.
-  Tensor block = Tensor::empty(Shape{img + b}, device_);
+  if (!out.storage.defined() || out.storage.numel() != img + b || out.storage.device() != device_)
+    out.storage = Tensor::empty(Shape{img + b}, device_);
+  const Tensor& block = out.storage;
   s.upload = upload_async(block.data(), device_, s.host, size_t(img + b) * sizeof(float));
-  Batch out;
   out.images = block.detach();
   out.images.impl()->shape = Shape{b, data_.height, data_.width, data_.channels};
   out.labels = block.detach();
@@ -193,7 +200,6 @@ Batch DataLoader::next() {
   }
   cv_.notify_all();
   ++position_;
-  return out;
 }
 
 }  // namespace renorm

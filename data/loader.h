@@ -42,6 +42,7 @@ struct Batch {
   Tensor images;  // [B,H,W,C], normalized
   Tensor labels;  // [B], class index as float
   int64_t index = 0;
+  Tensor storage;  // images then labels: one block on the device (next_into refills it)
 };
 
 class DataLoader {
@@ -52,6 +53,10 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   Batch next();               // batch position(), then advances
+  // The same batch into `into`'s storage, reused when it has the batch's size (allocated otherwise):
+  // static input buffers, filled by one asynchronous copy from pinned memory, that a captured training
+  // step reads at the same addresses every step.
+  void next_into(Batch& into);
   void seek(int64_t batch);   // the next call to next() returns batch `batch`
   int64_t position() const { return position_; }
   int64_t batches_per_epoch() const;

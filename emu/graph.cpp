@@ -2,10 +2,13 @@
 // when it is queued; a capturing stream instead appends each piece of work — a closure owning copies of
 // its arguments — to the graph being built, and a graph launch runs the closures in order, so a replay is
 // the captured sequence exactly. What a GPU cannot put into a graph (a synchronization, an allocation)
-// fails with cudaErrorStreamCaptureUnsupported and invalidates the capture, as on a GPU.
+// fails with cudaErrorStreamCaptureUnsupported and invalidates the capture, as on a GPU: from any thread
+// under cudaStreamCaptureModeGlobal, from the capturing thread alone under the thread-local and relaxed
+// modes (stricter than a GPU's relaxed mode, which lets the capturing thread make such calls too).
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,6 +26,8 @@ namespace {
 struct Capture {
   std::mutex mutex;
   cudaStream_t stream = nullptr;  // the capturing stream; nullptr: none
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
+  std::thread::id thread;  // the thread that began the capture
   bool invalidated = false;
   std::string why;  // the call that invalidated it
   std::vector<std::function<void()>> nodes;
@@ -55,6 +60,7 @@ cudaError_t refuse_in_capture(const char* call) {
   {
     std::lock_guard<std::mutex> lock(c.mutex);
     if (c.replaying || !c.stream) return cudaSuccess;
+    if (c.mode != cudaStreamCaptureModeGlobal && std::this_thread::get_id() != c.thread) return cudaSuccess;
     if (!c.invalidated) c.why = call;
     c.invalidated = true;
   }
@@ -68,13 +74,15 @@ cudaError_t refuse_in_capture(const char* call) {
 using renorm_emu::capture;
 using renorm_emu::fail;
 
-cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode) {
   if (!s) return fail(cudaErrorStreamCaptureUnsupported, "cudaStreamBeginCapture: the legacy default stream cannot capture");
   if (!renorm_emu::valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaStreamBeginCapture: unknown stream");
   auto& c = capture();
   std::lock_guard<std::mutex> lock(c.mutex);
   if (c.stream) return fail(cudaErrorInvalidValue, "cudaStreamBeginCapture: a stream is already capturing");
   c.stream = s;
+  c.mode = mode;
+  c.thread = std::this_thread::get_id();
   c.invalidated = false;
   c.why.clear();
   c.nodes.clear();

@@ -145,7 +145,7 @@ RENORM_HD float softmax_xent_grad(float prob, float label_f, int64_t j, float sc
   /* inverted dropout: y = keep ? x/(1-p) : 0 (also the backward, with dy for x); element i draws    \
      the stream's element first + i (a data-parallel rank's shard starts inside the whole batch) */   \
   P void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer, \
-                       uint32_t step);
+                       const uint32_t* step); /* step: one word on the kernel's device, read when it runs */
 
 #define RENORM_DECLARE_NN                                                                             \
   RENORM_DECLARE_NN_T(template <class T>, T)                                                         \

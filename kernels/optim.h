@@ -1,7 +1,9 @@
 // Fused optimizer updates over a list of parameter tensors (one launch for up to kTensorList tensors:
 // multi-tensor apply, the list passed by value as the kernel's argument), one pass over (param, grad,
-// state) each, the per-element rule shared by CPU and CUDA. Hyperparameters arrive as plain arguments
-// (no host-device sync).
+// state) each, the per-element rule shared by CPU and CUDA. Constant hyperparameters arrive as plain
+// arguments; those that change every step (the learning rate, Adam's bias corrections) are read from
+// memory on the kernel's device when it runs (tensor/step_scalars.h), so one captured graph serves every
+// step. No host-device sync.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -11,27 +13,35 @@
 namespace renorm::kernels {
 
 struct SgdParams {
-  float lr, momentum, weight_decay;
+  float momentum, weight_decay;
   bool nesterov;
+  const float* step;  // {lr} of this step
 };
 
 struct AdamParams {
-  float lr, beta1, beta2, eps, weight_decay;  // weight decay added to the gradient (L2), as in Adam
-  float bias1, bias2;                         // 1 - beta1^t, 1 - beta2^t
+  float beta1, beta2, eps, weight_decay;  // weight decay added to the gradient (L2), as in Adam
+  const float* step;                      // {lr, 1 - beta1^t, 1 - beta2^t} of this step t
 };
 
+// The words of SgdParams::step and AdamParams::step, read once per kernel.
+struct StepRates {
+  float lr, bias1, bias2;
+};
+RENORM_HD StepRates sgd_rates(const SgdParams& h) { return {h.step[0], 1.f, 1.f}; }
+RENORM_HD StepRates adam_rates(const AdamParams& h) { return {h.step[0], h.step[1], h.step[2]}; }
+
 // PyTorch's SGD: g += wd·p; v = μ·v + g; p -= lr·(nesterov ? g + μ·v : v).
-RENORM_HD void sgd_update(float& p, float g, float& v, const SgdParams& h) {
+RENORM_HD void sgd_update(float& p, float g, float& v, const SgdParams& h, const StepRates& s) {
   g += h.weight_decay * p;
   v = h.momentum * v + g;
-  p -= h.lr * (h.nesterov ? g + h.momentum * v : v);
+  p -= s.lr * (h.nesterov ? g + h.momentum * v : v);
 }
 
-RENORM_HD void adam_update(float& p, float g, float& m, float& v, const AdamParams& h) {
+RENORM_HD void adam_update(float& p, float g, float& m, float& v, const AdamParams& h, const StepRates& s) {
   g += h.weight_decay * p;
   m = h.beta1 * m + (1.f - h.beta1) * g;
   v = h.beta2 * v + (1.f - h.beta2) * g * g;
-  p -= h.lr * (m / h.bias1) / (sqrtf(v / h.bias2) + h.eps);
+  p -= s.lr * (m / s.bias1) / (sqrtf(v / s.bias2) + h.eps);
 }
 
 // Up to kTensorList tensors of one update: parameter, gradient, state (SGD: s0 the momentum; Adam: s0 m,

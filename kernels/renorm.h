@@ -35,12 +35,12 @@ struct NormShape {
 };
 
 // The arguments of one training forward, filled by the op from NormConfig and the step (no defaults
-// here: they are NormConfig's).
+// here: they are NormConfig's). The step's bounds are read from memory on the kernel's device when it
+// runs, so one captured graph serves every step of the clipping schedule (tensor/step_scalars.h).
 struct RenormParams {
   float eps;
-  float alpha;  // moving-average rate
-  float rmax;
-  float dmax;
+  float alpha;          // moving-average rate
+  const float* limits;  // rmax, dmax of this step (unread when fixed_rd)
   bool update_running;  // move running mean/std toward this step's statistics
   bool fixed_rd;        // read r, d from save_r/save_d instead of computing them (gradient checks)
 };
@@ -97,7 +97,7 @@ RENORM_HD int renorm_forward_nc(float mean, float var, float gamma, float beta, 
                                 const RenormParams& p, float* invstd, float* r, float* d, float* a, float* b) {
   const float sigma_b = renorm_sigma(var, p.eps);
   *invstd = 1.f / sigma_b;
-  const int flags = p.fixed_rd ? 0 : renorm_rd(mean, sigma_b, run_mean, run_std, p.rmax, p.dmax, r, d);
+  const int flags = p.fixed_rd ? 0 : renorm_rd(mean, sigma_b, run_mean, run_std, p.limits[0], p.limits[1], r, d);
   renorm_affine(gamma, beta, mean, *invstd, *r, *d, a, b);
   return flags;
 }

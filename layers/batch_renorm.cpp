@@ -24,10 +24,29 @@ BatchRenorm::BatchRenorm(int64_t channels, NormConfig config, Device device) : c
 float BatchRenorm::rmax() const { return config_.batchnorm ? 1.f : config_.schedule.rmax(step_); }
 float BatchRenorm::dmax() const { return config_.batchnorm ? 0.f : config_.schedule.dmax(step_); }
 
+void BatchRenorm::use_step_scalars(std::shared_ptr<StepScalars> scalars) {
+  words_.attach(std::move(scalars));
+  write_step(step_);
+}
+
+void BatchRenorm::write_step(int64_t step) {
+  step_ = step;
+  if (StepScalars* b = words_.block()) {
+    b->set(words_.first(), rmax());
+    b->set(words_.first() + 1, dmax());
+  }
+}
+
+void BatchRenorm::set_step(int64_t step) { write_step(step); }
+
 Tensor BatchRenorm::forward(const Tensor& x) {
+  StepScalars& block = words_.use(x.device());
+  if (words_.own()) {  // a layer on its own: this step's bounds uploaded here
+    write_step(step_);
+    block.upload();
+  }
   RenormStep step;
-  step.rmax = rmax();
-  step.dmax = dmax();
+  step.limits = words_.view();
   if (!training_) {
     step.update_running = false;  // batch statistics, nothing moved
     auto with_batch = [&] { return batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, nullptr, sync_); };
@@ -40,7 +59,7 @@ Tensor BatchRenorm::forward(const Tensor& x) {
   Tensor y = batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, &saved, sync_);
   clip_counts_ = saved.clip_counts;
   last_nc_ = saved.mean.numel();
-  ++step_;
+  if (words_.own()) ++step_;
   return y;
 }
 

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "tensor/ops/renorm.h"
+#include "tensor/step_scalars.h"
 #include "layers/module.h"
 
 namespace renorm {
@@ -16,14 +17,22 @@ class BatchRenorm : public Module {
  public:
   BatchRenorm(int64_t channels, NormConfig config, Device device = Device::CPU);  // config.schedule must be set
 
-  // Train mode: batch renorm with this step's rmax/dmax, updates the moving averages, advances the
-  // step. Eval mode: y = γ·(x-μ)/σ + β.
+  // Train mode: batch renorm with this step's rmax/dmax (read on the device from the step scalars),
+  // updates the moving averages; a layer with its own scalars advances its step. Eval mode:
+  // y = γ·(x-μ)/σ + β.
   Tensor forward(const Tensor& x) override;
 
   int64_t step() const { return step_; }
-  void set_step(int64_t step) { step_ = step; }  // on resume
-  float rmax() const;                            // at the current step
+  void set_step(int64_t step);  // on resume; with a shared block, write_step
+  float rmax() const;           // at the current step
   float dmax() const;
+  // The step's bounds {rmax, dmax} as two words of `scalars` (a model's block, shared with its other
+  // layers and the optimizer: tensor/step_scalars.h). The block's owner then drives the step: it calls
+  // write_step(k) before step k and uploads the block, and forward no longer advances it — nothing on
+  // the forward's path changes host state, so a captured graph replays the step. Without a shared
+  // block the layer keeps a block of its own, uploaded and advanced by each training forward.
+  void use_step_scalars(std::shared_ptr<StepScalars> scalars);
+  void write_step(int64_t step);  // step_ = step; its bounds to the block's host words
   ClipFractions last_clip_fractions() const;  // copies two floats to the host: for logging only
   const NormConfig& config() const { return config_; }
   // Data parallel, --sync-norm: normalize over all ranks' examples of `comm` (null: this process's own).
@@ -50,6 +59,7 @@ class BatchRenorm : public Module {
   bool eval_batch_stats_ = false, gap_probe_ = false;
   double last_gap_ = 0.0;
   int64_t step_ = 0;
+  StepWords words_{2, "batch renorm"};  // rmax, dmax
   Tensor clip_counts_;  // (2), on the device, from the last training forward
   int64_t last_nc_ = 0;
 };

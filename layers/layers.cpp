@@ -80,9 +80,26 @@ Dropout::Dropout(float p, uint32_t layer_id, uint64_t seed) : p_(p), layer_(laye
   if (!(p >= 0.f && p < 1.f)) throw ConfigError("Dropout: p must be in [0, 1), got " + std::to_string(p));
 }
 
+void Dropout::use_step_scalars(std::shared_ptr<StepScalars> scalars) {
+  words_.attach(std::move(scalars));
+  write_step(step_);
+}
+
+void Dropout::write_step(int64_t step) {
+  step_ = step;
+  if (StepScalars* b = words_.block()) b->set_bits(words_.first(), static_cast<uint32_t>(step));
+}
+
 Tensor Dropout::forward(const Tensor& x) {
   if (!training_ || p_ == 0.f) return x;
-  return dropout(x, p_, seed_, layer_, static_cast<uint32_t>(step_++), first_example_);
+  StepScalars& block = words_.use(x.device());
+  if (words_.own()) {  // on its own: this step's word uploaded here, the step advanced
+    write_step(step_);
+    block.upload();
+  }
+  Tensor y = dropout(x, p_, seed_, layer_, words_.view(), first_example_);
+  if (words_.own()) ++step_;
+  return y;
 }
 
 Sequential& Sequential::add(std::shared_ptr<Module> m) {

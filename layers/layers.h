@@ -6,6 +6,7 @@
 
 #include "layers/init.h"
 #include "layers/module.h"
+#include "tensor/step_scalars.h"
 
 namespace renorm {
 
@@ -65,13 +66,18 @@ class GlobalAvgPool : public Module {
 };
 
 // Inverted dropout; identity in eval mode. The mask of a training forward is keyed by (seed, layer id,
-// step), the step advancing on each training forward (set_step restores it on resume).
+// step), the step read on the device from a step-scalar word (tensor/step_scalars.h). On its own the
+// layer advances the step on each training forward (set_step restores it on resume); given a model's
+// block (use_step_scalars: as BatchRenorm's), the block's owner writes each step (write_step) and the
+// forward changes no host state.
 class Dropout : public Module {
  public:
   Dropout(float p, uint32_t layer_id, uint64_t seed = 0);
   Tensor forward(const Tensor& x) override;
   int64_t step() const { return step_; }
-  void set_step(int64_t step) { step_ = step; }
+  void set_step(int64_t step) { write_step(step); }
+  void use_step_scalars(std::shared_ptr<StepScalars> scalars);
+  void write_step(int64_t step);
   float p() const { return p_; }
   // The index of this process's first example in the whole minibatch (data-parallel shard).
   void set_first_example(int64_t first) { first_example_ = first; }
@@ -81,6 +87,7 @@ class Dropout : public Module {
   uint32_t layer_;
   uint64_t seed_;
   int64_t step_ = 0, first_example_ = 0;
+  StepWords words_{1, "dropout"};  // the step
 };
 
 class Sequential : public Module {

@@ -4,7 +4,7 @@
 
 namespace renorm {
 
-CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) : Model(cfg) {
+CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) : Model(cfg, device) {
   if (cfg.height < 8 || cfg.width < 8 || cfg.channels < 1 || cfg.classes < 2)
     throw ConfigError("cifar-cnn: input must be at least 8x8 with >= 1 channel and >= 2 classes");
   const int64_t widths[3] = {32, 64, 128};
@@ -20,8 +20,7 @@ CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) : Model(cfg) {
     body_.emplace<MaxPool2d>(2, 2);
     h /= 2;
     w /= 2;
-    dropouts_.push_back(&body_.emplace<Dropout>(cfg.dropout[block], static_cast<uint32_t>(block), cfg.seed));
-    dropouts_.back()->set_first_example(cfg.first_example);
+    add_dropout(body_, cfg.dropout[block], static_cast<uint32_t>(block), cfg);
   }
   body_.emplace<Flatten>();
   body_.emplace<Linear>(in * h * w, cfg.classes, true, Init::GlorotUniform, ++seed, device);

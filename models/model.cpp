@@ -21,14 +21,27 @@ void Model::train(bool on) {
   body_.train(on);
 }
 
+void Model::write_step(int64_t step) {
+  for (BatchRenorm* n : norms_) n->write_step(step);
+  for (Dropout* d : dropouts_) d->write_step(step);
+}
+
 void Model::set_step(int64_t step) {
-  for (BatchRenorm* n : norms_) n->set_step(step);
-  for (Dropout* d : dropouts_) d->set_step(step);
+  write_step(step);
+  scalars_->upload();
 }
 
 void Model::add_norm(Sequential& into, int64_t channels, const ModelConfig& c, Device device) {
   if (c.norm == NormKind::BatchNorm) norms_.push_back(&into.emplace<BatchNorm>(channels, c.norm_config, device));
   if (c.norm == NormKind::BatchRenorm) norms_.push_back(&into.emplace<BatchRenorm>(channels, c.norm_config, device));
+  if (c.norm != NormKind::None) norms_.back()->use_step_scalars(scalars_);
+}
+
+void Model::add_dropout(Sequential& into, float p, uint32_t id, const ModelConfig& c) {
+  Dropout& d = into.emplace<Dropout>(p, id, c.seed);
+  d.set_first_example(c.first_example);
+  d.use_step_scalars(scalars_);
+  dropouts_.push_back(&d);
 }
 
 int64_t Model::parameter_count() const {

@@ -10,6 +10,7 @@
 
 #include "layers/batch_renorm.h"
 #include "layers/layers.h"
+#include "tensor/step_scalars.h"
 #include "runtime/dtype.h"
 #include "runtime/named_enum.h"
 
@@ -40,7 +41,8 @@ struct ModelConfig {
 
 class Model : public Module {
  public:
-  explicit Model(const ModelConfig& config) : activations_(activation_dtype(config.precision)) {}
+  Model(const ModelConfig& config, Device device)
+      : activations_(activation_dtype(config.precision)), scalars_(std::make_shared<StepScalars>(device)) {}
   // Logits [B, classes], float32 whatever the activations (the loss reads float32); x float32.
   Tensor forward(const Tensor& x) override { return body_.forward(x.to(activations_)).to(DType::F32); }
   DType activations() const { return activations_; }  // the storage between the layers
@@ -48,8 +50,16 @@ class Model : public Module {
   void collect_buffers(const std::string& prefix, NamedTensors& out) const override { body_.collect_buffers(prefix, out); }
   void train(bool on = true) override;
 
-  // The training step, for the clipping schedule and the dropout streams (restored on resume).
-  virtual void set_step(int64_t step);
+  // The per-step scalars of the norm layers (their bounds) and dropouts (their step), one block on the
+  // model's device; an optimizer given it (Sgd/Adam's `scalars`) keeps its words there too, so one copy
+  // a step moves them all (tensor/step_scalars.h).
+  const std::shared_ptr<StepScalars>& step_scalars() const { return scalars_; }
+  // Training step `step` (0-based) next: every layer's values written to the block's host words, which
+  // the caller uploads once (the trainer, after the optimizer's write_step) before the step runs.
+  // Nothing in forward advances the step: the model's owner calls this before every step.
+  void write_step(int64_t step);
+  // write_step, then the block uploaded (a caller driving the model alone; on resume).
+  void set_step(int64_t step);
   // The norm layers in forward order (empty with NormKind::None), and how many the architecture places
   // (the same with any norm: metrics.csv's gap columns).
   const std::vector<BatchRenorm*>& norms() const { return norms_; }
@@ -71,7 +81,10 @@ class Model : public Module {
  protected:
   // Adds a norm layer of `kind` over `channels` to `into` (nothing for NormKind::None) and lists it.
   void add_norm(Sequential& into, int64_t channels, const ModelConfig& c, Device device);
+  // Adds a dropout of probability p with stream id `id` to `into` and lists it.
+  void add_dropout(Sequential& into, float p, uint32_t id, const ModelConfig& c);
   DType activations_;
+  std::shared_ptr<StepScalars> scalars_;
   Sequential body_;
   std::vector<BatchRenorm*> norms_;
   std::vector<Dropout*> dropouts_;

@@ -26,7 +26,7 @@ namespace {
 constexpr int kBlocksPerStage = 3;  // ResNet-20: 6·3 + 2 layers
 }  // namespace
 
-ResNet20::ResNet20(const ModelConfig& cfg, Device device) : Model(cfg) {
+ResNet20::ResNet20(const ModelConfig& cfg, Device device) : Model(cfg, device) {
   if (cfg.height < 4 || cfg.width < 4 || cfg.channels < 1 || cfg.classes < 2)
     throw ConfigError("resnet20: input must be at least 4x4 with >= 1 channel and >= 2 classes");
   const bool normed = cfg.norm != NormKind::None;

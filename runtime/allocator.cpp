@@ -54,10 +54,15 @@ struct Cache {
   std::multimap<size_t, void*> free_blocks;  // exact bucket size -> block
   CudaAllocatorStats stats;
 };
+// A live CUDA block's device, and the graph pool it came from (null: the device's cache).
+struct Owner {
+  int device = 0;
+  Cache* pool = nullptr;
+};
 struct Caches {
-  std::mutex mutex;                       // guards the two maps
-  std::map<int, Cache*> cuda;             // device index -> its cache (never destroyed)
-  std::unordered_map<void*, int> owner;   // live CUDA block -> device index
+  std::mutex mutex;                        // guards the two maps
+  std::map<int, Cache*> cuda;              // device index -> its cache (never destroyed)
+  std::unordered_map<void*, Owner> owner;  // live CUDA block -> where it returns
   Cache cpu;
 };
 // Never destroyed: tensors may be freed during static destruction.
@@ -108,6 +113,54 @@ void give_back(Cache& c, void* p, size_t size) {
 }
 }  // namespace
 
+struct CudaPoolState {
+  Cache cache;
+  int device = 0;
+};
+
+namespace {
+thread_local CudaPoolState* g_pool = nullptr;  // the pool of this thread's CudaPoolScope, if any
+
+// True when the renorm stream of the current device is capturing a graph.
+bool capturing() {
+#if RENORM_HAS_CUDA
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  RENORM_CUDA_CHECK(cudaStreamIsCapturing(cuda::stream(), &status));
+  return status != cudaStreamCaptureStatusNone;
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+CudaPool::CudaPool() : state_(new CudaPoolState{.device = cuda_available() ? current_cuda_device() : 0}) {}
+
+CudaPool::~CudaPool() {
+  Cache& home = cuda_cache(state_->device);
+  {
+    Caches& all = caches();
+    std::lock_guard<std::mutex> lock(all.mutex);
+    for (auto& [p, o] : all.owner)
+      if (o.pool == &state_->cache) o.pool = nullptr;  // live blocks return to the device cache
+  }
+  {
+    std::scoped_lock lock(state_->cache.mutex, home.mutex);
+    for (auto& [size, p] : state_->cache.free_blocks) {
+      home.free_blocks.emplace(size, p);
+      home.stats.bytes_cached += size;
+    }
+  }
+  delete state_;
+}
+
+CudaAllocatorStats CudaPool::stats() const {
+  std::lock_guard<std::mutex> lock(state_->cache.mutex);
+  return state_->cache.stats;
+}
+
+CudaPoolScope::CudaPoolScope(CudaPool& pool) : previous_(g_pool) { g_pool = pool.state_; }
+CudaPoolScope::~CudaPoolScope() { g_pool = previous_; }
+
 CudaAllocatorStats cuda_allocator_stats() {
   Cache& c = cuda_cache(current_cuda_device());
   std::lock_guard<std::mutex> lock(c.mutex);
@@ -142,9 +195,15 @@ void* device_allocate(Device d, size_t bytes) {
 #if RENORM_HAS_CUDA
   cuda::stream();  // ensures CUDA is available and the context exists
   const int dev = current_cuda_device();
-  Cache& c = cuda_cache(dev);
+  CudaPoolState* pool = g_pool && g_pool->device == dev ? g_pool : nullptr;
+  Cache& c = pool ? pool->cache : cuda_cache(dev);
   void* p = take_cached(c, size);
   if (!p) {
+    if (capturing())
+      throw DeviceError("allocation of " + std::to_string(bytes) + " bytes while the renorm stream captures a graph" +
+                        (pool ? ": the graph's pool holds no free block of that size (run the captured work once "
+                                "uncaptured, inside the same pool, first)"
+                              : " and outside a graph pool (CudaPoolScope)"));
     if (cudaMalloc(&p, size) != cudaSuccess) {
       cudaGetLastError();
       cuda_empty_cache();  // give cached blocks back and retry once
@@ -154,7 +213,7 @@ void* device_allocate(Device d, size_t bytes) {
   }
   Caches& all = caches();
   std::lock_guard<std::mutex> lock(all.mutex);
-  all.owner[p] = dev;
+  all.owner[p] = Owner{dev, pool ? &pool->cache : nullptr};
   return p;
 #else
   throw DeviceError("CUDA storage requested but " + cuda_unavailable_reason());
@@ -165,17 +224,17 @@ void device_release(Device d, void* p, size_t bytes) {
   if (!p) return;
   const size_t size = cuda_allocation_size(bytes);
   if (d == Device::CPU) return give_back(caches().cpu, p, size);
-  int dev = 0;
+  Owner o;
   {
     Caches& all = caches();
     std::lock_guard<std::mutex> lock(all.mutex);
     auto it = all.owner.find(p);
     if (it != all.owner.end()) {
-      dev = it->second;
+      o = it->second;
       all.owner.erase(it);
     }
   }
-  give_back(cuda_cache(dev), p, size);
+  give_back(o.pool ? *o.pool : cuda_cache(o.device), p, size);
 }
 
 void copy_bytes(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
@@ -240,6 +299,18 @@ uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes) 
   std::lock_guard<std::mutex> lock(g_upload_mutex);
   (*g_uploads)[g_next_token] = ev;
   return g_next_token++;
+#else
+  throw DeviceError("upload to CUDA memory but " + cuda_unavailable_reason());
+#endif
+}
+
+void upload_small_async(void* dst, Device dst_dev, const void* src, size_t bytes) {
+  if (dst_dev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#if RENORM_HAS_CUDA
+  RENORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda::stream()));
 #else
   throw DeviceError("upload to CUDA memory but " + cuda_unavailable_reason());
 #endif

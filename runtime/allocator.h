@@ -30,6 +30,38 @@ size_t cuda_allocation_size(size_t bytes);
 void set_exact_allocation(bool on);
 bool exact_allocation();
 
+// A graph-private memory pool (issue 26). While a CudaPoolScope names it on this thread, CUDA
+// allocations come from the pool's own free lists (a fresh cudaMalloc when it has no block of the size:
+// never while the renorm stream is capturing, where that is a DeviceError — warm the pool up with the
+// same work uncaptured first), and a block taken from the pool goes back to it when freed, by whichever
+// thread or scope: memory a captured graph reads or writes is never handed to work outside it. Destroy
+// the graphs that use a pool before the pool; its cached and still-live blocks then belong to the device
+// cache again.
+struct CudaPoolState;
+class CudaPool {
+ public:
+  CudaPool();
+  ~CudaPool();
+  CudaPool(const CudaPool&) = delete;
+  CudaPool& operator=(const CudaPool&) = delete;
+  CudaAllocatorStats stats() const;
+
+ private:
+  friend class CudaPoolScope;
+  CudaPoolState* state_;
+};
+
+class CudaPoolScope {
+ public:
+  explicit CudaPoolScope(CudaPool& pool);
+  ~CudaPoolScope();
+  CudaPoolScope(const CudaPoolScope&) = delete;
+  CudaPoolScope& operator=(const CudaPoolScope&) = delete;
+
+ private:
+  CudaPoolState* previous_;
+};
+
 }  // namespace renorm
 
 namespace renorm {
@@ -48,4 +80,8 @@ void pinned_release(void* p);
 // once and returns 0.
 uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes);
 void upload_wait(uint64_t token);
+// Queues a small host-to-device copy from pageable memory on the renorm stream: the driver stages the
+// bytes before it returns (no device synchronization), so `src` may be written again at once — no token
+// to wait for. On a CPU destination it copies at once.
+void upload_small_async(void* dst, Device dst_dev, const void* src, size_t bytes);
 }  // namespace renorm

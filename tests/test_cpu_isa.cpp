@@ -21,6 +21,7 @@ using namespace renorm;
 namespace k = renorm::kernels;
 
 namespace {
+const float kLimits[2] = {3.f, 5.f};  // rmax, dmax
 
 std::vector<float> random_vector(size_t n, unsigned seed, bool with_nan = false) {
   std::mt19937 gen(seed);
@@ -49,7 +50,8 @@ Outputs run_all() {
   // Dropout of a shard starting inside a group of 4, long enough for several parallel blocks.
   const std::vector<float> xd = random_vector(100003, 3);
   std::vector<float> yd(xd.size());
-  k::cpu::dropout_apply(xd.data(), yd.data(), int64_t(xd.size()), 3, 0.3f, 17, 2, 9);
+  const uint32_t step = 9;
+  k::cpu::dropout_apply(xd.data(), yd.data(), int64_t(xd.size()), 3, 0.3f, 17, 2, &step);
   o.exact.push_back(yd);
   // The epilogue: bias + ReLU forward in place, its backward (mask and bias gradient), bias alone.
   const int64_t rows = 3001, c = 33;
@@ -73,7 +75,7 @@ Outputs run_all() {
       invstd(mean.size()), r(mean.size()), d(mean.size()), clips(2), dxr(xr.size()), dg(static_cast<size_t>(s.c)),
       dbt(static_cast<size_t>(s.c));
   k::cpu::renorm_forward_train(xr.data(), s, gamma.data(), beta.data(), rm.data(), rs.data(),
-                               k::RenormParams{1e-3f, 0.01f, 3.f, 5.f, true, false}, yr.data(), mean.data(), invstd.data(),
+                               k::RenormParams{1e-3f, 0.01f, kLimits, true, false}, yr.data(), mean.data(), invstd.data(),
                                r.data(), d.data(), clips.data());
   k::cpu::renorm_backward(xr.data(), gr.data(), s, gamma.data(), mean.data(), invstd.data(), r.data(), d.data(), dxr.data(),
                           dg.data(), dbt.data());

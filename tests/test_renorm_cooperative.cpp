@@ -15,7 +15,7 @@ using renorm::test::require_close;
 
 namespace {
 struct Buffers {  // one device's copies of every input and output
-  Tensor x, dy, gamma, beta, run_mean, run_std, y, mean, invstd, r, d, clips, dx, dgamma, dbeta;
+  Tensor x, dy, gamma, beta, run_mean, run_std, y, mean, invstd, r, d, clips, dx, dgamma, dbeta, limits;
   Buffers(kernels::NormShape s, Device dev)
       : x(Tensor::normal(Shape{s.numel()}, 1, 0.7f, 1.9f, dev)),
         dy(Tensor::normal(Shape{s.numel()}, 2, 0.f, 1.f, dev)),
@@ -27,14 +27,15 @@ struct Buffers {  // one device's copies of every input and output
         invstd(Tensor::zeros(Shape{s.n * s.c}, dev)), r(Tensor::zeros(Shape{s.n * s.c}, dev)),
         d(Tensor::zeros(Shape{s.n * s.c}, dev)), clips(Tensor::zeros(Shape{2}, dev)),
         dx(Tensor::zeros(Shape{s.numel()}, dev)), dgamma(Tensor::zeros(Shape{s.c}, dev)),
-        dbeta(Tensor::zeros(Shape{s.c}, dev)) {}
+        dbeta(Tensor::zeros(Shape{s.c}, dev)), limits(Tensor::from_vector({1.5f, 0.5f}, Shape{2}, dev)) {}
 };
 
-const kernels::RenormParams kParams{1e-3f, 0.01f, 1.5f, 0.5f, true, false};
+// rmax 1.5, dmax 0.5 (Buffers::limits)
+kernels::RenormParams params(const Buffers& b) { return {1e-3f, 0.01f, b.limits.data(), true, false}; }
 
 void cpu_step(kernels::NormShape s, Buffers& b) {
   namespace k = kernels::cpu;
-  k::renorm_forward_train(b.x.data(), s, b.gamma.data(), b.beta.data(), b.run_mean.data(), b.run_std.data(), kParams,
+  k::renorm_forward_train(b.x.data(), s, b.gamma.data(), b.beta.data(), b.run_mean.data(), b.run_std.data(), params(b),
                           b.y.data(), b.mean.data(), b.invstd.data(), b.r.data(), b.d.data(), b.clips.data());
   k::renorm_backward(b.x.data(), b.dy.data(), s, b.gamma.data(), b.mean.data(), b.invstd.data(), b.r.data(),
                      b.d.data(), b.dx.data(), b.dgamma.data(), b.dbeta.data());
@@ -43,7 +44,7 @@ void cpu_step(kernels::NormShape s, Buffers& b) {
 bool cooperative_step(kernels::NormShape s, Buffers& b) {
   namespace k = kernels::cuda;
   if (!k::renorm_forward_train_cooperative(b.x.data(), s, b.gamma.data(), b.beta.data(), b.run_mean.data(),
-                                           b.run_std.data(), kParams, b.y.data(), b.mean.data(), b.invstd.data(),
+                                           b.run_std.data(), params(b), b.y.data(), b.mean.data(), b.invstd.data(),
                                            b.r.data(), b.d.data(), b.clips.data()))
     return false;
   REQUIRE(k::renorm_backward_cooperative(b.x.data(), b.dy.data(), s, b.gamma.data(), b.mean.data(), b.invstd.data(),
@@ -85,7 +86,7 @@ TEST_CASE("cuda: a cooperative Batch Renorm the device cannot hold at once launc
   Buffers cuda(s, Device::CUDA);
   const std::vector<float> y_before = cuda.y.to_vector();
   CHECK_FALSE(kernels::cuda::renorm_forward_train_cooperative(
-      cuda.x.data(), s, cuda.gamma.data(), cuda.beta.data(), cuda.run_mean.data(), cuda.run_std.data(), kParams,
+      cuda.x.data(), s, cuda.gamma.data(), cuda.beta.data(), cuda.run_mean.data(), cuda.run_std.data(), params(cuda),
       cuda.y.data(), cuda.mean.data(), cuda.invstd.data(), cuda.r.data(), cuda.d.data(), cuda.clips.data()));
   CHECK(cuda.y.to_vector() == y_before);
 }

@@ -135,9 +135,14 @@ bool setting_from_json(const Json& v, T& field, const char* name) {
 // be resumed) lacks it and gets its default, which is what that run ran with.
 namespace {
 bool added_later(const std::string& name) {
-  return name == "sync-norm" || name == "noniid-run" || name == "model" || name == "precision";
+  return name == "sync-norm" || name == "noniid-run" || name == "model" || name == "precision" || name == "cuda-graph";
 }
 }  // namespace
+
+const EnumNames<OnOff>& enum_names(OnOff) {
+  static const EnumNames<OnOff> names = {{"off", OnOff::Off}, {"on", OnOff::On}};
+  return names;
+}
 
 TrainConfig config_from_json(const std::string& text, const std::string& source) {
   const Json j = parse_json(text, source);
@@ -170,7 +175,9 @@ std::string data_fingerprint_of(const std::string& text, const std::string& sour
 }
 
 namespace {
-bool carried_out_not_computed(const std::string& name) { return name == "data-dir" || name == "device" || name == "threads"; }
+bool carried_out_not_computed(const std::string& name) {
+  return name == "data-dir" || name == "device" || name == "threads" || name == "cuda-graph";
+}
 }  // namespace
 
 std::string changed_setting(const TrainConfig& run, const TrainConfig& given, const std::vector<std::string>* only) {
@@ -234,6 +241,7 @@ TrainConfig resolve_resume(const TrainConfig& flags) {
   };
   if (given("device")) c.device = flags.device;
   if (given("threads")) c.threads = flags.threads;
+  if (given("cuda-graph")) c.cuda_graph = flags.cuda_graph;
   c.out_dir = flags.out_dir.empty() ? flags.resume_dir : flags.out_dir;
   c.resume_dir = flags.resume_dir;
   c.overwrite = flags.overwrite;

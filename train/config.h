@@ -13,6 +13,10 @@
 
 namespace renorm {
 
+// A switch given as on | off.
+enum class OnOff { Off, On };
+const EnumNames<OnOff>& enum_names(OnOff);  // "off", "on"
+
 struct TrainConfig {
   DatasetKind dataset = DatasetKind::Cifar10;
   std::string data_dir;
@@ -42,6 +46,9 @@ struct TrainConfig {
   int64_t noniid_run = LoaderConfig{}.class_run;  // non-i.i.d. sampler: examples of one class in a row
   bool augment = false;
   std::string device = "auto";
+  // CUDA, one process: the training step (forward, backward, optimizer, the sums) captured once as a
+  // CUDA graph after warm-up steps and replayed every step; the same numbers as eager steps, bit for bit.
+  OnOff cuda_graph = OnOff::On;
   uint64_t seed = 1;
   int threads = 0;  // 0: OpenMP's default
   int64_t train_limit = 0, val_limit = 0;  // use only the first N examples (0: all)
@@ -80,11 +87,11 @@ std::string data_fingerprint_of(const std::string& config_json_text, const std::
 // The first setting (visit's order) whose value in `given` differs from the run's, as
 // "--lr: 5 given, 0.01 in the run"; "" when none does. `only`: just these names (null: every setting). How
 // a run is carried out, not what it computes, never counts: data-dir (checked by fingerprint instead),
-// device, threads.
+// device, threads, cuda-graph.
 std::string changed_setting(const TrainConfig& run, const TrainConfig& given, const std::vector<std::string>* only = nullptr);
 
 // The settings a run continues with under --resume: the run's own (its config.json), with the output
-// folder, overwrite, the display and stop_after from `flags`, and --device/--threads when given. The data
+// folder, overwrite, the display and stop_after from `flags`, and --device/--threads/--cuda-graph when given. The data
 // folder: flags.data_dir when given, else the run's own, else data_dir_fallback; whichever it is must
 // hold the data the run trained on (its fingerprint), else ConfigError naming it. A setting in
 // explicit_settings whose value differs from the run's: ConfigError naming it. Without resume_dir,
@@ -129,6 +136,8 @@ void TrainConfig::visit(F&& f) {
                               "of M then holds M/run classes)");
   f("augment", augment, "random crop (padding 4) and horizontal flip");
   f("device", device, "auto | cpu | cuda");
+  f("cuda-graph", cuda_graph, "on | off: on CUDA (one process), the training step captured as one CUDA graph and "
+                              "replayed (the same numbers as off); ignored on the CPU and under mpirun");
   f("seed", seed, "seed of initialization, data order, augmentation and dropout");
   f("threads", threads, "CPU threads (0: all)");
   f("train-limit", train_limit, "use only the first N training examples (0: all)");

@@ -11,8 +11,38 @@
 
 namespace renorm {
 
-Optimizer::Optimizer(NamedTensors params, float lr) : params_(std::move(params)), lr_(lr) {
+namespace {
+// The one device of `params` (CPU when there are none): the step's words live there.
+Device params_device(const NamedTensors& params) {
+  const Device d = params.empty() ? Device::CPU : params.front().second.device();
+  for (const auto& [name, p] : params)
+    if (p.device() != d)
+      throw ConfigError("optimizer: parameter " + name + " is on " + device_name(p.device()) + ", the first on " +
+                        device_name(d) + "; one optimizer steps the parameters of one device");
+  return d;
+}
+}  // namespace
+
+Optimizer::Optimizer(NamedTensors params, float lr, std::shared_ptr<StepScalars> scalars)
+    : params_(std::move(params)), lr_(lr), scalars_(std::move(scalars)) {
   if (!(lr >= 0.f)) throw ConfigError("optimizer: learning rate must be >= 0, got " + std::to_string(lr));
+  const Device d = params_device(params_);
+  if (!scalars_) scalars_ = std::make_shared<StepScalars>(d);
+  if (scalars_->device() != d)
+    throw ConfigError(std::string("optimizer: the step-scalar block is on ") + device_name(scalars_->device()) +
+                      ", the parameters on " + device_name(d));
+  word_ = scalars_->reserve(3, "optimizer");
+}
+
+void Optimizer::write_step() {
+  ++steps_;
+  write_rates(steps_);
+}
+
+void Optimizer::step() {
+  write_step();
+  scalars_->upload();
+  apply();
 }
 
 void Optimizer::make_state(std::vector<std::string> slots) {
@@ -40,7 +70,8 @@ void SgdOptions::validate() const {
   if (!(weight_decay >= 0.f)) throw ConfigError("sgd: weight-decay must be >= 0, got " + format_number(weight_decay));
 }
 
-Sgd::Sgd(NamedTensors params, float lr, SgdOptions o) : Optimizer(std::move(params), lr), o_(o) {
+Sgd::Sgd(NamedTensors params, float lr, SgdOptions o, std::shared_ptr<StepScalars> scalars)
+    : Optimizer(std::move(params), lr, std::move(scalars)), o_(o) {
   o.validate();
   make_state({"momentum"});
 }
@@ -66,11 +97,12 @@ void Optimizer::for_each_list(Run&& run) {
   flush();
 }
 
-void Sgd::step() {
+void Sgd::write_rates(int64_t) { scalars_->set(word_, lr_); }
+
+void Sgd::apply() {
   NoGradGuard no_grad;
-  const kernels::SgdParams h{lr_, o_.momentum, o_.weight_decay, o_.nesterov};
+  const kernels::SgdParams h{o_.momentum, o_.weight_decay, o_.nesterov, step_words()};
   for_each_list([&](Device d, const kernels::TensorList& l) { RENORM_DISPATCH(d, sgd_step, l, h); });
-  ++steps_;
 }
 
 void AdamOptions::validate() const {
@@ -80,16 +112,21 @@ void AdamOptions::validate() const {
   if (!(weight_decay >= 0.f)) throw ConfigError("adam: weight-decay must be >= 0, got " + format_number(weight_decay));
 }
 
-Adam::Adam(NamedTensors params, float lr, AdamOptions o) : Optimizer(std::move(params), lr), o_(o) {
+Adam::Adam(NamedTensors params, float lr, AdamOptions o, std::shared_ptr<StepScalars> scalars)
+    : Optimizer(std::move(params), lr, std::move(scalars)), o_(o) {
   o.validate();
   make_state({"m", "v"});
 }
 
-void Adam::step() {
+void Adam::write_rates(int64_t t) {
+  scalars_->set(word_, lr_);
+  scalars_->set(word_ + 1, 1.f - std::pow(o_.beta1, float(t)));
+  scalars_->set(word_ + 2, 1.f - std::pow(o_.beta2, float(t)));
+}
+
+void Adam::apply() {
   NoGradGuard no_grad;
-  ++steps_;
-  const float b1 = 1.f - std::pow(o_.beta1, float(steps_)), b2 = 1.f - std::pow(o_.beta2, float(steps_));
-  const kernels::AdamParams h{lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, b1, b2};
+  const kernels::AdamParams h{o_.beta1, o_.beta2, o_.eps, o_.weight_decay, step_words()};
   for_each_list([&](Device d, const kernels::TensorList& l) { RENORM_DISPATCH(d, adam_step, l, h); });
 }
 

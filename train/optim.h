@@ -1,5 +1,7 @@
 // Optimizers (SGD with momentum / Nesterov / weight decay, Adam) and learning-rate schedules. A step is
-// one fused kernel per 32 parameter tensors (kernels/optim.h) with the hyperparameters passed by value: no
+// one fused kernel per 32 parameter tensors (kernels/optim.h): the constant hyperparameters passed by
+// value, the step's learning rate and bias corrections read from a step-scalar block on the device
+// (tensor/step_scalars.h), so the same launches — or one captured graph — serve every step. No
 // per-element host work and no host-device sync. State tensors are exposed by name for checkpoints.
 #pragma once
 #include <cstdint>
@@ -8,14 +10,24 @@
 
 #include "layers/module.h"
 #include "runtime/named_enum.h"
+#include "tensor/step_scalars.h"
 
 namespace renorm {
 
 class Optimizer {
  public:
-  explicit Optimizer(NamedTensors params, float lr);
+  // `scalars`: the block the step's learning rate and bias corrections go to, on the parameters' device
+  // (a model's, Model::step_scalars(): one copy a step moves them with the layers'); null: its own.
+  Optimizer(NamedTensors params, float lr, std::shared_ptr<StepScalars> scalars);
   virtual ~Optimizer() = default;
-  virtual void step() = 0;  // uses each parameter's .grad (parameters without a gradient are skipped)
+  // One step: write_step(), the block's upload, apply(). Uses each parameter's .grad (parameters without
+  // a gradient are skipped).
+  void step();
+  // The halves of step() for a block shared with others (the trainer: every owner writes its words, the
+  // block is uploaded once, then the step runs eagerly or as a replayed graph). write_step advances
+  // steps() and writes this step's values on the host; apply queues the update, which reads them on the device.
+  void write_step();
+  virtual void apply() = 0;
   void zero_grad();
   void set_lr(float lr) { lr_ = lr; }
   float lr() const { return lr_; }
@@ -30,7 +42,11 @@ class Optimizer {
   std::vector<std::string> slots_;
   float lr_;
   int64_t steps_ = 0;
+  std::shared_ptr<StepScalars> scalars_;
+  int word_ = 0;  // this optimizer's 3 words: lr, 1 - beta1^t, 1 - beta2^t (SGD: lr alone)
   void make_state(std::vector<std::string> slots);
+  const float* step_words() const { return scalars_->view(word_, 3).data(); }
+  virtual void write_rates(int64_t t) = 0;  // the words of step t (1-based)
   // run(device, list) over the parameters that have a gradient, kernels::kTensorList at a time (one
   // launch each on CUDA), in parameter order.
   template <class Run>
@@ -45,10 +61,11 @@ struct SgdOptions {
 
 class Sgd : public Optimizer {
  public:
-  Sgd(NamedTensors params, float lr, SgdOptions options = {});
-  void step() override;
+  Sgd(NamedTensors params, float lr, SgdOptions options = {}, std::shared_ptr<StepScalars> scalars = nullptr);
+  void apply() override;
 
  private:
+  void write_rates(int64_t t) override;
   SgdOptions o_;
 };
 
@@ -59,10 +76,11 @@ struct AdamOptions {
 
 class Adam : public Optimizer {
  public:
-  Adam(NamedTensors params, float lr, AdamOptions options = {});
-  void step() override;
+  Adam(NamedTensors params, float lr, AdamOptions options = {}, std::shared_ptr<StepScalars> scalars = nullptr);
+  void apply() override;
 
  private:
+  void write_rates(int64_t t) override;
   AdamOptions o_;
 };
 

@@ -12,6 +12,7 @@
 #include "models/factory.h"
 #include "runtime/checked.h"
 #include "runtime/cpu_isa.h"
+#include "runtime/cuda_graph.h"
 #include "runtime/error.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
@@ -47,8 +48,10 @@ ModelConfig model_config(const TrainConfig& c, const Dataset& d, const RunNorm& 
 
 std::unique_ptr<Optimizer> make_optimizer(const TrainConfig& c, const Model& model) {
   if (c.optimizer == OptimizerKind::Sgd)
-    return std::make_unique<Sgd>(model.named_parameters(), c.lr, SgdOptions{c.momentum, c.weight_decay, c.nesterov});
-  return std::make_unique<Adam>(model.named_parameters(), c.lr, AdamOptions{c.momentum, 0.999f, 1e-8f, c.weight_decay});
+    return std::make_unique<Sgd>(model.named_parameters(), c.lr, SgdOptions{c.momentum, c.weight_decay, c.nesterov},
+                                 model.step_scalars());
+  return std::make_unique<Adam>(model.named_parameters(), c.lr, AdamOptions{c.momentum, 0.999f, 1e-8f, c.weight_decay},
+                                model.step_scalars());
 }
 
 int64_t total_steps(const TrainConfig& c, int64_t per_epoch) {
@@ -103,6 +106,7 @@ struct Run {
     if (world.size() > 1) reducer = std::make_unique<GradReducer>(model.named_parameters(), model.named_buffers(), grads, dev);
     if (world.size() > 1 && c.sync_norm)
       for (BatchRenorm* n : model.norms()) n->set_sync(&grads);
+    if (dev == Device::CUDA && world.size() == 1 && c.cuda_graph == OnOff::On) graph = std::make_unique<CudaGraph>();
   }
 
   const TrainConfig c;
@@ -127,6 +131,14 @@ struct Run {
   MetricsLog metrics;
   int64_t step = 0;
   double elapsed_before = 0;
+  // The step's static buffers: the batch the loader refills, the loss and accuracy sums (zeroed at
+  // each metrics row) — what a captured step reads and writes at the same addresses every step.
+  Batch batch;
+  Tensor loss_sum = Tensor::zeros(Shape{}, dev), acc_sum = Tensor::zeros(Shape{}, dev);
+  // --cuda-graph on (CUDA, one process): kGraphWarmup eager steps inside the graph's pool, then the
+  // step captured once and replayed; null: every step eager.
+  static constexpr int kGraphWarmup = 2;
+  std::unique_ptr<CudaGraph> graph;
 
   // Parameters, norm buffers and optimizer state: the whole state of the run with the step.
   NamedTensors state() const {
@@ -191,12 +203,24 @@ struct Run {
     if (writer) save_safetensors(c.out_dir + "/model.safetensors", weights, {{"norm", enum_name(c.norm)}, {"dataset", enum_name(c.dataset)}});
   }
 
-  // One optimizer step; the loss and accuracy are summed on the device (no sync).
-  void train_step(Tensor& loss_sum, Tensor& acc_sum) {
-    const Batch b = train_loader.next();
+  // One optimizer step: the batch into its buffers, this step's scalars (clipping bounds, dropout
+  // step, learning rate, bias corrections) in one copy, then the step's work — eager, or replayed as the
+  // captured graph. The loss and accuracy are summed on the device (no sync).
+  void train_step() {
+    train_loader.next_into(batch);
     opt->set_lr(lrs.at(step));
+    model.write_step(step);
+    opt->write_step();
+    model.step_scalars()->upload();
+    if (graph) return graph->run([this] { step_work(); }, kGraphWarmup);
+    step_work();
+  }
+
+  // Forward, loss, backward, optimizer update and the sums: the work a graph captures. Reads the step's
+  // values only from the device (the batch buffers, the step scalars).
+  void step_work() {
     Tensor hits;
-    Tensor loss = softmax_cross_entropy(model.forward(b.images), b.labels, &hits);
+    Tensor loss = softmax_cross_entropy(model.forward(batch.images), batch.labels, &hits);
     opt->zero_grad();
     if (reducer) {  // data parallel: the moving averages and gradients averaged over the ranks
       reducer->start_buffers();
@@ -205,10 +229,10 @@ struct Run {
     } else {
       loss.backward();
     }
-    opt->step();
+    opt->apply();
     NoGradGuard ng;
-    loss_sum = add(loss_sum, loss.detach());
-    acc_sum = add(acc_sum, scale(sum(hits), 1.f / float(b.labels.numel())));
+    add_into(loss_sum, loss.detach());
+    add_into(acc_sum, scale(sum(hits), 1.f / float(batch.labels.numel())));
   }
 
   // The metrics row after this step: the averages of the last `since` steps, a validation when eval_now
@@ -249,12 +273,11 @@ struct Run {
 TrainResult Run::loop(TrainObserver& obs) {
   const auto t0 = std::chrono::steady_clock::now();
   auto now_s = [&] { return elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-  Tensor loss_sum = Tensor::zeros(Shape{}, dev), acc_sum = Tensor::zeros(Shape{}, dev);
   int64_t since = 0;
   double row_time = now_s(), last_loss = NAN, last_acc = NAN;
   Eval last;
   for (; step < total; ++step) {
-    train_step(loss_sum, acc_sum);
+    train_step();
     ++since;
     const bool eval_now = (step + 1) % eval_every == 0 || step + 1 == total;
     if ((step + 1) % c.log_every == 0 || eval_now) {

@@ -23,12 +23,14 @@ enum cudnnMathType_t : int { CUDNN_DEFAULT_MATH = 0, CUDNN_TENSOR_OP_MATH = 1, C
 enum cudnnConvolutionFwdAlgo_t : int {};
 enum cudnnConvolutionBwdDataAlgo_t : int {};
 enum cudnnConvolutionBwdFilterAlgo_t : int {};
+enum cudnnDeterminism_t : int { CUDNN_NON_DETERMINISTIC = 0, CUDNN_DETERMINISTIC = 1 };
 template <class Algo>
 struct cudnnAlgoPerf {
   Algo algo;
   cudnnStatus_t status;
   float time;
   size_t memory;
+  cudnnDeterminism_t determinism;
 };
 using cudnnConvolutionFwdAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionFwdAlgo_t>;
 using cudnnConvolutionBwdDataAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionBwdDataAlgo_t>;
@@ -90,6 +92,7 @@ cudnnStatus_t renorm_emu_one_algorithm(int* returned, Perf* perf) {
   *returned = 1;
   perf[0] = Perf{};
   perf[0].status = CUDNN_STATUS_SUCCESS;
+  perf[0].determinism = CUDNN_DETERMINISTIC;  // the reference convolutions sum in a fixed order
   return CUDNN_STATUS_SUCCESS;
 }
 inline cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,

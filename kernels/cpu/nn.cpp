@@ -183,8 +183,10 @@ RENORM_MULTIVERSION(dropout_groups, dropout_groups_body)
 }  // namespace
 
 template <class T>
-void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
+                   const uint32_t* step_word) {
   const float scale = 1.f / (1.f - p);
+  const uint32_t step = *step_word;
   const int64_t q0 = dropout_first_group(first), q1 = dropout_end_group(n, first);
   const int64_t blocks = (q1 - q0 + kDropoutGroups - 1) / kDropoutGroups;
 #pragma omp parallel for schedule(static) if (n >= (1 << 15))

@@ -34,8 +34,12 @@ using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int
 template <class T>
 constexpr cudnnDataType_t kType = std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
 
+// The heuristics' first working algorithm that is deterministic (the same bits every run, so a step
+// replayed as a CUDA graph equals the eager step and a resumed run its original), else the first working.
 template <class Perf>
 auto first_working(const Perf* perf, int n, const char* what) {
+  for (int i = 0; i < n; ++i)
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i].algo;
   for (int i = 0; i < n; ++i)
     if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i].algo;
   throw CudnnError(std::string("cuDNN found no working ") + what + " algorithm for this convolution shape");

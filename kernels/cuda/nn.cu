@@ -82,8 +82,10 @@ __global__ void __launch_bounds__(kThreads) maxpool_bwd_kernel(const T* dy, cons
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    dropout_kernel(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer, uint32_t step) {
+    dropout_kernel(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
+                   const uint32_t* step_word) {
   const float scale = 1.f / (1.f - p);
+  const uint32_t step = *step_word;
   const int64_t q0 = dropout_first_group(first), groups = dropout_end_group(n, first) - q0;
   for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x)
     dropout_group(x, y, n, first, q0 + g, p, scale, seed, layer, step);
@@ -134,7 +136,7 @@ void maxpool_backward(const T* dy, const float* argmax, const PoolShape& ps, T* 
 
 template <class T>
 void dropout_apply(const T* x, T* y, int64_t n, int64_t first, float p, uint64_t seed, uint32_t layer,
-                   uint32_t step) {
+                   const uint32_t* step) {
   launch_n<dropout_kernel<T>>(dropout_end_group(n, first) - dropout_first_group(first), x, y, n, first, p, seed, layer, step);
 }
 

@@ -16,10 +16,12 @@ __device__ void for_each_element(const TensorList& l, Update&& update) {
 }
 
 __global__ void __launch_bounds__(kThreads) sgd_kernel(TensorList l, SgdParams h) {
-  for_each_element(l, [&](int t, int64_t i) { sgd_update(l.p[t][i], l.g[t][i], l.s0[t][i], h); });
+  const StepRates s = sgd_rates(h);
+  for_each_element(l, [&](int t, int64_t i) { sgd_update(l.p[t][i], l.g[t][i], l.s0[t][i], h, s); });
 }
 __global__ void __launch_bounds__(kThreads) adam_kernel(TensorList l, AdamParams h) {
-  for_each_element(l, [&](int t, int64_t i) { adam_update(l.p[t][i], l.g[t][i], l.s0[t][i], l.s1[t][i], h); });
+  const StepRates s = adam_rates(h);
+  for_each_element(l, [&](int t, int64_t i) { adam_update(l.p[t][i], l.g[t][i], l.s0[t][i], l.s1[t][i], h, s); });
 }
 
 int64_t largest(const TensorList& l) {

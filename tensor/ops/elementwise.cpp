@@ -21,6 +21,11 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return record("add", y, {a, b}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
 }
 
+void add_into(const Tensor& acc, const Tensor& b) {
+  check_same("add_into", acc, b);
+  RENORM_DISPATCH_STORAGE(acc.dtype(), acc.device(), add, acc.data_as<T>(), b.data_as<T>(), acc.data_as<T>(), acc.numel());
+}
+
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_same("mul", a, b);
   Tensor y = Tensor::empty(a.shape(), a.device());

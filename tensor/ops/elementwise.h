@@ -7,6 +7,9 @@
 namespace renorm {
 
 Tensor add(const Tensor& a, const Tensor& b);  // same shape
+// acc += b in place (same shape and dtype; not recorded): accumulators that keep their storage, such as
+// the trainer's loss sum inside a captured step.
+void add_into(const Tensor& acc, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);  // same shape, elementwise
 Tensor scale(const Tensor& x, float alpha);    // alpha * x
 // max(x, 0); the subgradient at 0 is 0.

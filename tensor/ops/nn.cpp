@@ -1,5 +1,7 @@
 #include "tensor/ops/nn.h"
 
+#include <cstring>
+
 #include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
@@ -71,14 +73,24 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
 }
 
 Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step, int64_t first_example) {
+  float word;
+  std::memcpy(&word, &step, sizeof word);  // the step's bits, carried as a float32 element
+  return dropout(x, p, seed, layer, Tensor::from_vector({word}, Shape{1}, x.device()), first_example);
+}
+
+Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, const Tensor& step_word, int64_t first_example) {
   if (!(p >= 0.f && p < 1.f)) throw ConfigError("dropout: p must be in [0, 1), got " + std::to_string(p));
   if (first_example < 0) throw ConfigError("dropout: first_example must be >= 0");
+  check_same_device("dropout", x, step_word);
+  check_shape("dropout", "step_word", step_word, Shape{1});
   Tensor y = Tensor::empty(x.shape(), x.device(), x.dtype());
   const int64_t first = x.rank() == 0 || x.numel() == 0 ? 0 : first_example * (x.numel() / x.dim(0));
+  const auto* step = reinterpret_cast<const uint32_t*>(step_word.data());
   RENORM_DISPATCH_STORAGE(x.dtype(), x.device(), dropout_apply, x.data_as<T>(), y.data_as<T>(), x.numel(), first, p, seed,
                           layer, step);
-  return record("dropout", y, {x}, [p, seed, layer, step, first, dt = x.dtype()](const Tensor& g) {
+  return record("dropout", y, {x}, [p, seed, layer, word = step_word.detach(), first, dt = x.dtype()](const Tensor& g) {
     Tensor dx = Tensor::empty(g.shape(), g.device(), dt);
+    const auto* step = reinterpret_cast<const uint32_t*>(word.data());
     RENORM_DISPATCH_STORAGE(dt, g.device(), dropout_apply, g.data_as<T>(), dx.data_as<T>(), g.numel(), first, p, seed,
                             layer, step);
     return std::vector<Tensor>{dx};

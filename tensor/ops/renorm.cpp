@@ -193,8 +193,9 @@ Tensor batch_renorm_train(const Tensor& x, const Tensor& gamma, const Tensor& be
   kernels::RenormParams p;
   p.eps = config.eps;
   p.alpha = config.alpha;
-  p.rmax = o.rmax;
-  p.dmax = o.dmax;
+  const Tensor limits = o.limits.defined() ? o.limits : Tensor::from_vector({o.rmax, o.dmax}, Shape{2}, dev);
+  check_param(op, "limits", x, limits, 2);
+  p.limits = limits.data();
   p.update_running = o.update_running;
   p.fixed_rd = o.fixed_r.defined();
   if (p.fixed_rd) {

@@ -64,9 +64,13 @@ struct NormConfig {
 };
 
 // One call of the training op: this step's clipping bounds (from the schedule), and what tests vary.
+// `limits`, when defined: the bounds as a (2) float32 tensor {rmax, dmax} on x's device, read when the
+// kernels run (the layers' step scalars, tensor/step_scalars.h: what a captured graph replays with);
+// undefined: a tensor made from rmax and dmax for this call (a host-to-device copy on CUDA).
 struct RenormStep {
   float rmax = 1.f;
   float dmax = 0.f;
+  Tensor limits;
   bool update_running = true;
   // Gradient checks only: when defined ((N,C) each), r and d are taken from here instead of computed.
   Tensor fixed_r, fixed_d;

@@ -10,11 +10,17 @@
 #define CATCH_CONFIG_NO_POSIX_SIGNALS
 #include <catch2/catch.hpp>
 
+#include <cuda_runtime.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "runtime/allocator.h"
+#include "support/reference_libraries.h"
+
+// The emulator's reference cuDNN/cuBLAS for tests that run on any CUDA device.
+void renorm::test::use_reference_libraries(bool on) { renorm_emu::set_reference_libraries(on); }
 
 int main(int argc, char** argv) {
   const std::pair<const char*, const char*> flags[] = {

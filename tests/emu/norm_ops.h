@@ -35,7 +35,7 @@ class NormOps {
   // The two-launch family, and with `cooperative` the single cooperative launches too.
   std::vector<NormOp> ops(bool cooperative = false) {
     namespace k = kernels::cuda;
-    const kernels::RenormParams p{1e-3f, 0.01f, 3.f, 5.f, true, false};
+    const kernels::RenormParams p{1e-3f, 0.01f, limits_.data(), true, false};
     std::vector<NormOp> t = {
         {"forward", 2, [this, p] { k::renorm_forward_train(x(), s_, gamma(), beta(), rm(), rs(), p, y(), mean(),
                                                                     invstd(), r(), d(), clips());
@@ -84,6 +84,7 @@ class NormOps {
   Tensor mean_ = buffer(s_.n * s_.c, 0.f), var_ = buffer(s_.n * s_.c, 0.f), invstd_ = buffer(s_.n * s_.c, 0.f);
   Tensor r_ = buffer(s_.n * s_.c, 0.f), d_ = buffer(s_.n * s_.c, 0.f), clips_ = buffer(2, 0.f);
   Tensor dgamma_ = buffer(s_.c, 0.f), dbeta_ = buffer(s_.c, 0.f);
+  Tensor limits_ = Tensor::from_vector({3.f, 5.f}, Shape{2}, Device::CUDA);  // rmax, dmax
 };
 
 }  // namespace renorm::test

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "budgets.h"
-#include "cnn_step.h"
+#include "support/cnn_step.h"
 #include "norm_ops.h"
 
 using namespace renorm;

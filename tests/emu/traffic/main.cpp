@@ -20,7 +20,7 @@
 
 #include "runtime/allocator.h"
 #include "../budgets.h"
-#include "../cnn_step.h"
+#include "support/cnn_step.h"
 #include "../norm_ops.h"
 
 namespace {

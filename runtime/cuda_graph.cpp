@@ -1,0 +1,83 @@
+#include "runtime/cuda_graph.h"
+
+#include "runtime/device.h"
+#include "runtime/error.h"
+
+#if RENORM_HAS_CUDA
+#include "runtime/detail/cuda_context.h"
+#endif
+
+namespace renorm {
+
+#if RENORM_HAS_CUDA
+struct CudaGraphState {
+  cudaGraphExec_t exec = nullptr;
+};
+
+CudaGraph::CudaGraph() : state_(new CudaGraphState) {
+  if (!cuda_available()) {
+    delete state_;
+    throw DeviceError("CUDA graph requested but " + cuda_unavailable_reason());
+  }
+}
+
+CudaGraph::~CudaGraph() {
+  if (state_->exec) cudaGraphExecDestroy(state_->exec);
+  delete state_;
+}
+
+void CudaGraph::capture(const std::function<void()>& work) {
+  const cudaStream_t s = cuda::stream();
+  if (state_->exec) {
+    RENORM_CUDA_CHECK(cudaGraphExecDestroy(state_->exec));
+    state_->exec = nullptr;
+  }
+  cudaGraph_t graph = nullptr;
+  {
+    CudaPoolScope scope(pool_);
+    RENORM_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+    try {
+      work();
+    } catch (...) {
+      cudaStreamEndCapture(s, &graph);  // ends the (possibly invalidated) capture; its graph is discarded
+      if (graph) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      throw;
+    }
+    RENORM_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+  }
+  const cudaError_t e = cudaGraphInstantiate(&state_->exec, graph, 0);
+  cudaGraphDestroy(graph);
+  RENORM_CUDA_CHECK(e);
+}
+
+void CudaGraph::replay() const {
+  if (!state_->exec) throw DeviceError("CudaGraph::replay: nothing captured");
+  RENORM_CUDA_CHECK(cudaGraphLaunch(state_->exec, cuda::stream()));
+}
+
+bool CudaGraph::captured() const { return state_->exec != nullptr; }
+
+#else
+struct CudaGraphState {};
+
+CudaGraph::CudaGraph() : state_(nullptr) { throw DeviceError("CUDA graph requested but " + cuda_unavailable_reason()); }
+CudaGraph::~CudaGraph() = default;
+void CudaGraph::capture(const std::function<void()>&) {}
+void CudaGraph::replay() const {}
+bool CudaGraph::captured() const { return false; }
+#endif
+
+void CudaGraph::run(const std::function<void()>& work, int warmup) {
+  if (captured()) return replay();
+  if (warmed_ < warmup) {
+    CudaPoolScope in_pool(pool_);
+    work();
+    ++warmed_;
+    return;
+  }
+  capture(work);
+  replay();
+}
+
+}  // namespace renorm
