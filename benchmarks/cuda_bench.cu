@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "benchmarks/cuda_bench.h"
@@ -43,6 +44,24 @@ double cuda_time_ms(const std::function<void()>& f, int repeats) {
   RENORM_CUDA_CHECK(cudaEventDestroy(stop));
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+PipelinedTime cuda_pipelined_ms(const std::function<void()>& step, int steps) {
+  cudaEvent_t start, stop;
+  RENORM_CUDA_CHECK(cudaEventCreate(&start));
+  RENORM_CUDA_CHECK(cudaEventCreate(&stop));
+  RENORM_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+  const auto t0 = std::chrono::steady_clock::now();
+  RENORM_CUDA_CHECK(cudaEventRecord(start, cuda::stream()));
+  for (int i = 0; i < steps; ++i) step();
+  RENORM_CUDA_CHECK(cudaEventRecord(stop, cuda::stream()));
+  const double host = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  RENORM_CUDA_CHECK(cudaEventSynchronize(stop));
+  float gpu = 0;
+  RENORM_CUDA_CHECK(cudaEventElapsedTime(&gpu, start, stop));
+  RENORM_CUDA_CHECK(cudaEventDestroy(start));
+  RENORM_CUDA_CHECK(cudaEventDestroy(stop));
+  return {host / steps, double(gpu) / steps};
 }
 
 double cuda_copy_gbs() {

@@ -7,6 +7,13 @@
 namespace renorm::bench {
 
 double cuda_time_ms(const std::function<void()>& f, int repeats);
+// `steps` calls of `step` queued back to back, nothing waited for in between: the host's time per call to
+// queue its work (enqueue) and the device's time per call (cudaEvents around all of them). A step the
+// host cannot queue faster than the device runs it shows host_ms ≈ gpu_ms: it is launch-bound.
+struct PipelinedTime {
+  double host_ms = 0, gpu_ms = 0;
+};
+PipelinedTime cuda_pipelined_ms(const std::function<void()>& step, int steps);
 // Device-to-device copy of 1 GiB, bytes read + written per second, in GB/s (the achievable ceiling).
 double cuda_copy_gbs();
 // The time of a device-to-device copy that moves `bytes_moved` (reads half, writes half), timed as

@@ -4,6 +4,7 @@
 
 namespace renorm::bench {
 double cuda_time_ms(const std::function<void()>&, int) { throw DeviceError("benchmarks built without CUDA"); }
+PipelinedTime cuda_pipelined_ms(const std::function<void()>&, int) { throw DeviceError("benchmarks built without CUDA"); }
 double cuda_copy_gbs() { throw DeviceError("benchmarks built without CUDA"); }
 double cuda_copy_ms(double, int) { throw DeviceError("benchmarks built without CUDA"); }
 struct CudnnBatchNorm::Impl {};

@@ -7,6 +7,9 @@
 // im2col + OpenBLAS: kernels/conv.h), in the same run, with its breakdown.
 // --precision bf16: the models' bfloat16 policy (models/model.h), the convolutions' GFLOP/s against the
 // AVX512_BF16 dot-product peak measured in the same run (benchmarks/fma_peak.h).
+// CUDA: also the step queued back to back (no sync between steps), eager and as one replayed CUDA graph
+// (runtime/cuda_graph.h, what renorm-train runs), each with the host's enqueue time per step and the
+// GPU's time per step (cudaEvents): where enqueue ≈ GPU time the step is launch-bound.
 //   renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
 //                     [--conv-engines default|all] [--precision fp32|bf16]
 #include <algorithm>
@@ -28,6 +31,8 @@
 #include "benchmarks/fma_peak.h"
 #include "kernels/conv.h"
 #include "runtime/cpu_isa.h"
+#include "runtime/cuda_graph.h"
+#include "benchmarks/cuda_bench.h"
 
 using namespace renorm;
 
@@ -89,11 +94,19 @@ struct Batch {
   Tensor x, labels;
 };
 
-void train_step(Model& net, Sgd& opt, const Batch& b) {
+// A step as the trainer takes it (train/trainer.cpp): the step's scalars written and uploaded in one
+// copy (prepare), then forward, loss, backward and the SGD update (work: what a graph captures). opt
+// keeps its words in the model's block.
+void prepare(Model& net, Sgd& opt, int64_t k) {
+  net.write_step(k);
+  opt.write_step();
+  net.step_scalars()->upload();
+}
+void work(Model& net, Sgd& opt, const Batch& b) {
   opt.zero_grad();
   Tensor loss = softmax_cross_entropy(net.forward(b.x), b.labels);
   loss.backward();
-  opt.step();
+  opt.apply();
 }
 
 // The median of `steps` timed steps after two warm-ups.
@@ -102,12 +115,32 @@ double median_step_ms(Model& net, Sgd& opt, const Batch& b, int64_t steps, Devic
   for (int64_t s = 0; s < steps + 2; ++s) {
     synchronize(dev);
     const double t0 = now_ms();
-    train_step(net, opt, b);
+    prepare(net, opt, s);
+    work(net, opt, b);
     synchronize(dev);
     if (s >= 2) ms.push_back(now_ms() - t0);
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+// CUDA: `steps` steps queued back to back, eager and replayed as one graph (2 warm-up steps in its
+// pool and the capture first): host enqueue and GPU time per step of each.
+struct StepTimes {
+  bench::PipelinedTime eager, graph;
+};
+StepTimes cuda_step_times(Model& net, Sgd& opt, const Batch& b, int64_t steps) {
+  int64_t k = 0;
+  StepTimes t;
+  t.eager = bench::cuda_pipelined_ms([&] { prepare(net, opt, k++); work(net, opt, b); }, int(steps));
+  CudaGraph graph;
+  auto step = [&] {
+    prepare(net, opt, k++);
+    graph.run([&] { work(net, opt, b); }, 2);
+  };
+  for (int i = 0; i < 3; ++i) step();  // warm-up in the pool, then the capture
+  t.graph = bench::cuda_pipelined_ms(step, int(steps));
+  return t;
 }
 
 struct LayerTime {
@@ -206,8 +239,9 @@ void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& 
   cfg.norm_config.schedule = ClipSchedule::constant(3.f, 5.f);
   const std::unique_ptr<Model> model = make_model(cfg, dev);
   Model& net = *model;
-  Sgd opt(net.named_parameters(), 0.001f);
+  Sgd opt(net.named_parameters(), 0.001f, {}, net.step_scalars());
   const double med = median_step_ms(net, opt, b, f.steps, dev);
+  const StepTimes st = dev == Device::CUDA ? cuda_step_times(net, opt, b, f.steps) : StepTimes{};
   const std::vector<LayerTime> t = layer_breakdown(net, opt, b, dev);
   double total = 0, norm_ms = 0;
   size_t top_level_norms = 0;  // the norm share is known only when every norm layer is a top-level layer
@@ -219,10 +253,20 @@ void run_config(const std::string& name, NormKind kind, int64_t m, const Flags& 
   const std::string share = top_level_norms == net.norms().size()
                                 ? std::to_string(100.0 * norm_ms / total).substr(0, 4) + "%"
                                 : "- (in blocks)";
-  std::printf("%-22s %10.2f %10.1f %12s\n", name.c_str(), med, 1000.0 * double(f.batch) / med, share.c_str());
+  std::printf("%-22s %10.2f %10.1f %12s", name.c_str(), med, 1000.0 * double(f.batch) / med, share.c_str());
+  if (dev == Device::CUDA)
+    std::printf(" %8.3f %8.3f %8.3f %8.3f", st.eager.host_ms, st.eager.gpu_ms, st.graph.host_ms, st.graph.gpu_ms);
+  std::printf("\n");
   std::fflush(stdout);
   rep.breakdowns += breakdown_text(name, t, peak);
-  rep.json += std::string(rep.json.empty() ? "" : ",\n") + json_row(name, med, f.batch, t);
+  std::string row = json_row(name, med, f.batch, t);
+  if (dev == Device::CUDA) {
+    char extra[200];
+    std::snprintf(extra, sizeof extra, ", \"eager_host_ms\": %.4f, \"eager_gpu_ms\": %.4f, \"graph_host_ms\": %.4f, \"graph_gpu_ms\": %.4f}",
+                  st.eager.host_ms, st.eager.gpu_ms, st.graph.host_ms, st.graph.gpu_ms);
+    row = row.substr(0, row.size() - 1) + extra;
+  }
+  rep.json += std::string(rep.json.empty() ? "" : ",\n") + row;
 }
 }  // namespace
 
@@ -242,7 +286,10 @@ int main(int argc, char** argv) try {
                 fma.threads, fma.isa.c_str());
     if (low) std::printf("bf16 dot-product peak measured now: %.1f GFLOP/s (%s)\n", bf16.gflops, bf16.isa.c_str());
   }
-  std::printf("%-22s %10s %10s %12s\n", "norm", "ms/step", "images/s", "norm share");
+  std::printf("%-22s %10s %10s %12s", "norm", "ms/step", "images/s", "norm share");
+  if (dev == Device::CUDA)  // queued back to back: eager and graph, host enqueue and GPU ms per step
+    std::printf(" %8s %8s %8s %8s", "eag host", "eag gpu", "grf host", "grf gpu");
+  std::printf("\n");
   std::vector<float> lv(f.batch);
   for (int64_t i = 0; i < f.batch; ++i) lv[i] = float(i % 10);
   const Batch b{Tensor::normal(Shape{f.batch, 32, 32, 3}, 1, 0.f, 1.f, dev), Tensor::from_vector(lv, Shape{f.batch}, dev)};

@@ -17,10 +17,17 @@ step from the microbatch means (kernels/renorm.h). Layouts: PyTorch's default (N
 GEMMs in bfloat16, float32 weights, reductions per its op lists) against renorm-bench-step --precision bf16;
 --precision fp32,bf16 runs both, alternated in each round, and adds renorm's bf16 step over its fp32 one.
 Timing: the median of --steps timed steps after two warm-ups, the device synchronized around each.
+--modes (CUDA): besides eager, the strongest PyTorch configurations of the same step, each timed as --steps
+steps queued back to back between two CUDA events (ms per step; renorm's peer is renorm-bench-step's
+replayed-graph column, timed the same way): graph (the whole step — forward, backward, optimizer — captured
+with torch.cuda.graph after warm-up on a side stream and replayed: PyTorch's "whole network capture"),
+compile-ro (torch.compile(mode="reduce-overhead"): Inductor kernels and CUDA graphs) and compile-mx
+(torch.compile(mode="max-autotune-no-cudagraphs")); the optimizer is fused where this PyTorch has it.
 
   /usr/bin/python3 benchmarks/torch_step.py [--model cifar-cnn|resnet20] [--device cpu|cuda] [--threads N] [--steps 10]
       [--renorm build/release/benchmarks/renorm-bench-step] [--rounds 3] [--json FILE] [--tf32] [--cudnn-benchmark]
-      [--precision fp32|bf16|fp32,bf16]
+      [--precision fp32|bf16|fp32,bf16] [--modes eager,graph,compile-ro,compile-mx] [--norms "none,brn M=4"]
+      [--layouts default,channels_last]
 
 Debian's python3-torch is the CPU peer (/usr/bin/python3); on a GPU machine any python3 with CUDA torch.
 """
@@ -143,8 +150,63 @@ def time_steps(model, kind, m, layout, device, batch, steps, precision="fp32"):
     return statistics.median(ms)
 
 
+def make_opt(net):
+    try:  # the fused (one-kernel) SGD where this PyTorch has it, else the foreach one
+        return torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9, fused=True)
+    except (TypeError, RuntimeError):
+        return torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9, foreach=True)
+
+
+def events_ms(step, steps):
+    """ms per step of `steps` calls queued back to back between two CUDA events."""
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda.synchronize()
+    start.record()
+    for _ in range(steps):
+        step()
+    stop.record()
+    stop.synchronize()
+    return start.elapsed_time(stop) / steps
+
+
+def time_mode(mode, model, kind, m, layout, batch, steps, precision):
+    """CUDA: the step in `mode` (graph, compile-ro, compile-mx), ms per step queued back to back."""
+    torch.manual_seed(1)
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    net = make_model(model, kind, m, batch).cuda().to(memory_format=fmt)
+    x = torch.randn(batch, 3, 32, 32, device="cuda").to(memory_format=fmt)
+    labels = torch.arange(batch, device="cuda") % 10
+    opt = make_opt(net)
+    fwd = net if mode == "graph" else torch.compile(
+        net, mode="reduce-overhead" if mode == "compile-ro" else "max-autotune-no-cudagraphs")
+
+    def step():
+        opt.zero_grad(set_to_none=mode == "graph")
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = F.cross_entropy(fwd(x), labels)
+        loss.backward()
+        opt.step()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up (and compilation) off the default stream, as graph capture wants
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    if mode != "graph":
+        return events_ms(step, steps)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        step()
+    return events_ms(g.replay, steps)
+
+
+NORMS, LAYOUTS = None, ("default", "channels_last")  # --norms (None: all five) and --layouts
+
+
 def configs(batch, micro):
-    return [("none", batch), ("bn", batch), ("bn", micro), ("brn", batch), ("brn", micro)]
+    every = [("none", batch), ("bn", batch), ("bn", micro), ("brn", batch), ("brn", micro)]
+    return [c for c in every if NORMS is None or label(*c) in NORMS]
 
 
 def label(kind, m):
@@ -154,13 +216,21 @@ def label(kind, m):
 def torch_round(args, precision):
     out = {}
     for kind, m in configs(args.batch, args.microbatch):
-        for layout in ("default", "channels_last"):
+        for layout in LAYOUTS:
             out[(label(kind, m), layout)] = time_steps(args.model, kind, m, layout, args.device, args.batch, args.steps,
                                                        precision)
+            for mode in args.modes[1:]:
+                try:
+                    out[(label(kind, m), layout + " " + mode)] = time_mode(mode, args.model, kind, m, layout, args.batch,
+                                                                          args.steps, precision)
+                except Exception as e:  # one line naming the configuration; the others still run
+                    print(f"torch_step: {mode} {label(kind, m)} {layout}: {type(e).__name__}: {str(e).splitlines()[0]}",
+                          file=sys.stderr)
     return out
 
 
 def renorm_round(args, precision):
+    """renorm's ms/step per norm: the synced median (eager), and on CUDA the replayed graph's, queued back to back."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "step.json")
         subprocess.run([args.renorm, "--model", args.model, "--device", args.device, "--batch", str(args.batch), "--microbatch",
@@ -168,7 +238,33 @@ def renorm_round(args, precision):
                        check=True, stdout=subprocess.DEVNULL)
         with open(path) as f:
             rows = json.load(f)["results"]
-    return {r["norm"]: r["ms_per_step"] for r in rows}
+    out = {r["norm"]: r["ms_per_step"] for r in rows}
+    out.update({r["norm"] + " graph": r["graph_gpu_ms"] for r in rows if "graph_gpu_ms" in r})
+    return out
+
+
+def queued_table(args, precisions, torch_ms, renorm_ms):
+    """The steps queued back to back: each PyTorch mode at its better layout, renorm's replayed graph, and
+    renorm's graph over the best PyTorch configuration of the row."""
+    rows, modes = [], args.modes[1:]
+    for p in precisions:
+        print(f"\n{p}, steps queued back to back (ms/step between CUDA events), each PyTorch mode at its better layout:")
+        print(f"{'norm':<12} " + " ".join(f"{m:>11}" for m in modes) + f" {'renorm graph':>13}  best PyTorch / renorm")
+        for kind, m in configs(args.batch, args.microbatch):
+            name = label(kind, m)
+            best = {}
+            for mode in modes:
+                vals = [statistics.median(torch_ms[(p, name, lay + " " + mode)]) for lay in LAYOUTS
+                        if (p, name, lay + " " + mode) in torch_ms]
+                best[mode] = min(vals) if vals else None
+            r = renorm_ms.get((p, name + " graph"))
+            r = statistics.median(r) if r else None
+            done = [v for v in best.values() if v]
+            ratio = f"{min(done) / r:5.2f}x" if r and done else "-"
+            print(f"{name:<12} " + " ".join(f"{v:11.3f}" if v else f"{'failed':>11}" for v in best.values()) +
+                  (f" {r:13.3f}" if r else f" {'-':>13}") + f"  {ratio}")
+            rows.append({"precision": p, "norm": name, "queued_torch_ms": best, "queued_renorm_graph_ms": r})
+    return rows
 
 
 def main():
@@ -188,7 +284,21 @@ def main():
     ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp32,bf16"],
                     help="bf16: PyTorch's autocast to bfloat16 beside renorm's --precision bf16; fp32,bf16: both")
+    ap.add_argument("--modes", default="eager", help="CUDA: eager and any of graph, compile-ro, compile-mx (comma separated)")
+    ap.add_argument("--norms", help="only these rows, comma separated (none, bn M=128, bn M=4, brn M=128, brn M=4)")
+    ap.add_argument("--layouts", default="default,channels_last", help="PyTorch layouts: default, channels_last or both")
     args = ap.parse_args()
+    global NORMS, LAYOUTS
+    NORMS = args.norms.split(",") if args.norms else None
+    LAYOUTS = tuple(args.layouts.split(","))
+    if not set(LAYOUTS) <= {"default", "channels_last"}:
+        ap.error(f"--layouts: default and/or channels_last, got {args.layouts}")
+    args.modes = args.modes.split(",")
+    known = {"eager", "graph", "compile-ro", "compile-mx"}
+    if args.modes[0] != "eager" or not set(args.modes) <= known:
+        ap.error(f"--modes: 'eager' first, then any of graph, compile-ro, compile-mx; got {','.join(args.modes)}")
+    if len(args.modes) > 1 and args.device != "cuda":
+        ap.error("--modes graph/compile-*: CUDA only (--device cuda)")
     if args.device == "cuda":
         torch.backends.cudnn.allow_tf32 = args.tf32
         torch.backends.cuda.matmul.allow_tf32 = args.tf32
@@ -215,15 +325,17 @@ def main():
         print(f"\n{p}:\n{'norm':<12} {'torch NCHW':>11} {'torch NHWC':>11} {'renorm':>9}  images/s: torch best, renorm, ratio")
         for kind, m in configs(args.batch, args.microbatch):
             name = label(kind, m)
-            t = {lay: statistics.median(torch_ms[(p, name, lay)]) for lay in ("default", "channels_last")}
+            t = {lay: statistics.median(torch_ms[(p, name, lay)]) for lay in LAYOUTS}
             best = min(t.values())
             r = statistics.median(renorm_ms[(p, name)]) if (p, name) in renorm_ms else None
             ratio = f"{best / r:5.2f}x" if r else "-"
             rs = f"{r:9.2f}" if r else f"{'-':>9}"
-            print(f"{name:<12} {t['default']:11.2f} {t['channels_last']:11.2f} {rs}  "
+            print(f"{name:<12} {t.get('default', float('nan')):11.2f} {t.get('channels_last', float('nan')):11.2f} {rs}  "
                   f"{1000 * args.batch / best:8.0f} {1000 * args.batch / r if r else 0:8.0f} {ratio}")
             rows.append({"precision": p, "norm": name, "torch_ms": t, "renorm_ms": r})
     print("(ms/step, median over rounds of the median step; ratio = renorm images/s over PyTorch's best layout)")
+    if len(args.modes) > 1:
+        rows += queued_table(args, precisions, torch_ms, renorm_ms)
     if args.renorm and len(precisions) == 2:
         print("\nrenorm bf16 over renorm fp32 (images/s): " + ", ".join(
             f"{label(k, m)} {statistics.median(renorm_ms[('fp32', label(k, m))]) / statistics.median(renorm_ms[('bf16', label(k, m))]):.2f}x"

@@ -12,6 +12,11 @@
 #   5. compute-sanitizer memcheck over the CUDA tests, racecheck and synccheck over renorm's own kernels,
 #      and a timed short reproduction on CUDA (Figure 2 and 3 runs at 300 steps), these four concurrently
 #      (the reproduction's wall time is then an upper bound);
+#   6. the CUDA-graph comparison (issue 26): renorm's step eager and as a replayed graph (host enqueue
+#      and GPU ms per step) beside PyTorch eager, whole-step CUDA graph, torch.compile reduce-overhead and
+#      max-autotune-no-cudagraphs (benchmarks/torch_step.py --modes), TF32 off and on for PyTorch, for the
+#      rows none and brn M=4 in channels_last (compilation dominates its time: about 4 compiles per run).
+# --graph-only: steps 1, the graph tests ([graph]) and 6 alone (meant to fit in 6 minutes of device time).
 # and writes a dated report (device, driver, each step's command, status, time and summary) to
 # docs/gpu-report-YYYY-MM-DD.md (--report FILE to write elsewhere). Without a GPU it stops at the first step that
 # needs one, says why, and writes nothing (exit status 3). A failing step is reported and the script
@@ -20,11 +25,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 report=docs/gpu-report-$(date -u +%Y-%m-%d).md
 bin=""
+graph_only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --report) report="$2"; shift 2 ;;
     --prebuilt) bin="$2"; shift 2 ;;
-    *) echo "renorm gpu-check: unknown argument '$1' (--report FILE, --prebuilt DIR)" >&2; exit 2 ;;
+    --graph-only) graph_only=1; shift ;;
+    *) echo "renorm gpu-check: unknown argument '$1' (--report FILE, --prebuilt DIR, --graph-only)" >&2; exit 2 ;;
   esac
 done
 work=build/gpu-check
@@ -74,6 +81,20 @@ run_step() {
   say "$name: $result in ${dt} s"
 }
 
+run_step 2-graph "CUDA graph tests on the device" "$tests" "[graph]"
+torch_peers() {  # step 6 (TF32 off|on for PyTorch; renorm's convolutions are float32 CUDNN_FMA_MATH)
+  local tf32=() ; [ "$1" = on ] && tf32=(--tf32)
+  run_step "6-torch-tf32-$1" "renorm graph vs PyTorch graph/compile, PyTorch TF32 $1" python3 benchmarks/torch_step.py \
+    --device cuda --steps 20 --rounds 1 --renorm "$bin/benchmarks/renorm-bench-step" --modes eager,graph,compile-ro,compile-mx \
+    --norms "none,brn M=4" --layouts channels_last "${tf32[@]}" --json "$work/torch-tf32-$1.json"
+}
+if [ -n "$graph_only" ]; then
+  run_step 4-bench-step "step benchmark (eager, and queued: eager and replayed graph)" "$bin/benchmarks/renorm-bench-step" \
+    --device cuda --batch 128 --microbatch 4 --steps 20
+  torch_peers off
+  torch_peers on
+fi
+if [ -z "$graph_only" ]; then
 run_step 2-tests "CUDA tests on the device" "$tests" "[cuda]"
 run_step 3-nccl "NCCL communicator, one rank" "$bin/tests/renorm_comm_test" nccl
 if [ "$gpus" -gt 1 ] && command -v mpirun >/dev/null; then
@@ -107,6 +128,9 @@ fi
 run_step 5-reproduce "short reproduction (concurrent with the sanitizers)" "$bin/apps/renorm-reproduce" --preset quick \
   --device cuda --out "$work/reproduction" --no-plot --data-dir "${RENORM_DATA_DIR:-../shared/data/cifar-10-batches-bin}"
 wait
+torch_peers off
+torch_peers on
+fi
 status=0
 grep -q -v "| pass |" "$work"/*.row && status=1
 
@@ -125,7 +149,9 @@ tmp="$report.tmp"
   # the DRAM calibration), as their programs printed them.
   for part in "4-bench-kernels:Norm kernels beside same-size device copies" "4-bench-step:The training step and its layers" \
               "4-bench-step-bf16:The training step and its layers, bf16" \
-              "4-dram:DRAM bytes (Nsight Compute) against the emulator's distinct bytes"; do
+              "4-dram:DRAM bytes (Nsight Compute) against the emulator's distinct bytes" \
+              "6-torch-tf32-off:renorm's replayed graph against PyTorch's graph and torch.compile, PyTorch TF32 off" \
+              "6-torch-tf32-on:renorm's replayed graph against PyTorch's graph and torch.compile, PyTorch TF32 on"; do
     [ -f "$work/${part%%:*}.log" ] || continue
     printf '\n## %s\n\n```\n' "${part#*:}"
     cat "$work/${part%%:*}.log"

@@ -6,6 +6,8 @@
 // cuDNN algorithms (kernels/cuda/conv.cu) and every renorm kernel sums in a fixed order.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -97,7 +99,8 @@ std::string bytes_of(const std::string& path) {
 TEST_CASE("graph: the trainer's loop gives the same metrics and model with --cuda-graph on and off", "[cuda][emulator][graph][trainer]") {
   RENORM_REQUIRE_CUDA_OR_SKIP();
   const test::ReferenceLibraries libs;
-  const std::string data = test::make_synthetic_cifar("graph-loop", 8, 16);
+  // per process: CTest runs this test at several emulator settings side by side
+  const std::string data = test::make_synthetic_cifar("graph-loop-" + std::to_string(getpid()), 8, 16);
   std::vector<std::vector<std::string>> metrics;
   std::vector<std::string> models;
   for (OnOff mode : {OnOff::Off, OnOff::On}) {
