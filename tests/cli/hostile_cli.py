@@ -124,6 +124,21 @@ def case_precision(cli):
     print("ok: --precision fp16 refused by name; bf16 trains, recorded, and the note said once")
 
 
+def case_cuda_graph(cli):
+    """--cuda-graph: a bad value is one line naming the flag; on and off both train (the CPU ignores it) and are
+    recorded; a resumed run may switch it, since it changes how the step runs, not what it computes."""
+    rc, _, err = cli.run(cli.args("cuda_graph/bad", "--steps", "2", "--cuda-graph", "maybe"))
+    expect(rc, err, BAD_INPUT, "--cuda-graph", "'maybe'")
+    run = os.path.join(cli.work, "cuda_graph/off")
+    rc, _, err = cli.run(cli.args("cuda_graph/off", "--steps", "8", "--eval-every", "4", "--stop-after", "4",
+                                  "--cuda-graph", "off"))
+    assert rc == OK, "--cuda-graph off: status %d: %s" % (rc, err)
+    assert json.load(open(os.path.join(run, "config.json")))["cuda-graph"] == "off"
+    rc, out, err = cli.run([cli.exe, "--resume", run, "--no-progress", "--cuda-graph", "on"])
+    assert rc == OK and "done, 8 steps" in out, (rc, out, err)
+    print("ok: --cuda-graph maybe refused by name; off trains and is recorded; a resume may turn it on")
+
+
 def case_epochs_overflow(cli):
     rc, _, err = cli.run(cli.args("epochs_overflow", "--epochs", str(2**63 - 1)))
     expect(rc, err, BAD_INPUT, "--epochs")
