@@ -133,7 +133,7 @@ bool capturing() {
 }
 }  // namespace
 
-CudaPool::CudaPool() : state_(new CudaPoolState{.device = cuda_available() ? current_cuda_device() : 0}) {}
+CudaPool::CudaPool() : state_(new CudaPoolState) { state_->device = cuda_available() ? current_cuda_device() : 0; }
 
 CudaPool::~CudaPool() {
   Cache& home = cuda_cache(state_->device);
@@ -145,6 +145,7 @@ CudaPool::~CudaPool() {
   }
   {
     std::scoped_lock lock(state_->cache.mutex, home.mutex);
+    home.stats.bytes_in_use += state_->cache.stats.bytes_in_use;  // its live blocks are the device cache's now
     for (auto& [size, p] : state_->cache.free_blocks) {
       home.free_blocks.emplace(size, p);
       home.stats.bytes_cached += size;
@@ -233,6 +234,15 @@ void device_release(Device d, void* p, size_t bytes) {
       o = it->second;
       all.owner.erase(it);
     }
+  }
+  // A block freed inside a pool's scope joins the pool whatever its origin: the captured work may still
+  // use it before that free in its next replay, so it must not go to work outside the graph.
+  if (!o.pool && g_pool && g_pool->device == o.device) {
+    Cache& home = cuda_cache(o.device);
+    std::scoped_lock lock(home.mutex, g_pool->cache.mutex);
+    home.stats.bytes_in_use -= size;  // the block's accounting moves with it
+    g_pool->cache.stats.bytes_in_use += size;
+    o.pool = &g_pool->cache;
   }
   give_back(o.pool ? *o.pool : cuda_cache(o.device), p, size);
 }

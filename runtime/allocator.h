@@ -34,7 +34,8 @@ bool exact_allocation();
 // allocations come from the pool's own free lists (a fresh cudaMalloc when it has no block of the size:
 // never while the renorm stream is capturing, where that is a DeviceError — warm the pool up with the
 // same work uncaptured first), and a block taken from the pool goes back to it when freed, by whichever
-// thread or scope: memory a captured graph reads or writes is never handed to work outside it. Destroy
+// thread or scope, as does any block freed inside the scope (the captured work may use it before that
+// free on its next replay): memory a captured graph reads or writes is never handed to work outside it. Destroy
 // the graphs that use a pool before the pool; its cached and still-live blocks then belong to the device
 // cache again.
 struct CudaPoolState;

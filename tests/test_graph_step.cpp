@@ -77,6 +77,35 @@ TEST_CASE("graph: a captured step that reads the device from the host fails nami
   CHECK(scale(x, 3.f).to_vector() == std::vector<float>(4, 6.f));  // the stream works on, uncaptured
 }
 
+TEST_CASE("graph pool: its blocks, and blocks freed inside its scope, never reach allocations outside it", "[cuda][graph]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  const Shape shape{1000};  // a size no other live tensor here has
+  CudaPool pool;
+  const void* inside = nullptr;
+  {
+    CudaPoolScope scope(pool);
+    inside = Tensor::empty(shape, Device::CUDA).data();  // taken from the pool, freed back to it
+  }
+  const Tensor outside = Tensor::empty(shape, Device::CUDA);
+  CHECK(outside.data() != inside);
+  {
+    CudaPoolScope scope(pool);
+    CHECK(Tensor::empty(shape, Device::CUDA).data() == inside);  // the pool's own block again
+  }
+  {
+    Tensor t = Tensor::empty(shape, Device::CUDA);  // from the device cache
+    const void* p = t.data();
+    {
+      CudaPoolScope scope(pool);
+      t = Tensor();  // freed inside the scope: joins the pool
+    }
+    CHECK(Tensor::empty(shape, Device::CUDA).data() != p);
+    CudaPoolScope scope(pool);
+    const Tensor a = Tensor::empty(shape, Device::CUDA), b = Tensor::empty(shape, Device::CUDA);
+    CHECK((a.data() == p || b.data() == p));
+  }
+}
+
 namespace {
 std::vector<std::string> metric_rows(const std::string& path) {  // metrics.csv without its wall-clock columns
   std::ifstream in(path);
