@@ -92,14 +92,10 @@ void Dropout::write_step(int64_t step) {
 
 Tensor Dropout::forward(const Tensor& x) {
   if (!training_ || p_ == 0.f) return x;
-  StepScalars& block = words_.use(x.device());
-  if (words_.own()) {  // on its own: this step's word uploaded here, the step advanced
-    write_step(step_);
-    block.upload();
-  }
-  Tensor y = dropout(x, p_, seed_, layer_, words_.view(), first_example_);
-  if (words_.own()) ++step_;
-  return y;
+  // On its own: the step advanced by each forward, its word this call's own (the backward reads it,
+  // however many forwards come first). In a model's block: the word the block's owner wrote.
+  if (words_.own()) return dropout(x, p_, seed_, layer_, static_cast<uint32_t>(step_++), first_example_);
+  return dropout(x, p_, seed_, layer_, words_.view(), first_example_);
 }
 
 Sequential& Sequential::add(std::shared_ptr<Module> m) {

@@ -66,10 +66,10 @@ class GlobalAvgPool : public Module {
 };
 
 // Inverted dropout; identity in eval mode. The mask of a training forward is keyed by (seed, layer id,
-// step), the step read on the device from a step-scalar word (tensor/step_scalars.h). On its own the
-// layer advances the step on each training forward (set_step restores it on resume); given a model's
-// block (use_step_scalars: as BatchRenorm's), the block's owner writes each step (write_step) and the
-// forward changes no host state.
+// step), the step read on the device from a 32-bit word. On its own the layer advances the step on each
+// training forward (set_step restores it on resume); given a model's step-scalar block
+// (use_step_scalars, tensor/step_scalars.h: as BatchRenorm's), the block's owner writes each step
+// (write_step) and the forward changes no host state.
 class Dropout : public Module {
  public:
   Dropout(float p, uint32_t layer_id, uint64_t seed = 0);

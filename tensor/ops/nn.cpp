@@ -1,7 +1,5 @@
 #include "tensor/ops/nn.h"
 
-#include <cstring>
-
 #include "kernels/detail/dispatch.h"
 #include "kernels/elementwise.h"
 #include "kernels/nn.h"
@@ -73,9 +71,10 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
 }
 
 Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step, int64_t first_example) {
-  float word;
-  std::memcpy(&word, &step, sizeof word);  // the step's bits, carried as a float32 element
-  return dropout(x, p, seed, layer, Tensor::from_vector({word}, Shape{1}, x.device()), first_example);
+  // The step's bits in a one-element tensor of this call's own (its backward keeps it), queued without a wait.
+  const Tensor word = Tensor::empty(Shape{1}, x.device());
+  upload_small_async(word.data(), x.device(), &step, sizeof step);
+  return dropout(x, p, seed, layer, word, first_example);
 }
 
 Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, const Tensor& step_word, int64_t first_example) {
