@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   app.add_option("--dataset", dataset, "cifar10 | fashion-mnist")->capture_default_str();
   app.add_option("--model", model, "cifar-cnn | resnet20 (He et al. 2016, option-A shortcuts)")->capture_default_str();
   std::string precision = renorm::enum_name(c.precision);
-  app.add_option("--precision", precision, "fp32 | bf16 (bfloat16 activations, float32 weights, statistics and loss)")
+  app.add_option("--precision", precision, renorm::kPrecisionHelp)
       ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "the dataset's folder (default: $RENORM_DATA_DIR)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();

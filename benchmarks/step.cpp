@@ -6,12 +6,13 @@
 // --conv-engines all (CPU): also the step without norm on each other CPU convolution engine (oneDNN,
 // im2col + OpenBLAS: kernels/conv.h), in the same run, with its breakdown.
 // --precision bf16: the models' bfloat16 policy (models/model.h), the convolutions' GFLOP/s against the
-// AVX512_BF16 dot-product peak measured in the same run (benchmarks/fma_peak.h).
+// AVX512_BF16 dot-product peak measured in the same run (benchmarks/fma_peak.h). --precision tf32: the
+// convolutions and GEMMs on TF32 (cuDNN tensor-op math, cuBLAS TF32; on the CPU rounded operand copies).
 // CUDA: also the step queued back to back (no sync between steps), eager and as one replayed CUDA graph
 // (runtime/cuda_graph.h, what renorm-train runs), each with the host's enqueue time per step and the
 // GPU's time per step (cudaEvents): where enqueue ≈ GPU time the step is launch-bound.
 //   renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] [--device auto|cpu|cuda] [--json FILE]
-//                     [--conv-engines default|all] [--precision fp32|bf16]
+//                     [--conv-engines default|all] [--precision fp32|bf16|tf32]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,7 +65,7 @@ struct Flags {
 
 constexpr const char* kUsage =
     "renorm-bench-step [--model cifar-cnn|resnet20] [--batch 128] [--microbatch 4] [--steps 10] "
-    "[--device auto|cpu|cuda] [--json FILE] [--conv-engines default|all] [--precision fp32|bf16]";
+    "[--device auto|cpu|cuda] [--json FILE] [--conv-engines default|all] [--precision fp32|bf16|tf32]";
 
 Flags parse_flags(int argc, char** argv) {
   Flags f;

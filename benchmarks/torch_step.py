@@ -229,8 +229,15 @@ def torch_round(args, precision):
     return out
 
 
+def renorm_precision(args, precision):
+    """renorm's --precision beside PyTorch's: with --tf32, renorm's fp32 step runs as --precision tf32 (its
+    convolutions and GEMMs on TF32 tensor cores too), so TF32 is on or off on both sides."""
+    return "tf32" if args.tf32 and precision == "fp32" else precision
+
+
 def renorm_round(args, precision):
     """renorm's ms/step per norm: the synced median (eager), and on CUDA the replayed graph's, queued back to back."""
+    precision = renorm_precision(args, precision)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "step.json")
         subprocess.run([args.renorm, "--model", args.model, "--device", args.device, "--batch", str(args.batch), "--microbatch",
@@ -279,8 +286,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="alternations of renorm and PyTorch (with --renorm)")
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--tf32", action="store_true",
-                    help="CUDA: let cuDNN and cuBLAS use TF32 (PyTorch's default for convolutions; renorm computes in "
-                         "float32, CUDNN_FMA_MATH, so the like-for-like default here is off)")
+                    help="CUDA: let cuDNN and cuBLAS use TF32 (PyTorch's default for convolutions), and run renorm's "
+                         "fp32 step as --precision tf32 (issue 26); off: both plain float32")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: torch.backends.cudnn.benchmark = True")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp32,bf16"],
                     help="bf16: PyTorch's autocast to bfloat16 beside renorm's --precision bf16; fp32,bf16: both")
@@ -307,7 +314,7 @@ def main():
     torch.set_num_threads(threads)
     if args.renorm:
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    dev = (f"{torch.cuda.get_device_name()}, TF32 {'on' if args.tf32 else 'off'}, cudnn.benchmark "
+    dev = (f"{torch.cuda.get_device_name()}, TF32 {'on' if args.tf32 else 'off'} (PyTorch and renorm), cudnn.benchmark "
            f"{'on' if args.cudnn_benchmark else 'off'}") if args.device == "cuda" else f"CPU, {threads} threads"
     precisions = args.precision.split(",")
     print(f"{args.model} training step, batch {args.batch}, precision {args.precision}: PyTorch {torch.__version__} on {dev}",

@@ -3,8 +3,14 @@
 // on the emulated device for its account (launches, library calls, syncs, allocations). They are not a
 // second implementation to compare against: parity tests of these calls still need a real GPU. Each
 // call counts as one library call, its bytes analytically: every input read once, the output written
-// once (and read when beta != 0), the distinct sectors those tensors span.
+// once (and read when beta != 0), the distinct sectors those tensors span. The math modes are honoured:
+// where cuDNN or cuBLAS would be allowed TF32 on float32 operands (a convolution descriptor's math other
+// than CUDNN_FMA_MATH, cuBLAS's CUBLAS_TF32_TENSOR_OP_MATH) the reference reads each operand reduced to
+// TF32 by truncation — the first 10 mantissa bits, as PyTorch documents the tensor cores read them — so a
+// test on the emulated device sees which math renorm asked for (tests/test_tf32.cpp); what the tensor
+// cores compute is still a real GPU's to show.
 #include <atomic>
+#include <cstring>
 #include <unordered_set>
 #include <vector>
 
@@ -15,6 +21,25 @@
 namespace renorm_emu {
 namespace {
 std::atomic<bool> g_reference{false};
+std::atomic<cublasMath_t> g_cublas_math{CUBLAS_DEFAULT_MATH};
+
+// An operand as a TF32 tensor op reads it: the low 13 mantissa bits dropped (infinities and NaN kept).
+float tf32_read(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  if ((u & 0x7f800000u) != 0x7f800000u) u &= 0xffffe000u;
+  std::memcpy(&v, &u, sizeof u);
+  return v;
+}
+// Operand i of a reference call: as stored, or as a TF32 tensor op reads it.
+struct Operand {
+  const float* p;
+  bool tf32;
+  double operator[](size_t i) const { return tf32 ? tf32_read(p[i]) : p[i]; }
+};
+Operand operand(const void* p, cudnnConvolutionDescriptor_t c) {
+  return Operand{static_cast<const float*>(p), c->math != CUDNN_FMA_MATH};
+}
 
 struct Span {
   const void* p;
@@ -123,9 +148,9 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, cudnnT
         cudnnConvolutionForward(h, a, xd, x, wd, w, cd, algo, work, work_bytes, b, yd, y);
       }))
     return CUDNN_STATUS_SUCCESS;
-  const float *xs = static_cast<const float*>(x), *ws = static_cast<const float*>(w);
+  const Operand xs = operand(x, cd), ws = operand(w, cd);
   return convolve("cudnnConvolutionForward", supported(xd, wd, cd, yd), alpha, beta, y, elems(yd), [&](std::vector<double>& acc) {
-    for_each_term(xd, wd, cd, yd, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += double(xs[xi]) * ws[wi]; });
+    for_each_term(xd, wd, cd, yd, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += xs[xi] * ws[wi]; });
   }, {Span{x, elems(xd) * 4, false}, Span{w, elems(wd) * 4, false}});
 }
 
@@ -138,9 +163,9 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void* alpha, c
         cudnnConvolutionBackwardData(h, a, wd, w, dyd, dy, cd, algo, work, work_bytes, b, dxd, dx);
       }))
     return CUDNN_STATUS_SUCCESS;
-  const float *gs = static_cast<const float*>(dy), *ws = static_cast<const float*>(w);
+  const Operand gs = operand(dy, cd), ws = operand(w, cd);
   return convolve("cudnnConvolutionBackwardData", supported(dxd, wd, cd, dyd), alpha, beta, dx, elems(dxd), [&](std::vector<double>& acc) {
-    for_each_term(dxd, wd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += double(gs[yi]) * ws[wi]; });
+    for_each_term(dxd, wd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += gs[yi] * ws[wi]; });
   }, {Span{dy, elems(dyd) * 4, false}, Span{w, elems(wd) * 4, false}});
 }
 
@@ -153,30 +178,35 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha,
         cudnnConvolutionBackwardFilter(h, a, xd, x, dyd, dy, cd, algo, work, work_bytes, b, dwd, dw);
       }))
     return CUDNN_STATUS_SUCCESS;
-  const float *xs = static_cast<const float*>(x), *gs = static_cast<const float*>(dy);
+  const Operand xs = operand(x, cd), gs = operand(dy, cd);
   return convolve("cudnnConvolutionBackwardFilter", supported(xd, dwd, cd, dyd), alpha, beta, dw, elems(dwd), [&](std::vector<double>& acc) {
-    for_each_term(xd, dwd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += double(xs[xi]) * gs[yi]; });
+    for_each_term(xd, dwd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += xs[xi] * gs[yi]; });
   }, {Span{x, elems(xd) * 4, false}, Span{dy, elems(dyd) * 4, false}});
 }
 
-// Column-major C (m×n) = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n.
-cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                           const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
-                           float* c, int ldc) {
-  if (renorm_emu::captured_library_call(alpha, beta, [=](const float* al, const float* be) {
-        cublasSgemm(h, ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc);
-      }))
-    return CUBLAS_STATUS_SUCCESS;
-  if (!renorm_emu::reference_libraries()) {
-    renorm_emu::count(renorm_emu::Counted::LibraryCall);
+cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t mode) {
+  renorm_emu::g_cublas_math = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+namespace renorm_emu {
+namespace {
+// Column-major C (m×n) = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n, with the operands reduced to
+// TF32 when `tf32`.
+cublasStatus_t reference_sgemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* alpha,
+                               const float* a_in, int lda, const float* b_in, int ldb, const float* beta, float* c, int ldc,
+                               bool tf32) {
+  if (!reference_libraries()) {
+    count(Counted::LibraryCall);
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
+  const Operand a{a_in, tf32}, b{b_in, tf32};
   auto at = [&](int i, int p) { return ta == CUBLAS_OP_N ? a[i + size_t(p) * lda] : a[p + size_t(i) * lda]; };
   auto bt = [&](int p, int j) { return tb == CUBLAS_OP_N ? b[p + size_t(j) * ldb] : b[j + size_t(p) * ldb]; };
   for (int j = 0; j < n; ++j)
     for (int i = 0; i < m; ++i) {
       double acc = 0.0;
-      for (int p = 0; p < k; ++p) acc += double(at(i, p)) * bt(p, j);
+      for (int p = 0; p < k; ++p) acc += at(i, p) * bt(p, j);
       float& out = c[i + size_t(j) * ldc];
       out = float(*alpha * acc + (*beta == 0.f ? 0.0 : double(*beta) * out));
     }
@@ -184,7 +214,22 @@ cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperati
   auto span = [](int rows, int cols, int ld) { return rows && cols ? (size_t(cols - 1) * ld + rows) * 4 : 0; };
   const size_t a_bytes = ta == CUBLAS_OP_N ? span(m, k, lda) : span(k, m, lda);
   const size_t b_bytes = tb == CUBLAS_OP_N ? span(k, n, ldb) : span(n, k, ldb), c_bytes = span(m, n, ldc);
-  renorm_emu::account_call("cublasSgemm", {Span{a, a_bytes, false}, Span{b, b_bytes, false},
-                                           Span{c, *beta != 0.f ? c_bytes : 0, false}, Span{c, c_bytes, true}});
+  account_call("cublasSgemm", {Span{a_in, a_bytes, false}, Span{b_in, b_bytes, false},
+                               Span{c, *beta != 0.f ? c_bytes : 0, false}, Span{c, c_bytes, true}});
   return CUBLAS_STATUS_SUCCESS;
+}
+}  // namespace
+}  // namespace renorm_emu
+
+// The math mode is the one set when the call is queued (a captured call replays with it).
+cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                           const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
+                           float* c, int ldc) {
+  using namespace renorm_emu;
+  const bool tf32 = g_cublas_math == CUBLAS_TF32_TENSOR_OP_MATH;
+  if (captured_library_call(alpha, beta, [=](const float* al, const float* be) {
+        reference_sgemm(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, tf32);
+      }))
+    return CUBLAS_STATUS_SUCCESS;
+  return reference_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tf32);
 }

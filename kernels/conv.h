@@ -6,6 +6,8 @@
 // (set_conv_engine; oneDNN by default when built with it: docs/benchmarks.md has both measured).
 // CUDA: cuDNN with NHWC descriptors, plain float32 math (CUDNN_FMA_MATH), the algorithm chosen once per
 // shape and cached, the workspace from the caching allocator; the epilogue one elementwise kernel.
+// ConvShape::math = Tf32 (runtime/tf32.h): the float32 operands of every product reduced to TF32 — on
+// CUDA cuDNN's tensor-op math, on the CPU rounded copies read by the float32 engines.
 // Storage T (kernels/storage.h): the activations x, y, dy, dx are float or bfloat16; the filters w (the
 // float32 master weights) and their gradient dw are always float32. In bfloat16 the filters are rounded
 // to bfloat16 as they are read, every product is exact in float32 and accumulates in float32, and
@@ -16,6 +18,7 @@
 
 #include "kernels/nn.h"
 #include "kernels/storage.h"
+#include "runtime/tf32.h"
 
 namespace renorm::kernels {
 
@@ -23,6 +26,7 @@ struct ConvShape {
   int64_t b, h, w, c;  // input
   int64_t k, r, s;     // filters
   int64_t stride_h, stride_w, pad_h, pad_w;
+  MatMath math = MatMath::Fp32;  // Tf32: operands reduced to TF32 (float32 storage; no effect on bfloat16)
   int64_t oh() const { return (h + 2 * pad_h - r) / stride_h + 1; }
   int64_t ow() const { return (w + 2 * pad_w - s) / stride_w + 1; }
 };

@@ -42,14 +42,14 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, ConvOptions o, Device de
   if (o.bias) bias = Tensor::zeros(Shape{out}, device).requires_grad_();
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options_.stride, options_.pad, options_.relu); }
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, options_.stride, options_.pad, options_.relu, options_.math); }
 
 void Conv2d::collect_parameters(const std::string& prefix, NamedTensors& out) const {
   out.emplace_back(prefix + "weight", weight);
   if (bias.defined()) out.emplace_back(prefix + "bias", bias);
 }
 
-Linear::Linear(int64_t in, int64_t out, bool has_bias, Init init, uint64_t seed, Device device) {
+Linear::Linear(int64_t in, int64_t out, bool has_bias, Init init, uint64_t seed, Device device, MatMath math) : math_(math) {
   if (in <= 0 || out <= 0)
     throw ConfigError("Linear: sizes must be > 0 (in " + std::to_string(in) + ", out " + std::to_string(out) + ")");
   weight = Tensor::empty(Shape{out, in}, device);
@@ -58,7 +58,7 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, Init init, uint64_t seed,
   if (has_bias) bias = Tensor::zeros(Shape{out}, device).requires_grad_();
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias, math_); }
 
 void Linear::collect_parameters(const std::string& prefix, NamedTensors& out) const {
   out.emplace_back(prefix + "weight", weight);

@@ -6,6 +6,7 @@
 
 #include "layers/init.h"
 #include "layers/module.h"
+#include "runtime/tf32.h"
 #include "tensor/step_scalars.h"
 
 namespace renorm {
@@ -16,6 +17,7 @@ struct ConvOptions {
   Init init = Init::HeNormal;
   uint64_t seed = 0;
   bool relu = false;  // y = relu(conv + bias), fused into the convolution (tensor/ops/conv.h)
+  MatMath math = MatMath::Fp32;  // Tf32: operands reduced to TF32 (runtime/tf32.h)
 };
 
 class Conv2d : public Module {
@@ -34,11 +36,14 @@ class Conv2d : public Module {
 class Linear : public Module {
  public:
   Linear(int64_t in, int64_t out, bool bias = true, Init init = Init::GlorotUniform, uint64_t seed = 0,
-         Device device = Device::CPU);
+         Device device = Device::CPU, MatMath math = MatMath::Fp32);
   Tensor forward(const Tensor& x) override;
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
+  MatMath math() const { return math_; }
   Tensor weight;  // [out,in]
   Tensor bias;    // [out] or undefined
+ private:
+  MatMath math_;
 };
 
 class ReLU : public Module {

@@ -13,7 +13,7 @@ CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) : Model(cfg, device) {
   for (int block = 0; block < 3; ++block) {
     for (int j = 0; j < 2; ++j) {
       // conv-relu fused: one pass over the activations instead of three
-      body_.emplace<Conv2d>(in, widths[block], 3, ConvOptions{.pad = 1, .seed = ++seed, .relu = true}, device);
+      body_.emplace<Conv2d>(in, widths[block], 3, ConvOptions{.pad = 1, .seed = ++seed, .relu = true, .math = matmul_math(cfg.precision)}, device);
       in = widths[block];
       add_norm(body_, in, cfg, device);
     }
@@ -23,7 +23,7 @@ CifarCnn::CifarCnn(const ModelConfig& cfg, Device device) : Model(cfg, device) {
     add_dropout(body_, cfg.dropout[block], static_cast<uint32_t>(block), cfg);
   }
   body_.emplace<Flatten>();
-  body_.emplace<Linear>(in * h * w, cfg.classes, true, Init::GlorotUniform, ++seed, device);
+  body_.emplace<Linear>(in * h * w, cfg.classes, true, Init::GlorotUniform, ++seed, device, matmul_math(cfg.precision));
 }
 
 }  // namespace renorm

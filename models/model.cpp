@@ -10,11 +10,12 @@ const EnumNames<ModelKind>& enum_names(ModelKind) {
 }
 
 const EnumNames<Precision>& enum_names(Precision) {
-  static const EnumNames<Precision> names = {{"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}};
+  static const EnumNames<Precision> names = {{"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}, {"tf32", Precision::Tf32}};
   return names;
 }
 
 DType activation_dtype(Precision p) { return p == Precision::Bf16 ? DType::BF16 : DType::F32; }
+MatMath matmul_math(Precision p) { return p == Precision::Tf32 ? MatMath::Tf32 : MatMath::Fp32; }
 
 void Model::train(bool on) {
   Module::train(on);

@@ -22,10 +22,17 @@ const EnumNames<ModelKind>& enum_names(ModelKind);  // "cifar-cnn", "resnet20"
 // The numbers a step computes in (issue 25). Fp32: float32 throughout. Bf16: the activations between
 // the layers in bfloat16 — the convolutions and GEMMs read bfloat16 and accumulate in float32, the norm
 // layers compute their statistics, r, d and moving averages in float32 and write bfloat16 — while the
-// weights, the optimizer's state, the gradients of the weights and the loss stay float32.
-enum class Precision { Fp32, Bf16 };
-const EnumNames<Precision>& enum_names(Precision);  // "fp32", "bf16"
+// weights, the optimizer's state, the gradients of the weights and the loss stay float32. Tf32 (issue
+// 26): float32 throughout, but the convolutions and GEMMs multiply operands reduced to TF32 (runtime/tf32.h:
+// cuDNN's and cuBLAS's tensor-op math on CUDA, rounded copies on the CPU).
+enum class Precision { Fp32, Bf16, Tf32 };
+const EnumNames<Precision>& enum_names(Precision);  // "fp32", "bf16", "tf32"
 DType activation_dtype(Precision p);
+MatMath matmul_math(Precision p);  // how the convolutions and GEMMs multiply
+// The --precision flag's help, for every program that takes one.
+inline constexpr const char* kPrecisionHelp =
+    "fp32 | bf16 (bfloat16 activations, float32 weights, statistics and loss) | tf32 (float32, the convolutions' and "
+    "GEMMs' operands reduced to TensorFloat-32)";
 
 // What any model is built from: the input, the norm, the seed; the fields one model alone reads say so.
 struct ModelConfig {

@@ -35,7 +35,8 @@ ResNet20::ResNet20(const ModelConfig& cfg, Device device) : Model(cfg, device) {
   // convolution when there is no norm between them).
   auto conv_norm = [&](Sequential& into, int64_t in, int64_t out, int64_t stride, bool relu) {
     const bool fuse = relu && !normed;
-    into.emplace<Conv2d>(in, out, 3, ConvOptions{.stride = stride, .pad = 1, .bias = !normed, .seed = ++seed, .relu = fuse}, device);
+    into.emplace<Conv2d>(in, out, 3, ConvOptions{.stride = stride, .pad = 1, .bias = !normed, .seed = ++seed, .relu = fuse,
+                                                          .math = matmul_math(cfg.precision)}, device);
     add_norm(into, out, cfg, device);
     if (relu && !fuse) into.emplace<ReLU>();
   };
@@ -51,7 +52,7 @@ ResNet20::ResNet20(const ModelConfig& cfg, Device device) : Model(cfg, device) {
       in = width;
     }
   body_.emplace<GlobalAvgPool>();
-  body_.emplace<Linear>(in, cfg.classes, true, Init::GlorotUniform, ++seed, device);
+  body_.emplace<Linear>(in, cfg.classes, true, Init::GlorotUniform, ++seed, device, matmul_math(cfg.precision));
 }
 
 }  // namespace renorm

@@ -14,9 +14,11 @@
 #      (the reproduction's wall time is then an upper bound);
 #   6. the CUDA-graph comparison (issue 26): renorm's step eager and as a replayed graph (host enqueue
 #      and GPU ms per step) beside PyTorch eager, whole-step CUDA graph, torch.compile reduce-overhead and
-#      max-autotune-no-cudagraphs (benchmarks/torch_step.py --modes), TF32 off and on for PyTorch, for the
-#      rows none and brn M=4 in channels_last (compilation dominates its time: about 4 compiles per run).
-# --graph-only: steps 1, the graph tests ([graph]) and 6 alone (meant to fit in 6 minutes of device time).
+#      max-autotune-no-cudagraphs (benchmarks/torch_step.py --modes), TF32 off and on on both sides (on:
+#      renorm --precision tf32), for the rows none and brn M=4 in channels_last (compilation dominates its
+#      time: about 4 compiles per run).
+# --graph-only: steps 1, the graph and TF32 tests ([graph], [tf32]), the step benchmark in fp32 and tf32,
+# and 6 alone (meant to fit in 6 minutes of device time).
 # and writes a dated report (device, driver, each step's command, status, time and summary) to
 # docs/gpu-report-YYYY-MM-DD.md (--report FILE to write elsewhere). Without a GPU it stops at the first step that
 # needs one, says why, and writes nothing (exit status 3). A failing step is reported and the script
@@ -81,16 +83,18 @@ run_step() {
   say "$name: $result in ${dt} s"
 }
 
-run_step 2-graph "CUDA graph tests on the device" "$tests" "[graph]"
-torch_peers() {  # step 6 (TF32 off|on for PyTorch; renorm's convolutions are float32 CUDNN_FMA_MATH)
+run_step 2-graph "CUDA graph and TF32 tests on the device" "$tests" "[graph],[tf32]"
+torch_peers() {  # step 6: TF32 off|on on both sides (on: PyTorch's allow_tf32, renorm --precision tf32)
   local tf32=() ; [ "$1" = on ] && tf32=(--tf32)
-  run_step "6-torch-tf32-$1" "renorm graph vs PyTorch graph/compile, PyTorch TF32 $1" python3 benchmarks/torch_step.py \
+  run_step "6-torch-tf32-$1" "renorm graph vs PyTorch graph/compile, TF32 $1" python3 benchmarks/torch_step.py \
     --device cuda --steps 20 --rounds 1 --renorm "$bin/benchmarks/renorm-bench-step" --modes eager,graph,compile-ro,compile-mx \
     --norms "none,brn M=4" --layouts channels_last "${tf32[@]}" --json "$work/torch-tf32-$1.json"
 }
 if [ -n "$graph_only" ]; then
   run_step 4-bench-step "step benchmark (eager, and queued: eager and replayed graph)" "$bin/benchmarks/renorm-bench-step" \
     --device cuda --batch 128 --microbatch 4 --steps 20
+  run_step 4-bench-step-tf32 "step benchmark, tf32 (cuDNN tensor-op math, cuBLAS TF32)" "$bin/benchmarks/renorm-bench-step" \
+    --device cuda --batch 128 --microbatch 4 --steps 20 --precision tf32
   torch_peers off
   torch_peers on
 fi
@@ -104,6 +108,8 @@ run_step 4-bench-kernels "kernel benchmarks" "$bin/benchmarks/renorm-bench-kerne
 run_step 4-bench-step "step benchmark" "$bin/benchmarks/renorm-bench-step" --device cuda --batch 128 --microbatch 4 --steps 20
 run_step 4-bench-step-bf16 "step benchmark, bf16 (cuDNN CUDNN_DATA_BFLOAT16)" "$bin/benchmarks/renorm-bench-step" --device cuda \
   --batch 128 --microbatch 4 --steps 20 --precision bf16
+run_step 4-bench-step-tf32 "step benchmark, tf32 (cuDNN tensor-op math, cuBLAS TF32)" "$bin/benchmarks/renorm-bench-step" \
+  --device cuda --batch 128 --microbatch 4 --steps 20 --precision tf32
 ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
 if [ -x "$ncu" ] && [ -x "$bin/tests/renorm-emu-traffic" ]; then
   # The emulator plans its chunks for as many multiprocessors as the GPU has (GPU_SMS; H100 and H200: 132).
@@ -149,9 +155,10 @@ tmp="$report.tmp"
   # the DRAM calibration), as their programs printed them.
   for part in "4-bench-kernels:Norm kernels beside same-size device copies" "4-bench-step:The training step and its layers" \
               "4-bench-step-bf16:The training step and its layers, bf16" \
+              "4-bench-step-tf32:The training step and its layers, tf32" \
               "4-dram:DRAM bytes (Nsight Compute) against the emulator's distinct bytes" \
-              "6-torch-tf32-off:renorm's replayed graph against PyTorch's graph and torch.compile, PyTorch TF32 off" \
-              "6-torch-tf32-on:renorm's replayed graph against PyTorch's graph and torch.compile, PyTorch TF32 on"; do
+              "6-torch-tf32-off:renorm's replayed graph against PyTorch's graph and torch.compile, TF32 off on both" \
+              "6-torch-tf32-on:renorm's replayed graph against PyTorch's graph and torch.compile, TF32 on on both (renorm --precision tf32)"; do
     [ -f "$work/${part%%:*}.log" ] || continue
     printf '\n## %s\n\n```\n' "${part#*:}"
     cat "$work/${part%%:*}.log"

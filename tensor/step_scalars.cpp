@@ -50,7 +50,6 @@ Tensor StepScalars::view(int word, int count) const {
   return v;
 }
 
-const uint32_t* StepScalars::bits(int word) const { return reinterpret_cast<const uint32_t*>(view(word, 1).data()); }
 
 void StepWords::attach(std::shared_ptr<StepScalars> block) {
   block_ = std::move(block);

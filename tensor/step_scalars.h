@@ -29,10 +29,10 @@ class StepScalars {
   // One asynchronous host-to-device copy of every word (pageable: the driver stages it, so the host may
   // write the next step's values at once, and nothing waits). On the CPU the values are in place at once.
   void upload();
-  // Words [word, word + count) on the device, as float32 (what the kernels are given); bits() the same
-  // words as integers. Stable for the block's life: a captured graph may keep them.
+  // Words [word, word + count) on the device, as float32 (what the kernels are given; an integer word,
+  // set_bits's, is read through a cast of its pointer). Stable for the block's life: a captured graph
+  // may keep them.
   Tensor view(int word, int count) const;
-  const uint32_t* bits(int word) const;
 
  private:
   void allocate() const;

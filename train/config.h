@@ -104,7 +104,7 @@ void TrainConfig::visit(F&& f) {
   f("dataset", dataset, "cifar10 | fashion-mnist");
   f("data-dir", data_dir, "folder of the dataset files (default: $RENORM_DATA_DIR)");
   f("model", model, "cifar-cnn (the paper reproduction's CNN) | resnet20 (He et al. 2016, option-A shortcuts)");
-  f("precision", precision, "fp32 | bf16 (bfloat16 activations, float32 weights, statistics and loss)");
+  f("precision", precision, kPrecisionHelp);
   f("norm", norm, "none | bn (batchnorm) | brn (Batch Renorm)");
   f("batch", batch, "minibatch size B");
   f("microbatch", norm_config.microbatch, "examples per normalization group M (must divide B; 0: M = B; "

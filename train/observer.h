@@ -16,7 +16,7 @@ struct RunStart {
   int64_t clip_warmup = 0, rmax_steps = 0, dmax_steps = 0;
   float rmax = 1, dmax = 0, alpha = 0;
   int ranks = 1;  // data parallel: each rank takes batch/ranks examples of every minibatch
-  std::string precision;  // fp32 | bf16
+  std::string precision;  // fp32 | bf16 | tf32
   bool bf16_slow = false;  // bf16 on a CPU without bfloat16 arithmetic (runtime/cpu_isa.h): slower than fp32
 };
 

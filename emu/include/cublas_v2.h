@@ -1,7 +1,9 @@
 // cuBLAS under the CUDA emulator: handles can be made and configured; cublasSgemm answers
 // CUBLAS_STATUS_NOT_SUPPORTED (its parity tests need a real GPU) unless the reference libraries are on
 // (renorm_emu::set_reference_libraries, emu/libraries.cpp): then a plain host loop computes it, for the
-// training step's account, never for a parity test. Counted as a library call either way.
+// training step's account, never for a parity test. Counted as a library call either way. The math
+// mode is kept (one per process, as there is one handle): CUBLAS_TF32_TENSOR_OP_MATH reduces the
+// operands of the reference GEMM to TF32, as the tensor cores read them (emu/libraries.cpp).
 #pragma once
 #include "cuda_runtime.h"
 
@@ -18,7 +20,7 @@ inline cublasStatus_t cublasCreate(cublasHandle_t* h) {
 }
 inline cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
 inline cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) { return CUBLAS_STATUS_SUCCESS; }
-inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return CUBLAS_STATUS_SUCCESS; }
+cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t mode);
 cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                            const float* alpha, const float* a, int lda, const float* b, int ldb, const float* beta,
                            float* c, int ldc);

@@ -50,6 +50,7 @@ struct cudnnFilterStruct {
 struct cudnnConvolutionStruct {
   int pad_h, pad_w, stride_h, stride_w, dil_h, dil_w;
   cudnnConvolutionMode_t mode;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;  // all but CUDNN_FMA_MATH: float32 operands reduced to TF32
 };
 
 inline cudnnStatus_t cudnnCreate(cudnnHandle_t* h) {
@@ -78,7 +79,8 @@ inline cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_
   *d = {ph, pw, u, v, dh, dw, m};
   return CUDNN_STATUS_SUCCESS;
 }
-inline cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t, cudnnMathType_t) {
+inline cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnMathType_t m) {
+  d->math = m;
   return CUDNN_STATUS_SUCCESS;
 }
 

@@ -1,5 +1,6 @@
 // The CPU convolution: one of two engines (kernels/cpu/detail/conv_engines.h), chosen at run time;
-// bfloat16 in oneDNN's bf16 kernels, or widened to float32 where there are none.
+// bfloat16 in oneDNN's bf16 kernels, or widened to float32 where there are none; TF32 as float32 on
+// rounded copies of the operands (kernels/cpu/detail/tf32_copy.h).
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -9,6 +10,7 @@
 #include "kernels/convert.h"
 #include "kernels/cpu/detail/conv_engines.h"
 #include "kernels/cpu/detail/host_buffer.h"
+#include "kernels/cpu/detail/tf32_copy.h"
 #include "runtime/error.h"
 
 namespace renorm::kernels::cpu {
@@ -63,11 +65,19 @@ struct Widened {
     for (int64_t i = 0; i < n; ++i) p[i] = bf16_to_float(float_to_bf16(w[i]));
   }
 };
+
+// The shape with plain float32 math: what the engines run on the TF32-rounded copies.
+ConvShape fp32(ConvShape cs) {
+  cs.math = MatMath::Fp32;
+  return cs;
+}
+bool tf32(const ConvShape& cs) { return cs.math == MatMath::Tf32; }
 }  // namespace
 
 template <class T>
 void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const Epilogue& ep) {
   if constexpr (std::is_same_v<T, float>) {
+    if (tf32(cs)) return conv2d_forward(Tf32Copy(x, input_size(cs)).p, Tf32Copy(w, filter_size(cs)).p, y, fp32(cs), ep);
     if (use_onednn()) return onednn::conv2d_forward(x, w, y, cs, ep);
     im2col::conv2d_forward(x, w, y, cs, ep);
   } else {
@@ -81,6 +91,7 @@ void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const
 template <class T>
 void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& cs) {
   if constexpr (std::is_same_v<T, float>) {
+    if (tf32(cs)) return conv2d_backward_data(Tf32Copy(dy, output_size(cs)).p, Tf32Copy(w, filter_size(cs)).p, dx, fp32(cs));
     if (use_onednn()) return onednn::conv2d_backward_data(dy, w, dx, cs);
     im2col::conv2d_backward_data(dy, w, dx, cs);
   } else {
@@ -94,6 +105,7 @@ void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& c
 template <class T>
 void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape& cs) {
   if constexpr (std::is_same_v<T, float>) {
+    if (tf32(cs)) return conv2d_backward_filter(Tf32Copy(x, input_size(cs)).p, Tf32Copy(dy, output_size(cs)).p, dw, fp32(cs));
     if (use_onednn()) return onednn::conv2d_backward_filter(x, dy, dw, cs);
     im2col::conv2d_backward_filter(x, dy, dw, cs);
   } else {

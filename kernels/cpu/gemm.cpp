@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/detail/tf32_copy.h"
 #include "kernels/gemm.h"
 
 namespace renorm::kernels::cpu {
@@ -22,7 +23,8 @@ void sgemm_serial(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
 }
 
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b, float beta,
-          float* c) {
+          float* c, MatMath math) {
+  if (math == MatMath::Tf32) return gemm(ta, tb, m, n, k, alpha, Tf32Copy(a, m * k).p, Tf32Copy(b, k * n).p, beta, c);
   const int64_t lda = ta ? m : k, ldb = tb ? k : n;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (threads == 1 || m * n * k < (int64_t(1) << 18)) return sgemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, n);

@@ -1,7 +1,9 @@
 // cuDNN convolution, NHWC tensors and KRSC filters. One plan per shape (descriptors, algorithms,
 // workspace sizes), found once with cuDNN's heuristics and cached; workspaces come from the caching
 // allocator. float32: math mode CUDNN_FMA_MATH, plain float32, so results match the CPU to float
-// rounding. bfloat16 (kernels/conv.h): CUDNN_DATA_BFLOAT16 tensors and filters, float32 compute, tensor
+// rounding; with ConvShape::math = Tf32, CUDNN_TENSOR_OP_MATH, which on float32 tensors lets cuDNN run
+// TF32 on the tensor cores (and nothing lower: CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which issue 26
+// named, also permits converting float32 operands down to float16 — docs/design.md). bfloat16 (kernels/conv.h): CUDNN_DATA_BFLOAT16 tensors and filters, float32 compute, tensor
 // cores allowed (CUDNN_TENSOR_OP_MATH); the float32 master filters converted into a bfloat16 scratch per
 // call (K·R·S·C values, one launch), and dw computed in bfloat16 by cuDNN (which wants the filters' type
 // of its tensors) and widened: one rounding of a float32 sum, as in PyTorch's autocast.
@@ -29,7 +31,7 @@ struct Plan {
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
 };
 
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int>;
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int>;
 
 template <class T>
 constexpr cudnnDataType_t kType = std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
@@ -56,7 +58,8 @@ Plan make_plan(const ConvShape& cs, cudnnDataType_t t) {
   RENORM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, t, CUDNN_TENSOR_NHWC, int(cs.k), int(cs.c), int(cs.r), int(cs.s)));
   RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
                                                      1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, t == CUDNN_DATA_FLOAT ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
+  const bool plain = t == CUDNN_DATA_FLOAT && cs.math == MatMath::Fp32;
+  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, plain ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, t, int(cs.b), int(cs.k), int(cs.oh()), int(cs.ow())));
   constexpr int kMax = 16;
   int n = 0;
@@ -79,7 +82,8 @@ template <class T>
 const Plan& plan_for(const ConvShape& cs) {
   static std::mutex mutex;
   static auto* plans = new std::map<Key, Plan>();  // never destroyed: descriptors live for the process
-  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, int(kType<T>)};
+  const Key key{cs.b, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, cs.stride_h, cs.stride_w, cs.pad_h, cs.pad_w, int(kType<T>),
+                int(cs.math)};
   std::lock_guard<std::mutex> lock(mutex);
   auto it = plans->find(key);
   if (it == plans->end()) it = plans->emplace(key, make_plan(cs, kType<T>)).first;

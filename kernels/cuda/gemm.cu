@@ -6,8 +6,12 @@
 namespace renorm::kernels::cuda {
 
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
-          float beta, float* c) {
+          float beta, float* c, MatMath math) {
   if (m == 0 || n == 0) return;
+  // The handle's math mode, set for this call (host state read as the call is queued, so a captured
+  // graph keeps each call's own): TF32 tensor-op math or plain float32.
+  RENORM_CUBLAS_CHECK(cublasSetMathMode(::renorm::cuda::cublas(),
+                                        math == MatMath::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   const int lda = static_cast<int>(trans_a ? m : k), ldb = static_cast<int>(trans_b ? k : n);
   RENORM_CUBLAS_CHECK(cublasSgemm(::renorm::cuda::cublas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),

@@ -13,14 +13,14 @@ using detail::epilogue_grads;
 using detail::EpilogueGrads;
 using detail::check_bias;
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad, bool relu) {
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad, bool relu, MatMath math) {
   static constexpr const char* op = "conv2d";
   check_same_device(op, x, w);
   if (x.rank() != 4 || w.rank() != 4 || x.dim(3) != w.dim(3))
     throw ShapeError(std::string(op) + ": input " + x.shape().str() + " (NHWC) and filters " + w.shape().str() +
                      " (KRSC) do not match");
   if (stride < 1 || pad < 0) throw ConfigError(std::string(op) + ": stride must be >= 1 and padding >= 0");
-  const kernels::ConvShape cs{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), stride, stride, pad, pad};
+  const kernels::ConvShape cs{x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(2), stride, stride, pad, pad, math};
   if (x.dim(1) + 2 * pad < w.dim(1) || x.dim(2) + 2 * pad < w.dim(2))
     throw ShapeError(std::string(op) + ": filters " + w.shape().str() + " larger than the padded input " + x.shape().str());
   check_bias(op, x, bias, cs.k);

@@ -110,10 +110,14 @@ def case_bad_env(cli):
 
 
 def case_precision(cli):
-    """--precision: a bad value is one line naming the flag; bf16 trains, is recorded in config.json, and says
+    """--precision: a bad value is one line naming the flag; tf32 trains and is recorded; bf16 trains, is recorded in config.json, and says
     once that it is slower where renorm runs without AVX512_BF16 or AMX (RENORM_CPU_ISA=avx2 holds it there)."""
     rc, _, err = cli.run(cli.args("precision/bad", "--steps", "2", "--precision", "fp16"))
     expect(rc, err, BAD_INPUT, "--precision", "'fp16'")
+    rc, out, err = cli.run(cli.args("precision/tf32", "--steps", "2", "--precision", "tf32"))
+    assert rc == OK, "--precision tf32: status %d: %s" % (rc, err)
+    assert "precision tf32" in out, out
+    assert json.load(open(os.path.join(cli.work, "precision/tf32/config.json")))["precision"] == "tf32"
     rc, out, err = cli.run(cli.args("precision/bf16", "--steps", "2", "--precision", "bf16"), env={"RENORM_CPU_ISA": "avx2"})
     if rc == BAD_INPUT and "RENORM_CPU_ISA" in err:
         print("SKIPPED: this CPU has no AVX2 to hold renorm to")
@@ -121,7 +125,7 @@ def case_precision(cli):
     assert rc == OK, "--precision bf16: status %d: %s" % (rc, err)
     assert out.count("slower here than --precision fp32") == 1, out
     assert json.load(open(os.path.join(cli.work, "precision/bf16/config.json")))["precision"] == "bf16"
-    print("ok: --precision fp16 refused by name; bf16 trains, recorded, and the note said once")
+    print("ok: --precision fp16 refused by name; bf16 trains, recorded, and the note said once; tf32 trains, recorded")
 
 
 def case_cuda_graph(cli):

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/device.h"
+#include "runtime/tf32.h"
 #include "tensor/compare.h"
 #include "tensor/tensor.h"
 
@@ -32,6 +33,17 @@ constexpr double kParityTolBf16 = 2 * kBf16UnitRoundoff + kParityTol;
 inline double dot_error_bound(double exact, double abs_sum, int64_t n, bool stored_bf16) {
   const double nu = double(n) * 0x1p-24, sum_error = nu / (1 - nu) * abs_sum;
   return stored_bf16 ? sum_error + kBf16UnitRoundoff * (std::abs(exact) + sum_error) : sum_error;
+}
+
+// The largest difference between two backends' TF32 results for one float32 sum of n products (issue 26;
+// runtime/tf32.h), relative to the sum of its terms' magnitudes `abs_sum` as computed in float32 (so at
+// least (1 − γ_n) of the exact one). Each operand differs from its float32 value by at most u/2 on one
+// side (the CPU rounds to nearest, u = kTf32UnitRoundoff = 2^-10) and by less than u on the other (a
+// tensor core may truncate): a product by at most 3u + 1.25u² of its magnitude; then each side's float32
+// sum, in any order, adds γ_n of its terms' magnitudes (Higham), at most (1 + u)² of the exact ones'.
+inline double tf32_error_bound(double abs_sum, int64_t n) {
+  const double u = kTf32UnitRoundoff, nu = double(n) * 0x1p-24, gamma = nu / (1 - nu);
+  return (3 * u + 1.25 * u * u + 2 * gamma * (1 + u) * (1 + u)) * abs_sum / (1 - gamma);
 }
 
 inline bool cuda_ready() {
