@@ -62,6 +62,12 @@ TARGETED = [
      "block size", "epilogue_backward_kernel (the bias gradient) with half the row lanes it strides by"),
     ("kernels/cuda/launch.cuh", "constexpr int kThreads = 256;", "constexpr int kThreads = 128;",
      "block size", "every grid-stride kernel at 128 threads (launch and bounds change together)"),
+    ("kernels/cuda/conv.cu", "plain ? CUDNN_FMA_MATH", "t == CUDNN_DATA_FLOAT ? CUDNN_FMA_MATH",
+     "math mode", "convolutions: TF32 asked for, plain float32 math set (CUDNN_FMA_MATH)"),
+    ("kernels/cuda/conv.cu", "int(cs.math)};", "int(MatMath::Fp32)};",
+     "math mode", "convolutions: a TF32 plan and a float32 plan of one shape share the cache's key"),
+    ("kernels/cuda/gemm.cu", "math == MatMath::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH", "CUBLAS_DEFAULT_MATH",
+     "math mode", "GEMM: TF32 asked for, plain float32 math set"),
 ]
 
 

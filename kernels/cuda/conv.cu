@@ -3,7 +3,8 @@
 // allocator. float32: math mode CUDNN_FMA_MATH, plain float32, so results match the CPU to float
 // rounding; with ConvShape::math = Tf32, CUDNN_TENSOR_OP_MATH, which on float32 tensors lets cuDNN run
 // TF32 on the tensor cores (and nothing lower: CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which issue 26
-// named, also permits converting float32 operands down to float16 — docs/design.md). bfloat16 (kernels/conv.h): CUDNN_DATA_BFLOAT16 tensors and filters, float32 compute, tensor
+// named, also permits converting float32 operands down to float16 — docs/design.md).
+// bfloat16 (kernels/conv.h): CUDNN_DATA_BFLOAT16 tensors and filters, float32 compute, tensor
 // cores allowed (CUDNN_TENSOR_OP_MATH); the float32 master filters converted into a bfloat16 scratch per
 // call (K·R·S·C values, one launch), and dw computed in bfloat16 by cuDNN (which wants the filters' type
 // of its tensors) and widened: one rounding of a float32 sum, as in PyTorch's autocast.
@@ -36,15 +37,34 @@ using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int
 template <class T>
 constexpr cudnnDataType_t kType = std::is_same_v<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_BFLOAT16;
 
+// Algorithms that transform their operands (FFT, Winograd) before multiplying: in TF32 the tensor cores
+// would then reduce the transformed values, whose rounding is not TF32's per-product error (the bound
+// tests/support/parity.h derives), so a TF32 plan skips them.
+bool transforms(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_FFT || a == CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED;
+}
+bool transforms(cudnnConvolutionBwdDataAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED;
+}
+bool transforms(cudnnConvolutionBwdFilterAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
+}
+
 // The heuristics' first working algorithm that is deterministic (the same bits every run, so a step
-// replayed as a CUDA graph equals the eager step and a resumed run its original), else the first working.
+// replayed as a CUDA graph equals the eager step and a resumed run its original), else the first
+// working; with `direct` (TF32) only algorithms that multiply the operands themselves.
 template <class Perf>
-auto first_working(const Perf* perf, int n, const char* what) {
+auto first_working(const Perf* perf, int n, bool direct, const char* what) {
+  auto usable = [&](const Perf& p) { return p.status == CUDNN_STATUS_SUCCESS && !(direct && transforms(p.algo)); };
   for (int i = 0; i < n; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i].algo;
+    if (usable(perf[i]) && perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i].algo;
   for (int i = 0; i < n; ++i)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS) return perf[i].algo;
-  throw CudnnError(std::string("cuDNN found no working ") + what + " algorithm for this convolution shape");
+    if (usable(perf[i])) return perf[i].algo;
+  throw CudnnError(std::string("cuDNN found no working ") + what + " algorithm for this convolution shape" +
+                   (direct ? " without FFT or Winograd (TF32)" : ""));
 }
 
 Plan make_plan(const ConvShape& cs, cudnnDataType_t t) {
@@ -58,20 +78,20 @@ Plan make_plan(const ConvShape& cs, cudnnDataType_t t) {
   RENORM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, t, CUDNN_TENSOR_NHWC, int(cs.k), int(cs.c), int(cs.r), int(cs.s)));
   RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
                                                      1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  const bool plain = t == CUDNN_DATA_FLOAT && cs.math == MatMath::Fp32;
+  const bool tf32 = t == CUDNN_DATA_FLOAT && cs.math == MatMath::Tf32, plain = t == CUDNN_DATA_FLOAT && !tf32;
   RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, plain ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, t, int(cs.b), int(cs.k), int(cs.oh()), int(cs.ow())));
   constexpr int kMax = 16;
   int n = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
   RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, kMax, &n, fwd));
-  p.fwd = first_working(fwd, n, "forward");
+  p.fwd = first_working(fwd, n, tf32, "forward");
   cudnnConvolutionBwdDataAlgoPerf_t bd[kMax];
   RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, kMax, &n, bd));
-  p.bwd_data = first_working(bd, n, "backward-data");
+  p.bwd_data = first_working(bd, n, tf32, "backward-data");
   cudnnConvolutionBwdFilterAlgoPerf_t bf[kMax];
   RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, kMax, &n, bf));
-  p.bwd_filter = first_working(bf, n, "backward-filter");
+  p.bwd_filter = first_working(bf, n, tf32, "backward-filter");
   RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, p.fwd, &p.fwd_ws));
   RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, p.bwd_data, &p.bwd_data_ws));
   RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, p.bwd_filter, &p.bwd_filter_ws));
