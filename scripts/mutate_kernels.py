@@ -35,7 +35,7 @@ FOR_CONDITION = re.compile(r"for \([^;]*;\s*[^;]*?(\s<\s|\s>\s)[^;]*;")
 TARGETED = [
     ("kernels/cuda/affine_apply.cuh", "load<VEC>(a + v, x0);", "load<VEC>(a + v + VEC, x0);",
      "float4 indexing", "apply: vector load one float4 ahead"),
-    ("kernels/cuda/affine_apply.cuh", "*reinterpret_cast<float4*>(o + v)", "*reinterpret_cast<float4*>(o + v / 2)",
+    ("kernels/cuda/affine_apply.cuh", "store<VEC>(o + v, r);", "store<VEC>(o + v / 2, r);",
      "float4 indexing", "apply: vector store to the wrong float4"),
     ("kernels/cuda/affine_apply.cuh", "for (I v = g * VEC;", "for (I v = g;",
      "float4 indexing", "apply: a column's first offset not scaled by the vector width"),
