@@ -82,7 +82,6 @@ struct Run {
         world(world_comm),
         writer(world.rank() == 0),
         dev(parse_device(c.device)),
-        group(resolve_norm_group(c, world.size())),
         train_set(load_split(c, true, world)),
         val_set(load_split(c, false, world, &val_total)),
         norm(Normalization::of(train_set)),
@@ -91,12 +90,12 @@ struct Run {
                                   c.noniid_run},
                      dev),
         val_loader(val_set, norm, LoaderConfig{c.batch, false, false, false, Sampler::Iid, c.seed}, dev),
-        val_groups(val_set, norm, LoaderConfig{group.rank_batch, false, false, true, Sampler::Iid, c.seed}, dev),
-        val_group_batches(val_total / world.size() / group.rank_batch),
         per_epoch(train_loader.batches_per_epoch()),
         total(total_steps(c, per_epoch)),
         eval_every(c.eval_every > 0 ? c.eval_every : per_epoch),
         norm_settings(resolve_norm(c, world.size(), total)),
+        val_groups(val_set, norm, LoaderConfig{norm_settings.group.rank_batch, false, false, true, Sampler::Iid, c.seed}, dev),
+        val_group_batches(val_total / world.size() / norm_settings.group.rank_batch),
         model_ptr(make_model(model_config(c, train_set, norm_settings, world), dev)),
         model(*model_ptr),
         opt(make_optimizer(c, model)),
@@ -113,15 +112,16 @@ struct Run {
   Communicator& world;
   const bool writer;  // rank 0: the one that writes files and displays progress
   const Device dev;
-  const NormGroup group;  // this rank's share B/K and normalization group (norm_settings repeats it)
   int64_t val_total = 0;  // validation examples over all ranks (set by val_set's initializer)
   Dataset train_set, val_set;
   const Normalization norm;
   DataLoader train_loader, val_loader;
+  const int64_t per_epoch, total, eval_every;
+  // Resolved once for this rank and run (its group: this rank's share B/K and normalization group); the
+  // model, the display and val_groups read it.
+  const RunNorm norm_settings;
   DataLoader val_groups;  // the validation set in training's batches of B/K (evaluate_train_mode)
   const int64_t val_group_batches;
-  const int64_t per_epoch, total, eval_every;
-  const RunNorm norm_settings;  // resolved once for this rank and run; the model and the display read it
   const std::unique_ptr<Model> model_ptr;
   Model& model;
   std::unique_ptr<Optimizer> opt;
