@@ -36,13 +36,14 @@ struct ProductCase {
 };
 
 std::vector<ProductCase> cases() {
-  // conv [B,H,W,C] * [K,3,3,C] pad 1: forward sums 9C products, backward-data 9K, backward-filter B·H·W.
+  // conv [B,H,W,C] * [K,3,3,C] pad 1: forward sums 9C products, backward-data 9K, backward-filter B·OH·OW
+  // (the comments: the three lengths).
   auto conv = [](int64_t stride) {
     return [stride](const std::vector<Tensor>& x, MatMath m) { return conv2d(x[0], x[1], x[2], stride, 1, false, m); };
   };
   return {
-      {"conv3x3 pad1 [2,8,8,16] -> 24", {{2, 8, 8, 16}, {24, 3, 3, 16}, {24}}, conv(1), 2 * 8 * 8},
-      {"conv3x3 stride2 [2,9,9,8] -> 16", {{2, 9, 9, 8}, {16, 3, 3, 8}, {16}}, conv(2), 9 * 16},
+      {"conv3x3 pad1 [2,8,8,16] -> 24", {{2, 8, 8, 16}, {24, 3, 3, 16}, {24}}, conv(1), 9 * 24},  // 144, 216, 128
+      {"conv3x3 stride2 [2,9,9,8] -> 16", {{2, 9, 9, 8}, {16, 3, 3, 8}, {16}}, conv(2), 9 * 16},  // 72, 144, 50
       {"linear [33,300] -> 10", {{33, 300}, {10, 300}, {10}},
        [](const std::vector<Tensor>& x, MatMath m) { return linear(x[0], x[1], x[2], m); }, 300},
       {"matmul [17,40] x [40,23]", {{17, 40}, {40, 23}},
