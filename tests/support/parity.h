@@ -30,8 +30,12 @@ constexpr double kParityTolBf16 = 2 * kBf16UnitRoundoff + kParityTol;
 // are) whose exact value is `exact` and whose terms' magnitudes sum to `abs_sum`: Higham's bound
 // gamma_n·abs_sum, gamma_n = n·2^-24 / (1 − n·2^-24), for any summation order; when the sum is then
 // stored in bfloat16, one more rounding of at most kBf16UnitRoundoff of its magnitude.
+inline double higham_gamma(int64_t n) {  // gamma_n for float32: n·2^-24 / (1 − n·2^-24)
+  const double nu = double(n) * 0x1p-24;
+  return nu / (1 - nu);
+}
 inline double dot_error_bound(double exact, double abs_sum, int64_t n, bool stored_bf16) {
-  const double nu = double(n) * 0x1p-24, sum_error = nu / (1 - nu) * abs_sum;
+  const double sum_error = higham_gamma(n) * abs_sum;
   return stored_bf16 ? sum_error + kBf16UnitRoundoff * (std::abs(exact) + sum_error) : sum_error;
 }
 
@@ -42,7 +46,7 @@ inline double dot_error_bound(double exact, double abs_sum, int64_t n, bool stor
 // tensor core may truncate): a product by at most 3u + 1.25u² of its magnitude; then each side's float32
 // sum, in any order, adds γ_n of its terms' magnitudes (Higham), at most (1 + u)² of the exact ones'.
 inline double tf32_error_bound(double abs_sum, int64_t n) {
-  const double u = kTf32UnitRoundoff, nu = double(n) * 0x1p-24, gamma = nu / (1 - nu);
+  const double u = kTf32UnitRoundoff, gamma = higham_gamma(n);
   return (3 * u + 1.25 * u * u + 2 * gamma * (1 + u) * (1 + u)) * abs_sum / (1 - gamma);
 }
 
