@@ -37,6 +37,7 @@ void count(Counted what, const char* kernel) {
     case Counted::Launch: ++a.launches[kernel ? kernel : "?"]; break;
     case Counted::Memset: ++a.memsets; break;
     case Counted::Copy: ++a.copies; break;
+    case Counted::PageableCopy: ++a.pageable_copies; break;
     case Counted::Sync: ++a.syncs; break;
     case Counted::Allocation: ++a.allocations; break;
     case Counted::LibraryCall: ++a.library_calls; break;

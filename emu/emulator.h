@@ -39,7 +39,8 @@ void record(uintptr_t address, size_t bytes, bool write);  // one access inside 
 // true; otherwise false, and the caller does the work now. refuse_in_capture(call): cudaSuccess when no
 // stream captures; else invalidates the capture and fails with cudaErrorStreamCaptureUnsupported naming
 // `call` (synchronizations, allocations, frees).
-bool captured(cudaStream_t s, std::function<void()> work);
+// `type`: the node it becomes in the graph (cudaGraphGetNodes / cudaGraphNodeGetType report it).
+bool captured(cudaStream_t s, std::function<void()> work, cudaGraphNodeType type = cudaGraphNodeTypeKernel);
 cudaStream_t capturing_stream();  // the stream capturing now, or nullptr
 bool any_capture();
 cudaError_t refuse_in_capture(const char* call);

@@ -5,6 +5,7 @@
 // fails with cudaErrorStreamCaptureUnsupported and invalidates the capture, as on a GPU: from any thread
 // under cudaStreamCaptureModeGlobal, from the capturing thread alone under the thread-local and relaxed
 // modes (stricter than a GPU's relaxed mode, which lets the capturing thread make such calls too).
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,8 +15,12 @@
 
 #include "emulator.h"
 
+struct CUgraphNode_st {
+  std::function<void()> work;
+  cudaGraphNodeType type;
+};
 struct CUgraph_st {
-  std::vector<std::function<void()>> nodes;
+  std::vector<CUgraphNode_st> nodes;
 };
 struct CUgraphExec_st {
   std::shared_ptr<const CUgraph_st> graph;
@@ -30,7 +35,7 @@ struct Capture {
   std::thread::id thread;  // the thread that began the capture
   bool invalidated = false;
   std::string why;  // the call that invalidated it
-  std::vector<std::function<void()>> nodes;
+  std::vector<CUgraphNode_st> nodes;
   bool replaying = false;  // a graph launch is running its nodes: they do their work
 };
 Capture& capture() {
@@ -47,11 +52,11 @@ cudaStream_t capturing_stream() {
 
 bool any_capture() { return capturing_stream() != nullptr; }
 
-bool captured(cudaStream_t s, std::function<void()> work) {
+bool captured(cudaStream_t s, std::function<void()> work, cudaGraphNodeType type) {
   Capture& c = capture();
   std::lock_guard<std::mutex> lock(c.mutex);
   if (c.replaying || !c.stream || s != c.stream) return false;
-  if (!c.invalidated) c.nodes.push_back(std::move(work));
+  if (!c.invalidated) c.nodes.push_back(CUgraphNode_st{std::move(work), type});
   return true;
 }
 
@@ -95,7 +100,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph) {
   if (!s || s != c.stream) return fail(cudaErrorInvalidValue, "cudaStreamEndCapture: the stream is not capturing");
   c.stream = nullptr;
   *graph = nullptr;
-  std::vector<std::function<void()>> nodes = std::move(c.nodes);
+  std::vector<CUgraphNode_st> nodes = std::move(c.nodes);
   c.nodes.clear();
   if (c.invalidated) {
     const std::string why = c.why;
@@ -129,9 +134,24 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s) {
     if (c.stream) return fail(cudaErrorStreamCaptureUnsupported, "cudaGraphLaunch while a stream is capturing");
     c.replaying = true;
   }
-  for (const auto& node : exec->graph->nodes) node();
+  for (const auto& node : exec->graph->nodes) node.work();
   std::lock_guard<std::mutex> lock(c.mutex);
   c.replaying = false;
+  return cudaSuccess;
+}
+
+// The graph's nodes in capture order (one chain: the emulator captures one stream).
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count) {
+  if (!graph || !count) return fail(cudaErrorInvalidValue, "cudaGraphGetNodes: no graph or count");
+  if (nodes)
+    for (size_t i = 0; i < std::min(*count, graph->nodes.size()); ++i) nodes[i] = &graph->nodes[i];
+  *count = graph->nodes.size();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType* type) {
+  if (!node || !type) return fail(cudaErrorInvalidValue, "cudaGraphNodeGetType: no node");
+  *type = node->type;
   return cudaSuccess;
 }
 

@@ -8,7 +8,12 @@
 // than CUDNN_FMA_MATH, cuBLAS's CUBLAS_TF32_TENSOR_OP_MATH) the reference reads each operand reduced to
 // TF32 by truncation — the first 10 mantissa bits, as PyTorch documents the tensor cores read them — so a
 // test on the emulated device sees which math renorm asked for (tests/test_tf32.cpp); what the tensor
-// cores compute is still a real GPU's to show.
+// cores compute is still a real GPU's to show. Allowed is not forced: the reference cuDNN declines TF32
+// for a convolution whose sum is shorter than reference_tf32_floor() products (computes plain float32,
+// and its algorithm queries say so in mathType: emu/include/cudnn.h), as a GPU's cuDNN may for small
+// shapes. cuBLAS's workspace: without one set by cublasSetWorkspace, a call allocates its own — once,
+// outside a capture; within a capture, a memory node in the graph each call (as cuBLAS >= 12.2 does
+// with cudaMallocAsync) — counted as allocations in the account.
 #include <atomic>
 #include <cstring>
 #include <unordered_set>
@@ -21,7 +26,10 @@
 namespace renorm_emu {
 namespace {
 std::atomic<bool> g_reference{false};
+std::atomic<int64_t> g_tf32_floor{128};
 std::atomic<cublasMath_t> g_cublas_math{CUBLAS_DEFAULT_MATH};
+std::atomic<void*> g_cublas_workspace{nullptr};  // the handle's user workspace (cublasSetWorkspace)
+std::atomic<bool> g_cublas_default_workspace{false};  // the library's own, made at the first call without one
 
 // An operand as a TF32 tensor op reads it: the low 13 mantissa bits dropped (infinities and NaN kept).
 float tf32_read(float v) {
@@ -37,8 +45,9 @@ struct Operand {
   bool tf32;
   double operator[](size_t i) const { return tf32 ? tf32_read(p[i]) : p[i]; }
 };
-Operand operand(const void* p, cudnnConvolutionDescriptor_t c) {
-  return Operand{static_cast<const float*>(p), c->math != CUDNN_FMA_MATH};
+// TF32 where the descriptor allows it and the sum (sum_length products) is long enough; see above.
+Operand operand(const void* p, cudnnConvolutionDescriptor_t c, int64_t sum_length) {
+  return Operand{static_cast<const float*>(p), c->math != CUDNN_FMA_MATH && sum_length >= g_tf32_floor};
 }
 
 struct Span {
@@ -135,6 +144,8 @@ bool captured_library_call(const void* alpha, const void* beta, Call call) {
 
 void set_reference_libraries(bool on) { g_reference = on; }
 bool reference_libraries() { return g_reference; }
+void set_reference_tf32_floor(int64_t products) { g_tf32_floor = products; }
+int64_t reference_tf32_floor() { return g_tf32_floor; }
 }  // namespace renorm_emu
 
 using renorm_emu::Span;
@@ -148,7 +159,8 @@ cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t h, const void* alpha, cudnnT
         cudnnConvolutionForward(h, a, xd, x, wd, w, cd, algo, work, work_bytes, b, yd, y);
       }))
     return CUDNN_STATUS_SUCCESS;
-  const Operand xs = operand(x, cd), ws = operand(w, cd);
+  const int64_t length = int64_t(wd->c) * wd->r * wd->s;
+  const Operand xs = operand(x, cd, length), ws = operand(w, cd, length);
   return convolve("cudnnConvolutionForward", supported(xd, wd, cd, yd), alpha, beta, y, elems(yd), [&](std::vector<double>& acc) {
     for_each_term(xd, wd, cd, yd, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += xs[xi] * ws[wi]; });
   }, {Span{x, elems(xd) * 4, false}, Span{w, elems(wd) * 4, false}});
@@ -163,7 +175,8 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t h, const void* alpha, c
         cudnnConvolutionBackwardData(h, a, wd, w, dyd, dy, cd, algo, work, work_bytes, b, dxd, dx);
       }))
     return CUDNN_STATUS_SUCCESS;
-  const Operand gs = operand(dy, cd), ws = operand(w, cd);
+  const int64_t length = int64_t(wd->k) * wd->r * wd->s;
+  const Operand gs = operand(dy, cd, length), ws = operand(w, cd, length);
   return convolve("cudnnConvolutionBackwardData", supported(dxd, wd, cd, dyd), alpha, beta, dx, elems(dxd), [&](std::vector<double>& acc) {
     for_each_term(dxd, wd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += gs[yi] * ws[wi]; });
   }, {Span{dy, elems(dyd) * 4, false}, Span{w, elems(wd) * 4, false}});
@@ -178,7 +191,8 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha,
         cudnnConvolutionBackwardFilter(h, a, xd, x, dyd, dy, cd, algo, work, work_bytes, b, dwd, dw);
       }))
     return CUDNN_STATUS_SUCCESS;
-  const Operand xs = operand(x, cd), gs = operand(dy, cd);
+  const int64_t length = int64_t(dyd->n) * dyd->h * dyd->w;
+  const Operand xs = operand(x, cd, length), gs = operand(dy, cd, length);
   return convolve("cudnnConvolutionBackwardFilter", supported(xd, dwd, cd, dyd), alpha, beta, dw, elems(dwd), [&](std::vector<double>& acc) {
     for_each_term(xd, dwd, cd, dyd, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += xs[xi] * gs[yi]; });
   }, {Span{x, elems(xd) * 4, false}, Span{dy, elems(dyd) * 4, false}});
@@ -186,6 +200,19 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t h, const void* alpha,
 
 cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t mode) {
   renorm_emu::g_cublas_math = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// As cuBLAS documents: setting the stream puts the handle back on the library's own workspace.
+cublasStatus_t cublasSetStream(cublasHandle_t, cudaStream_t) {
+  renorm_emu::g_cublas_workspace = nullptr;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetWorkspace(cublasHandle_t, void* workspace, size_t bytes) {
+  if (workspace && !renorm_emu::is_device_pointer(workspace)) return CUBLAS_STATUS_INVALID_VALUE;
+  if (workspace && reinterpret_cast<uintptr_t>(workspace) % 256 != 0) return CUBLAS_STATUS_INVALID_VALUE;
+  renorm_emu::g_cublas_workspace = bytes ? workspace : nullptr;
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -227,9 +254,19 @@ cublasStatus_t cublasSgemm(cublasHandle_t, cublasOperation_t ta, cublasOperation
                            float* c, int ldc) {
   using namespace renorm_emu;
   const bool tf32 = g_cublas_math == CUBLAS_TF32_TENSOR_OP_MATH;
+  // The library's own workspace (see the top): in a capture, allocated and freed by nodes of the graph.
+  const bool own_in_capture = reference_libraries() && !g_cublas_workspace && any_capture();
+  if (own_in_capture) {
+    count(Counted::Allocation);
+    captured(capturing_stream(), [] {}, cudaGraphNodeTypeMemAlloc);
+  } else if (reference_libraries() && !g_cublas_workspace && !g_cublas_default_workspace.exchange(true)) {
+    count(Counted::Allocation);
+  }
   if (captured_library_call(alpha, beta, [=](const float* al, const float* be) {
         reference_sgemm(ta, tb, m, n, k, al, a, lda, b, ldb, be, c, ldc, tf32);
-      }))
+      })) {
+    if (own_in_capture) captured(capturing_stream(), [] {}, cudaGraphNodeTypeMemFree);
     return CUBLAS_STATUS_SUCCESS;
+  }
   return reference_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, tf32);
 }

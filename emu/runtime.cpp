@@ -2,6 +2,7 @@
 // (tracked, so that a copy or memset naming host memory as device memory, or the reverse, is an
 // error), streams and events. All work is done when it is queued, so every stream is in order.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -33,7 +34,7 @@ thread_local int t_device = 0;        // the current device of this thread
 struct Registry {
   std::mutex mutex;
   std::map<uintptr_t, size_t> device;  // base -> bytes
-  std::set<void*> pinned;
+  std::map<uintptr_t, size_t> pinned;  // cudaHostAlloc'd host memory: base -> bytes
   std::set<cudaStream_t> streams;
   std::set<cudaEvent_t> events;
 };
@@ -129,6 +130,35 @@ bool in_device(const void* p, size_t bytes) {
   return device_allocation(p, &base, &size) && a + bytes <= base + size && a + bytes >= a;
 }
 
+// The allocation of `allocations` (base -> bytes) that holds address p: its base and size; false when none.
+// The caller holds the registry's lock.
+bool allocation_holding(const std::map<uintptr_t, size_t>& allocations, const void* p, uintptr_t* base, size_t* bytes) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = allocations.upper_bound(a);
+  if (it == allocations.begin()) return false;
+  --it;
+  if (a >= it->first + it->second) return false;
+  *base = it->first;
+  *bytes = it->second;
+  return true;
+}
+
+// Whether [p, p+bytes) lies inside one page-locked host allocation (cudaHostAlloc).
+bool in_pinned(const void* p, size_t bytes) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  uintptr_t base = 0;
+  size_t size = 0;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  return allocation_holding(r.pinned, p, &base, &size) && a + bytes <= base + size && a + bytes >= a;
+}
+
+// The host end of a copy between host and device memory (nullptr for device-to-device or host-to-host).
+const void* host_end(void* dst, const void* src, size_t bytes) {
+  const bool d = in_device(dst, bytes), s = in_device(src, bytes);
+  return d == s ? nullptr : d ? src : dst;
+}
+
 bool device_ready(cudaError_t* e) {
   const DeviceConfig& c = device_config();
   *e = c.error.empty() ? cudaSuccess : fail(cudaErrorNoDevice, c.error);
@@ -169,14 +199,7 @@ bool is_device_pointer(const void* p) { return in_device(p, 1); }
 bool device_allocation(const void* p, uintptr_t* base, size_t* bytes) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  auto it = r.device.upper_bound(a);
-  if (it == r.device.begin()) return false;
-  --it;
-  if (a >= it->first + it->second) return false;
-  *base = it->first;
-  *bytes = it->second;
-  return true;
+  return allocation_holding(r.device, p, base, bytes);
 }
 
 }  // namespace renorm_emu
@@ -203,13 +226,33 @@ const char* cudaGetErrorName(cudaError_t e) {
   return "cudaErrorUnknown";
 }
 
+// CUDA's own strings, so that a test which matches an error's text means the same on a GPU; what the
+// emulator knows beyond the code (the call, the kernel, block and thread of a trap) is error_detail's.
 const char* cudaGetErrorString(cudaError_t e) {
-  t_message = e == cudaSuccess ? "no error" : std::string("emulated ") + cudaGetErrorName(e);
-  if (e != cudaSuccess && e == t_detail_code && !t_detail.empty()) t_message += ": " + t_detail;
-  return t_message.c_str();
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDeviceFunction: return "invalid device function";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorNotReady: return "device not ready";
+    case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorCooperativeLaunchTooLarge: return "too many blocks in cooperative launch";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+  }
+  return "unknown error";
 }
 
-// The detail stays readable through cudaGetErrorString after the code is cleared.
+std::string renorm_emu::error_detail(cudaError_t e) {
+  return e != cudaSuccess && e == t_detail_code ? t_detail : std::string();
+}
+
+// The detail stays readable through renorm_emu::error_detail after the code is cleared.
 cudaError_t cudaGetLastError() { return std::exchange(t_last, cudaSuccess); }
 cudaError_t cudaPeekAtLastError() { return t_last; }
 
@@ -332,7 +375,7 @@ cudaError_t cudaHostAlloc(void** p, size_t bytes, unsigned) {
     return fail(cudaErrorMemoryAllocation, "cudaHostAlloc of " + std::to_string(bytes) + " bytes");
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
-  r.pinned.insert(*p);
+  r.pinned[reinterpret_cast<uintptr_t>(*p)] = bytes ? bytes : 1;
   return ok();
 }
 cudaError_t cudaMallocHost(void** p, size_t bytes) { return cudaHostAlloc(p, bytes, cudaHostAllocDefault); }
@@ -342,7 +385,7 @@ cudaError_t cudaFreeHost(void* p) {
   Registry& r = registry();
   {
     std::lock_guard<std::mutex> lock(r.mutex);
-    if (!r.pinned.erase(p)) return fail(cudaErrorInvalidValue, "cudaFreeHost of a pointer that cudaHostAlloc did not return");
+    if (!r.pinned.erase(reinterpret_cast<uintptr_t>(p))) return fail(cudaErrorInvalidValue, "cudaFreeHost of a pointer that cudaHostAlloc did not return");
   }
   std::free(p);
   return ok();
@@ -361,8 +404,15 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaMemcpyAsync: unknown stream");
   if (bytes == 0) return ok();
   if (const cudaError_t e = check_copy(dst, src, bytes, kind, "cudaMemcpyAsync")) return e;
-  if (captured(s, [=] { cudaMemcpyAsync(dst, src, bytes, kind, s); })) return ok();  // host bytes read at replay
+  // Between device memory and pageable host memory the driver stages the bytes and may wait for the
+  // stream (CUDA's API synchronization notes): counted apart, and a graph cannot hold such a copy.
+  const void* host = host_end(dst, src, bytes);
+  const bool pageable = host && !in_pinned(host, bytes);
+  if (pageable && s == capturing_stream())
+    if (const cudaError_t e = refuse_in_capture("cudaMemcpyAsync between device and pageable host memory")) return e;
+  if (captured(s, [=] { cudaMemcpyAsync(dst, src, bytes, kind, s); }, cudaGraphNodeTypeMemcpy)) return ok();  // host bytes read at replay
   count(Counted::Copy);
+  if (pageable) count(Counted::PageableCopy);
   std::memmove(dst, src, bytes);
   return ok();
 }
@@ -372,7 +422,7 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t s) {
   if (bytes == 0) return ok();
   if (!in_device(p, bytes))
     return fail(cudaErrorInvalidValue, "cudaMemsetAsync: " + std::to_string(bytes) + " bytes are not emulated device memory");
-  if (captured(s, [=] { cudaMemsetAsync(p, value, bytes, s); })) return ok();
+  if (captured(s, [=] { cudaMemsetAsync(p, value, bytes, s); }, cudaGraphNodeTypeMemset)) return ok();
   count(Counted::Memset);
   std::memset(p, value, bytes);
   return ok();
@@ -393,7 +443,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
 }
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaStreamWaitEvent: unknown stream");
-  return cudaEventQuery(e) == cudaErrorInvalidResourceHandle ? cudaErrorInvalidResourceHandle : ok();
+  return known(&Registry::events, e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaStreamWaitEvent: unknown event");
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
@@ -408,7 +458,7 @@ cudaError_t cudaEventDestroy(cudaEvent_t e) { return forget(&Registry::events, e
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   if (!valid_event(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event");
   if (!valid_stream(s)) return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown stream");
-  if (captured(s, [=] { cudaEventRecord(e, s); })) return ok();
+  if (captured(s, [=] { cudaEventRecord(e, s); }, cudaGraphNodeTypeEventRecord)) return ok();
   e->recorded = true;
   e->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
   return ok();
@@ -418,8 +468,18 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e) {
   count(Counted::Sync);
   return valid_event(e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: unknown event");
 }
+namespace {
+std::atomic<bool> g_events_pending{false};
+}  // namespace
+void renorm_emu::set_events_pending(bool on) { g_events_pending = on; }
+
+// The work is done when it is queued, so a recorded event has completed — unless set_events_pending
+// says to answer as a GPU running behind the host would: cudaErrorNotReady, recorded as the thread's last
+// error as any failing call's is (a caller clears it before its next launch check).
 cudaError_t cudaEventQuery(cudaEvent_t e) {
-  return valid_event(e) ? ok() : fail(cudaErrorInvalidResourceHandle, "cudaEventQuery: unknown event");
+  if (!valid_event(e)) return fail(cudaErrorInvalidResourceHandle, "cudaEventQuery: unknown event");
+  if (g_events_pending && e->recorded) return fail(cudaErrorNotReady, "cudaEventQuery: the event's work is pending (set_events_pending)");
+  return ok();
 }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
   if (!valid_event(start) || !valid_event(end)) return fail(cudaErrorInvalidResourceHandle, "cudaEventElapsedTime: unknown event");

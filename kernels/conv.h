@@ -31,12 +31,24 @@ struct ConvShape {
   int64_t ow() const { return (w + 2 * pad_w - s) / stride_w + 1; }
 };
 
+// What a float32 convolution's three products run in — forward, backward-data, backward-filter — and
+// with which algorithm. CUDA's TF32 math *allows* the tensor cores, it does not force them: cuDNN's plan
+// for the shape prefers a tensor-op algorithm when TF32 is asked and records the math type of the one
+// it chose (perf.mathType), which may be plain float32 for a small shape. The CPU computes what was asked
+// (operands rounded to TF32) and has no algorithm numbers (-1).
+struct ConvPlanMath {
+  bool tf32[3] = {false, false, false};
+  int algorithm[3] = {-1, -1, -1};
+};
+
 #define RENORM_DECLARE_CONV_T(P, T)                                                                      \
   P void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const Epilogue& ep);       \
   P void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& cs);                   \
   /* dw overwritten */                                                                                    \
   P void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape& cs);
-#define RENORM_DECLARE_CONV RENORM_DECLARE_CONV_T(template <class T>, T)
+#define RENORM_DECLARE_CONV                               \
+  RENORM_DECLARE_CONV_T(template <class T>, T)            \
+  void conv2d_plan_math(const ConvShape& cs, ConvPlanMath* out);
 
 namespace cpu {
 RENORM_DECLARE_CONV

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "runtime/allocator.h"
 
@@ -59,10 +61,16 @@ struct Owner {
   int device = 0;
   Cache* pool = nullptr;
 };
+// A library's workspace (cuBLAS: runtime/detail/cuda_context.h): live blocks, the last one in use; one
+// outgrown by a larger request stays live (work queued or captured before may still use it).
+struct Workspace {
+  std::vector<std::pair<void*, size_t>> blocks;
+};
 struct Caches {
-  std::mutex mutex;                        // guards the two maps
+  std::mutex mutex;                        // guards the maps
   std::map<int, Cache*> cuda;              // device index -> its cache (never destroyed)
   std::unordered_map<void*, Owner> owner;  // live CUDA block -> where it returns
+  std::map<int, Workspace> workspaces;     // device index -> its library workspace (kept for the process)
   Cache cpu;
 };
 // Never destroyed: tensors may be freed during static destruction.
@@ -116,6 +124,7 @@ void give_back(Cache& c, void* p, size_t size) {
 struct CudaPoolState {
   Cache cache;
   int device = 0;
+  Workspace workspace;  // the library workspace of work inside the pool's scope (released with the pool)
 };
 
 namespace {
@@ -136,6 +145,7 @@ bool capturing() {
 CudaPool::CudaPool() : state_(new CudaPoolState) { state_->device = cuda_available() ? current_cuda_device() : 0; }
 
 CudaPool::~CudaPool() {
+  for (const auto& [p, bytes] : state_->workspace.blocks) device_release(Device::CUDA, p, bytes);  // into the pool
   Cache& home = cuda_cache(state_->device);
   {
     Caches& all = caches();
@@ -218,6 +228,26 @@ void* device_allocate(Device d, size_t bytes) {
   return p;
 #else
   throw DeviceError("CUDA storage requested but " + cuda_unavailable_reason());
+#endif
+}
+
+void* cuda_library_workspace(size_t bytes) {
+#if RENORM_HAS_CUDA
+  const int dev = current_cuda_device();
+  CudaPoolState* pool = g_pool && g_pool->device == dev ? g_pool : nullptr;
+  Caches& all = caches();
+  Workspace* w = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(all.mutex);
+    w = pool ? &pool->workspace : &all.workspaces[dev];
+    if (!w->blocks.empty() && w->blocks.back().second >= bytes) return w->blocks.back().first;
+  }
+  void* p = device_allocate(Device::CUDA, bytes);  // the pool's inside its scope; a DeviceError in a capture
+  std::lock_guard<std::mutex> lock(all.mutex);
+  w->blocks.emplace_back(p, bytes);
+  return p;
+#else
+  throw DeviceError("a CUDA library workspace requested but " + cuda_unavailable_reason());
 #endif
 }
 
@@ -309,18 +339,6 @@ uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes) 
   std::lock_guard<std::mutex> lock(g_upload_mutex);
   (*g_uploads)[g_next_token] = ev;
   return g_next_token++;
-#else
-  throw DeviceError("upload to CUDA memory but " + cuda_unavailable_reason());
-#endif
-}
-
-void upload_small_async(void* dst, Device dst_dev, const void* src, size_t bytes) {
-  if (dst_dev == Device::CPU) {
-    std::memcpy(dst, src, bytes);
-    return;
-  }
-#if RENORM_HAS_CUDA
-  RENORM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda::stream()));
 #else
   throw DeviceError("upload to CUDA memory but " + cuda_unavailable_reason());
 #endif

@@ -21,6 +21,9 @@ struct CudaAllocatorStats {
 CudaAllocatorStats cuda_allocator_stats();
 // Returns every cached block to the driver.
 void cuda_empty_cache();
+// How many arrival counters (kernels/cuda/arrival.cuh: the last-block merges) the current device has:
+// 0 before the first launch that needs one (exposed for tests).
+size_t cuda_arrival_counter_capacity();
 // The bucket a request of `bytes` is rounded up to (exposed for tests).
 size_t cuda_allocation_size(size_t bytes);
 // Exact-size mode, for tests: every block is exactly the size asked for (no bucket rounding, on the CPU
@@ -52,6 +55,13 @@ class CudaPool {
   CudaPoolState* state_;
 };
 
+// A workspace of at least `bytes` for a CUDA library's calls on the current device (cuBLAS:
+// cublasSetWorkspace), so that the library allocates nothing of its own — inside a captured graph that
+// would be memory nodes. Inside a CudaPoolScope it is the pool's (made at the first request in its
+// scope, live until the pool is destroyed), else the device's (live for the process); the same block
+// for every request that fits it. Allocating one while the stream captures is the pool's DeviceError.
+void* cuda_library_workspace(size_t bytes);
+
 class CudaPoolScope {
  public:
   explicit CudaPoolScope(CudaPool& pool);
@@ -81,8 +91,13 @@ void pinned_release(void* p);
 // once and returns 0.
 uint64_t upload_async(void* dst, Device dst_dev, const void* src, size_t bytes);
 void upload_wait(uint64_t token);
-// Queues a small host-to-device copy from pageable memory on the renorm stream: the driver stages the
-// bytes before it returns (no device synchronization), so `src` may be written again at once — no token
-// to wait for. On a CPU destination it copies at once.
+// Queues a small host-to-device copy on the renorm stream (per-step values: tensor/step_scalars.h, a
+// dropout step word) through a ring of page-locked staging slots (runtime/staging.cpp): `src` is copied
+// into the next slot at once, so it may be written again on return — no token to wait for — and the
+// device copy reads the slot asynchronously, as a copy from pageable memory would not (CUDA may stage
+// that one and wait for the stream). A slot is reused only once its last copy has completed (an event
+// per slot), so the host may run ahead of the device by the ring's length. While the renorm stream
+// captures a graph it is a DeviceError: the graph would replay the slot's bytes of that moment, not
+// the values of later steps. On a CPU destination it copies at once.
 void upload_small_async(void* dst, Device dst_dev, const void* src, size_t bytes);
 }  // namespace renorm

@@ -1,5 +1,7 @@
 #include "runtime/cuda_graph.h"
 
+#include <vector>
+
 #include "runtime/device.h"
 #include "runtime/error.h"
 
@@ -12,7 +14,24 @@ namespace renorm {
 #if RENORM_HAS_CUDA
 struct CudaGraphState {
   cudaGraphExec_t exec = nullptr;
+  size_t memory_nodes = 0;
 };
+
+namespace {
+size_t count_memory_nodes(cudaGraph_t graph) {
+  size_t n = 0;
+  RENORM_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &n));
+  std::vector<cudaGraphNode_t> nodes(n);
+  if (n) RENORM_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &n));
+  size_t allocs = 0;
+  for (size_t i = 0; i < n; ++i) {
+    cudaGraphNodeType type;
+    RENORM_CUDA_CHECK(cudaGraphNodeGetType(nodes[i], &type));
+    allocs += type == cudaGraphNodeTypeMemAlloc;
+  }
+  return allocs;
+}
+}  // namespace
 
 CudaGraph::CudaGraph() : state_(new CudaGraphState) {
   if (!cuda_available()) {
@@ -46,6 +65,12 @@ void CudaGraph::capture(const std::function<void()>& work) {
     }
     RENORM_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
   }
+  try {
+    state_->memory_nodes = count_memory_nodes(graph);
+  } catch (...) {
+    cudaGraphDestroy(graph);
+    throw;
+  }
   const cudaError_t e = cudaGraphInstantiate(&state_->exec, graph, 0);
   cudaGraphDestroy(graph);
   RENORM_CUDA_CHECK(e);
@@ -57,6 +82,7 @@ void CudaGraph::replay() const {
 }
 
 bool CudaGraph::captured() const { return state_->exec != nullptr; }
+size_t CudaGraph::memory_nodes() const { return state_->memory_nodes; }
 
 #else
 struct CudaGraphState {};
@@ -66,6 +92,7 @@ CudaGraph::~CudaGraph() = default;
 void CudaGraph::capture(const std::function<void()>&) {}
 void CudaGraph::replay() const {}
 bool CudaGraph::captured() const { return false; }
+size_t CudaGraph::memory_nodes() const { return 0; }
 #endif
 
 void CudaGraph::run(const std::function<void()>& work, int warmup) {

@@ -29,6 +29,10 @@ class CudaGraph {
   // Queues the captured work on the renorm stream (no host wait). DeviceError before a capture.
   void replay() const;
   bool captured() const;
+  // The memory-allocation nodes of the last capture (cudaGraphNodeTypeMemAlloc): memory that a library
+  // allocated inside the graph instead of using renorm's (cuBLAS without a workspace of ours, say). The
+  // captured step should hold none (docs/design.md).
+  size_t memory_nodes() const;
   // The step loop's use: the first `warmup` calls run `work` uncaptured inside pool() (plans, workspaces
   // and the pool's blocks made as the capture will want them), the next captures and replays it, every
   // later call replays it. `work` must do the same every call.

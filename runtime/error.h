@@ -28,9 +28,17 @@ struct IoError : Error {
 struct DeviceError : Error {
   using Error::Error;
 };
-// A failing CUDA runtime, cuBLAS or cuDNN call: the message names the call and source location.
+// A failing CUDA runtime, cuBLAS or cuDNN call: the message names the call and source location, with
+// CUDA's own error name and string. Under the CUDA emulator, detail() holds what the emulator knows
+// beyond that (the kernel, block and thread of a trap; why a call was refused); it is not part of
+// what(), so a test that matches what() means the same on a GPU.
 struct CudaError : Error {
   using Error::Error;
+  CudaError(const std::string& what, std::string detail) : Error(what), detail_(std::move(detail)) {}
+  const std::string& detail() const { return detail_; }
+
+ private:
+  std::string detail_;
 };
 struct CublasError : CudaError {
   using CudaError::CudaError;

@@ -68,6 +68,15 @@ TARGETED = [
      "math mode", "convolutions: a TF32 plan and a float32 plan of one shape share the cache's key"),
     ("kernels/cuda/gemm.cu", "math == MatMath::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH", "CUBLAS_DEFAULT_MATH",
      "math mode", "GEMM: TF32 asked for, plain float32 math set"),
+    ("kernels/cuda/conv.cu", "if (usable(perf[i]) && want(deterministic(perf[i]), on_tensor_cores(perf[i])))",
+     "if (usable(perf[i]) && want(deterministic(perf[i]), false))",
+     "math mode", "convolutions: TF32 asked for, the first deterministic algorithm taken whatever its math type"),
+    ("kernels/cuda/conv.cu", "tf32 && tensor_op(chosen.mathType) ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH",
+     "tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH",
+     "math mode", "convolutions: a declined direction's descriptor left in tensor-op math (the plan misreports it)"),
+    ("runtime/cuda_context.cpp", "    if (c.counters) c.retired.push_back(c.counters);",
+     "    if (c.counters) device_release(Device::CUDA, c.counters, c.counters_n * sizeof(unsigned));",
+     "last block", "arrival counters: an outgrown block released to the caching allocator (a graph keeps it)"),
 ]
 
 

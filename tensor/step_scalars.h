@@ -26,8 +26,10 @@ class StepScalars {
   void set(int word, float value);          // host value, until the next upload()
   void set_bits(int word, uint32_t value);  // the same for an integer word
   float get(int word) const;
-  // One asynchronous host-to-device copy of every word (pageable: the driver stages it, so the host may
-  // write the next step's values at once, and nothing waits). On the CPU the values are in place at once.
+  // One asynchronous host-to-device copy of every word, through a page-locked staging slot
+  // (runtime/allocator.h upload_small_async: the host may write the next step's values at once, and
+  // nothing waits). Not inside a captured graph (a DeviceError): upload before the replay. On the CPU
+  // the values are in place at once.
   void upload();
   // Words [word, word + count) on the device, as float32 (what the kernels are given; an integer word,
   // set_bits's, is read through a cast of its pointer). Stable for the block's life: a captured graph

@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "support/cnn_step.h"
+#include "runtime/allocator.h"
 #include "runtime/cuda_graph.h"
 #include "runtime/error.h"
+#include "tensor/step_scalars.h"
 #include "support/reference_libraries.h"
 #include "support/parity.h"
 #include "support/small_run.h"
@@ -57,6 +59,22 @@ TEST_CASE("graph: 10 captured CNN steps equal 10 eager steps bitwise (brn M 4, b
   }
 }
 
+// cuBLAS without a workspace of the caller's allocates its own, inside a capture as memory nodes of the
+// graph (cuBLAS >= 12.2: cudaMallocAsync); renorm hands it one from the graph's pool, so none appear.
+TEST_CASE("graph: the captured CNN step holds no memory nodes (cuBLAS works in a workspace of renorm's)",
+          "[cuda][emulator][graph][step]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  const test::ReferenceLibraries libs;
+  test::CnnStep step(NormKind::BatchRenorm, 8, 4, 16);
+  for (int k = 0; k <= test::CnnStep::kGraphWarmup; ++k) step.run_graph();
+  REQUIRE(step.graph()->captured());
+  CHECK(step.graph()->memory_nodes() == 0);
+}
+
+// CUDA refuses a host read inside a capture: the copy into pageable host memory (or, where a driver let
+// that through, the synchronization after it) is cudaErrorStreamCaptureUnsupported. The test matches
+// CUDA's code and the call's name as renorm's check writes them, which read the same on a GPU and on
+// the emulator (whose cudaGetErrorString is CUDA's own).
 TEST_CASE("graph: a captured step that reads the device from the host fails naming the call, and nothing is captured",
           "[cuda][emulator][graph]") {
   RENORM_REQUIRE_CUDA_OR_SKIP();
@@ -70,11 +88,67 @@ TEST_CASE("graph: a captured step that reads the device from the host fails nami
     g.capture([&] { (void)sum(scale(x, 3.f)).item(); });
     FAIL("captured a host read");
   } catch (const CudaError& e) {
-    CHECK_THAT(e.what(), Catch::Contains("cudaErrorStreamCaptureUnsupported") &&
-                             Catch::Contains("cudaStreamSynchronize while a stream is capturing a graph"));
+    const std::string what = e.what();
+    CHECK_THAT(what, Catch::Contains("cudaErrorStreamCaptureUnsupported"));
+    CHECK_THAT(what, Catch::Contains("in cudaMemcpyAsync(") || Catch::Contains("in cudaStreamSynchronize("));
   }
   CHECK_FALSE(g.captured());
   CHECK(scale(x, 3.f).to_vector() == std::vector<float>(4, 6.f));  // the stream works on, uncaptured
+}
+
+// The per-step values reach the device by a copy from a pinned staging slot queued before the replay; one
+// queued inside a capture would replay that moment's bytes at every step, so it is refused.
+TEST_CASE("graph: a per-step upload inside a capture is refused", "[cuda][emulator][graph]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  StepScalars block(Device::CUDA);
+  const int word = block.reserve(1, "test");
+  block.set(word, 2.f);
+  block.upload();
+  CHECK(block.view(word, 1).to_vector() == std::vector<float>{2.f});
+  CudaGraph g;
+  CHECK_THROWS_AS(g.capture([&] { block.upload(); }), DeviceError);
+  CHECK_FALSE(g.captured());
+}
+
+// A captured launch keeps its counter pointer (kernels/cuda/arrival.cuh) for every replay: eager work that
+// needs more counters than exist must not move them. If the old block went back to the caching allocator,
+// a tensor of its size would be handed it and every replay's atomicAdd would land in that tensor's data,
+// its last-block merge firing never (or too early): a wrong sum, a corrupted tensor, no error.
+TEST_CASE("graph: the arrival counters a captured graph uses never move when later work needs more of them",
+          "[cuda][emulator][graph]") {
+  RENORM_REQUIRE_CUDA_OR_SKIP();
+  const Tensor x = Tensor::uniform(Shape{100000}, 3, -1.f, 1.f, Device::CUDA);  // several blocks: a last-block merge
+  const std::vector<float> want = sum(x).to_vector();
+  CudaGraph g;
+  Tensor out;
+  {
+    CudaPoolScope warm(g.pool());
+    (void)sum(x);
+  }
+  g.capture([&] { out = sum(x); });
+  const size_t before = cuda_arrival_counter_capacity();
+  REQUIRE(before > 0);
+  {  // Batch Renorm over before + 1 microbatches of one example, 32 channels: before + 3 counters
+    const int64_t n = int64_t(before) + 1;
+    NormConfig config;
+    config.microbatch = 1;
+    config.schedule = ClipSchedule::constant(1.f, 0.f);
+    const Tensor big = Tensor::uniform(Shape{n, 1, 1, 32}, 4, -1.f, 1.f, Device::CUDA);
+    const Tensor ones = Tensor::full(Shape{32}, 1.f, Device::CUDA), zeros = Tensor::zeros(Shape{32}, Device::CUDA);
+    (void)batch_renorm_train(big, ones, zeros, zeros.clone(), ones.clone(), config, RenormStep{});
+  }
+  REQUIRE(cuda_arrival_counter_capacity() > before);
+  // Tensors of the old block's size (in the suite's exact-size allocation the requests the cache would
+  // hand a released block to; with rounding, any request of its bucket) hold a value no counter can have.
+  std::vector<Tensor> victims;
+  for (int i = 0; i < 4; ++i) victims.push_back(Tensor::full(Shape{int64_t(before)}, 7.f, Device::CUDA));
+  for (int replay = 0; replay < 3; ++replay) {
+    out.fill_(-1.f);  // poisoned: a merge that never fires leaves it so
+    g.replay();
+    INFO("replay " << replay);
+    CHECK(out.to_vector() == want);
+    for (const Tensor& v : victims) CHECK(v.to_vector() == std::vector<float>(before, 7.f));
+  }
 }
 
 TEST_CASE("graph pool: its blocks, and blocks freed inside its scope, never reach allocations outside it", "[cuda][graph]") {

@@ -88,8 +88,20 @@ using cudaStream_t = CUstream_st*;
 using cudaEvent_t = CUevent_st*;
 struct CUgraph_st;
 struct CUgraphExec_st;
+struct CUgraphNode_st;
 using cudaGraph_t = CUgraph_st*;
 using cudaGraphExec_t = CUgraphExec_st*;
+using cudaGraphNode_t = CUgraphNode_st*;
+// CUDA's values. A library call is a kernel node (what cuBLAS and cuDNN launch); cuBLAS without a
+// workspace of the caller's adds a memory allocation node and a free node (emu/libraries.cpp).
+enum cudaGraphNodeType : int {
+  cudaGraphNodeTypeKernel = 0,
+  cudaGraphNodeTypeMemcpy = 1,
+  cudaGraphNodeTypeMemset = 2,
+  cudaGraphNodeTypeEventRecord = 7,
+  cudaGraphNodeTypeMemAlloc = 10,
+  cudaGraphNodeTypeMemFree = 11,
+};
 enum cudaStreamCaptureMode : int {
   cudaStreamCaptureModeGlobal = 0,
   cudaStreamCaptureModeThreadLocal = 1,
@@ -166,10 +178,16 @@ cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* graph);
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* status);
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags = 0);
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s);
+cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, size_t* count);
+cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType* type);
 cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 
 namespace renorm_emu {
+// What the emulator knows of the last error `e` of this thread beyond CUDA's own string (which
+// cudaGetErrorString returns, as a GPU does): the call that failed and why, the kernel, block and
+// thread of a trap. Empty when the thread's last error was another one.
+std::string error_detail(cudaError_t e);
 // Runs a kernel: `body(closure)` once per thread of every block, blocks one after another. A bad
 // configuration or a trapped thread leaves the error for cudaGetLastError, as a real launch does. The
 // closure (the arguments) is shared, so that a capturing stream can keep it for every replay.
@@ -202,6 +220,9 @@ struct Account {
   std::map<std::string, uint64_t> launches;  // kernel -> launches
   std::map<std::string, Traffic> traffic;    // kernel -> its bytes (when traffic_counted())
   uint64_t memsets = 0, copies = 0, syncs = 0, allocations = 0, library_calls = 0;
+  // Copies between device memory and pageable host memory (also in copies): the driver stages them and
+  // may wait for the stream first, so a warm training step must make none (tests/emu/budgets.txt).
+  uint64_t pageable_copies = 0;
   // The 32-byte sectors any launch since the reset touched, in bytes: what a sequence of kernels (an op's
   // launches) must move at least once between DRAM and the chip, counting a sector a second launch
   // touches again once (it may come from L2). traffic.bytes_distinct sums each launch's own instead.
@@ -223,7 +244,7 @@ struct Account {
 };
 Account account();  // a copy
 void reset_account();
-enum class Counted { Launch, Memset, Copy, Sync, Allocation, LibraryCall };
+enum class Counted { Launch, Memset, Copy, PageableCopy, Sync, Allocation, LibraryCall };
 void count(Counted what, const char* kernel = nullptr);
 // One launch's traffic, and the sectors it touched (their numbers, address / 32).
 void add_traffic(const char* kernel, const Traffic& t, const std::unordered_set<uintptr_t>& sectors);
@@ -231,4 +252,12 @@ void add_traffic(const char* kernel, const Traffic& t, const std::unordered_set<
 // than compare the CPU with host loops; on for the training step's account (launches, library calls).
 void set_reference_libraries(bool on);
 bool reference_libraries();
+// The reference cuDNN declines TF32 (computes plain float32, and says so in its algorithm queries'
+// mathType) for a convolution direction that sums fewer products than this: default 128, so that the
+// TF32 tests' small shapes take both branches, as a GPU's cuDNN may. 0: TF32 wherever it is allowed.
+void set_reference_tf32_floor(int64_t products);
+// While on, cudaEventQuery answers cudaErrorNotReady for every recorded event, as a GPU behind the host
+// would (the work is still done when queued): for tests of code that waits only when it must.
+void set_events_pending(bool on);
+int64_t reference_tf32_floor();
 }  // namespace renorm_emu

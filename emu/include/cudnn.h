@@ -19,7 +19,9 @@ enum cudnnStatus_t : int { CUDNN_STATUS_SUCCESS = 0, CUDNN_STATUS_NOT_SUPPORTED 
 enum cudnnTensorFormat_t : int { CUDNN_TENSOR_NCHW = 0, CUDNN_TENSOR_NHWC = 1 };
 enum cudnnDataType_t : int { CUDNN_DATA_FLOAT = 0, CUDNN_DATA_BFLOAT16 = 9 };
 enum cudnnConvolutionMode_t : int { CUDNN_CONVOLUTION = 0, CUDNN_CROSS_CORRELATION = 1 };
-enum cudnnMathType_t : int { CUDNN_DEFAULT_MATH = 0, CUDNN_TENSOR_OP_MATH = 1, CUDNN_FMA_MATH = 3 };
+enum cudnnMathType_t : int {
+  CUDNN_DEFAULT_MATH = 0, CUDNN_TENSOR_OP_MATH = 1, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION = 2, CUDNN_FMA_MATH = 3
+};
 // cuDNN's values (the reference answers algorithm 0 to every query).
 enum cudnnConvolutionFwdAlgo_t : int {
   CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM = 0, CUDNN_CONVOLUTION_FWD_ALGO_FFT = 4, CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING = 5,
@@ -41,6 +43,7 @@ struct cudnnAlgoPerf {
   float time;
   size_t memory;
   cudnnDeterminism_t determinism;
+  cudnnMathType_t mathType;  // the math the algorithm runs with: set it on the descriptor before the call
 };
 using cudnnConvolutionFwdAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionFwdAlgo_t>;
 using cudnnConvolutionBwdDataAlgoPerf_t = cudnnAlgoPerf<cudnnConvolutionBwdDataAlgo_t>;
@@ -74,6 +77,10 @@ inline cudnnStatus_t cudnnCreateFilterDescriptor(cudnnFilterDescriptor_t* d) { r
 inline cudnnStatus_t cudnnCreateConvolutionDescriptor(cudnnConvolutionDescriptor_t* d) {
   return *d = new cudnnConvolutionStruct{}, CUDNN_STATUS_SUCCESS;
 }
+inline cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) {
+  delete d;
+  return CUDNN_STATUS_SUCCESS;
+}
 inline cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t f, cudnnDataType_t t, int n,
                                                 int c, int h, int w) {
   *d = {f, n, c, h, w, t};
@@ -95,34 +102,45 @@ inline cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d,
 }
 
 // Everything below answers CUDNN_STATUS_NOT_SUPPORTED unless the reference libraries are on
-// (renorm_emu::set_reference_libraries, emu/libraries.cpp): then one algorithm (0) with no workspace, and
+// (renorm_emu::set_reference_libraries, emu/libraries.cpp): then algorithms with no workspace, and
 // convolutions computed by plain loops on the host (NHWC tensors, KRSC filters, cross-correlation),
 // each counted as a library call with its bytes (the tensors' sizes) in the account.
+// The algorithm queries model what cuDNN may do with CUDNN_TENSOR_OP_MATH, which *allows* TF32: where
+// the direction's sum is shorter than renorm_emu::reference_tf32_floor() products (a small shape: cuda_runtime.h) the
+// reference declines it — one algorithm, CUDNN_FMA_MATH, and the convolution then computes in plain
+// float32 whatever the descriptor says; where it is longer, the list holds an FMA-math algorithm (0)
+// first and a tensor-op one (1) second, so a caller that wants TF32 must look at mathType. A
+// descriptor with CUDNN_FMA_MATH gets algorithm 0 in FMA math alone.
 template <class Perf>
-cudnnStatus_t renorm_emu_one_algorithm(int* returned, Perf* perf) {
+cudnnStatus_t renorm_emu_algorithms(cudnnConvolutionDescriptor_t c, int64_t sum_length, int* returned, Perf* perf) {
   if (!renorm_emu::reference_libraries()) return CUDNN_STATUS_NOT_SUPPORTED;
-  *returned = 1;
-  perf[0] = Perf{};
-  perf[0].status = CUDNN_STATUS_SUCCESS;
-  perf[0].determinism = CUDNN_DETERMINISTIC;  // the reference convolutions sum in a fixed order
+  const bool tensor_op = c->math != CUDNN_FMA_MATH && sum_length >= renorm_emu::reference_tf32_floor();
+  *returned = tensor_op ? 2 : 1;
+  for (int i = 0; i < *returned; ++i) {
+    perf[i] = Perf{};
+    perf[i].algo = static_cast<decltype(perf[i].algo)>(i);
+    perf[i].status = CUDNN_STATUS_SUCCESS;
+    perf[i].determinism = CUDNN_DETERMINISTIC;  // the reference convolutions sum in a fixed order
+    perf[i].mathType = i == 1 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  }
   return CUDNN_STATUS_SUCCESS;
 }
-inline cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,
-                                                            cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, int,
+inline cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t w,
+                                                            cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t, int,
                                                             int* n, cudnnConvolutionFwdAlgoPerf_t* p) {
-  return renorm_emu_one_algorithm(n, p);
+  return renorm_emu_algorithms(c, int64_t(w->c) * w->r * w->s, n, p);  // y sums C·R·S products
 }
-inline cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t,
-                                                                 cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+inline cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, cudnnFilterDescriptor_t w,
+                                                                 cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t c,
                                                                  cudnnTensorDescriptor_t, int, int* n,
                                                                  cudnnConvolutionBwdDataAlgoPerf_t* p) {
-  return renorm_emu_one_algorithm(n, p);
+  return renorm_emu_algorithms(c, int64_t(w->k) * w->r * w->s, n, p);  // dx sums at most K·R·S
 }
 inline cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, cudnnTensorDescriptor_t,
-                                                                   cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+                                                                   cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                                    cudnnFilterDescriptor_t, int, int* n,
                                                                    cudnnConvolutionBwdFilterAlgoPerf_t* p) {
-  return renorm_emu_one_algorithm(n, p);
+  return renorm_emu_algorithms(c, int64_t(dy->n) * dy->h * dy->w, n, p);  // dw sums B·OH·OW
 }
 inline cudnnStatus_t renorm_emu_no_workspace(size_t* bytes) {
   if (!renorm_emu::reference_libraries()) return CUDNN_STATUS_NOT_SUPPORTED;

@@ -117,4 +117,10 @@ void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape&
 
 RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
 
+// The CPU rounds the operands exactly as asked, in every direction.
+void conv2d_plan_math(const ConvShape& cs, ConvPlanMath* out) {
+  *out = ConvPlanMath{};
+  for (bool& t : out->tf32) t = tf32(cs);
+}
+
 }  // namespace renorm::kernels::cpu

@@ -247,9 +247,27 @@ RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
 
 #else  // built without oneDNN: the im2col engine is the only one
 
+#include <string>
+
+#include "runtime/error.h"
+
 namespace renorm::kernels::cpu::onednn {
 bool available() { return false; }
 bool bf16_jit() { return false; }
+// Never called (conv.cpp asks available() and bf16_jit() first), but conv.cpp names them: defined so that
+// a build without oneDNN links (scripts/gpu-prebuild.sh makes one).
+namespace {
+[[noreturn]] void unavailable(const char* what) {
+  throw DeviceError(std::string(what) + ": renorm was built without oneDNN (RENORM_ONEDNN=OFF)");
+}
+}  // namespace
+template <class T>
+void conv2d_forward(const T*, const float*, T*, const ConvShape&, const Epilogue&) { unavailable("oneDNN conv2d_forward"); }
+template <class T>
+void conv2d_backward_data(const T*, const float*, T*, const ConvShape&) { unavailable("oneDNN conv2d_backward_data"); }
+template <class T>
+void conv2d_backward_filter(const T*, const T*, float*, const ConvShape&) { unavailable("oneDNN conv2d_backward_filter"); }
+RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
 }  // namespace renorm::kernels::cpu::onednn
 
 #endif

@@ -22,14 +22,17 @@
 namespace renorm::kernels::cuda {
 
 namespace {
+// Each direction has its own convolution descriptor, set to the math type of the algorithm chosen for it
+// (cuDNN's perf.mathType: what the algorithm runs with), so `math` says what each product ran in.
 struct Plan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionDescriptor_t fwd_conv = nullptr, bwd_data_conv = nullptr, bwd_filter_conv = nullptr;
   cudnnConvolutionFwdAlgo_t fwd{};
   cudnnConvolutionBwdDataAlgo_t bwd_data{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
   size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  ConvPlanMath math;
 };
 
 using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int>;
@@ -53,48 +56,77 @@ bool transforms(cudnnConvolutionBwdFilterAlgo_t a) {
          a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED;
 }
 
-// The heuristics' first working algorithm that is deterministic (the same bits every run, so a step
-// replayed as a CUDA graph equals the eager step and a resumed run its original), else the first
-// working; with `direct` (TF32) only algorithms that multiply the operands themselves.
+bool tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
+
+// The heuristics' algorithm for one direction, in this order of preference: deterministic (the same bits
+// every run, so a step replayed as a CUDA graph equals the eager step and a resumed run its original)
+// and, when TF32 is asked (`tf32`), of tensor-op math — CUDNN_TENSOR_OP_MATH allows TF32 and cuDNN may
+// list plain-FMA algorithms first, or only those for a small shape — then deterministic, then tensor-op,
+// then the first working. With `tf32` only algorithms that multiply the operands themselves.
 template <class Perf>
-auto first_working(const Perf* perf, int n, bool direct, const char* what) {
-  auto usable = [&](const Perf& p) { return p.status == CUDNN_STATUS_SUCCESS && !(direct && transforms(p.algo)); };
-  for (int i = 0; i < n; ++i)
-    if (usable(perf[i]) && perf[i].determinism == CUDNN_DETERMINISTIC) return perf[i].algo;
-  for (int i = 0; i < n; ++i)
-    if (usable(perf[i])) return perf[i].algo;
+const Perf& choose(const Perf* perf, int n, bool tf32, const char* what) {
+  auto usable = [&](const Perf& p) { return p.status == CUDNN_STATUS_SUCCESS && !(tf32 && transforms(p.algo)); };
+  auto deterministic = [](const Perf& p) { return p.determinism == CUDNN_DETERMINISTIC; };
+  auto on_tensor_cores = [&](const Perf& p) { return tf32 && tensor_op(p.mathType); };
+  for (auto want : {+[](bool d, bool t) { return d && t; }, +[](bool d, bool) { return d; },
+                    +[](bool, bool t) { return t; }, +[](bool, bool) { return true; }})
+    for (int i = 0; i < n; ++i)
+      if (usable(perf[i]) && want(deterministic(perf[i]), on_tensor_cores(perf[i]))) return perf[i];
   throw CudnnError(std::string("cuDNN found no working ") + what + " algorithm for this convolution shape" +
-                   (direct ? " without FFT or Winograd (TF32)" : ""));
+                   (tf32 ? " without FFT or Winograd (TF32)" : ""));
 }
 
+// A descriptor for one direction, in the math its chosen algorithm runs with: float32 stays CUDNN_FMA_MATH
+// (plain float32, whatever the list says), TF32 takes the algorithm's tensor-op math or FMA, bfloat16 the
+// algorithm's own. Returns whether the products run on the tensor cores.
+template <class Perf>
+bool set_direction(cudnnConvolutionDescriptor_t* d, const ConvShape& cs, const Perf& chosen, cudnnDataType_t t) {
+  RENORM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(d));
+  RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(*d, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
+                                                     1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  const bool tf32 = t == CUDNN_DATA_FLOAT && cs.math == MatMath::Tf32;
+  const cudnnMathType_t m = t != CUDNN_DATA_FLOAT ? chosen.mathType
+                            : tf32 && tensor_op(chosen.mathType) ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(*d, m));
+  return tensor_op(m);
+}
+
+// The algorithms are asked of a descriptor in the math the caller wants (FMA for float32, tensor-op for
+// TF32 and bfloat16); each direction then gets its own descriptor in its chosen algorithm's math.
 Plan make_plan(const ConvShape& cs, cudnnDataType_t t) {
   Plan p;
   const cudnnHandle_t h = ::renorm::cuda::cudnn();
   RENORM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
   RENORM_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
   RENORM_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w));
-  RENORM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
   RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NHWC, t, int(cs.b), int(cs.c), int(cs.h), int(cs.w)));
   RENORM_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, t, CUDNN_TENSOR_NHWC, int(cs.k), int(cs.c), int(cs.r), int(cs.s)));
-  RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
-                                                     1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  const bool tf32 = t == CUDNN_DATA_FLOAT && cs.math == MatMath::Tf32, plain = t == CUDNN_DATA_FLOAT && !tf32;
-  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, plain ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   RENORM_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, t, int(cs.b), int(cs.k), int(cs.oh()), int(cs.ow())));
+  const bool tf32 = t == CUDNN_DATA_FLOAT && cs.math == MatMath::Tf32, plain = t == CUDNN_DATA_FLOAT && !tf32;
+  cudnnConvolutionDescriptor_t ask = nullptr;
+  RENORM_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&ask));
+  RENORM_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(ask, int(cs.pad_h), int(cs.pad_w), int(cs.stride_h), int(cs.stride_w),
+                                                     1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  RENORM_CUDNN_CHECK(cudnnSetConvolutionMathType(ask, plain ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   constexpr int kMax = 16;
   int n = 0;
   cudnnConvolutionFwdAlgoPerf_t fwd[kMax];
-  RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, kMax, &n, fwd));
-  p.fwd = first_working(fwd, n, tf32, "forward");
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, ask, p.y, kMax, &n, fwd));
+  const auto& f = choose(fwd, n, tf32, "forward");
   cudnnConvolutionBwdDataAlgoPerf_t bd[kMax];
-  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, kMax, &n, bd));
-  p.bwd_data = first_working(bd, n, tf32, "backward-data");
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, ask, p.x, kMax, &n, bd));
+  const auto& d = choose(bd, n, tf32, "backward-data");
   cudnnConvolutionBwdFilterAlgoPerf_t bf[kMax];
-  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, kMax, &n, bf));
-  p.bwd_filter = first_working(bf, n, tf32, "backward-filter");
-  RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, p.fwd, &p.fwd_ws));
-  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, p.bwd_data, &p.bwd_data_ws));
-  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, p.bwd_filter, &p.bwd_filter_ws));
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, ask, p.w, kMax, &n, bf));
+  const auto& g = choose(bf, n, tf32, "backward-filter");
+  RENORM_CUDNN_CHECK(cudnnDestroyConvolutionDescriptor(ask));
+  p.fwd = f.algo, p.bwd_data = d.algo, p.bwd_filter = g.algo;
+  p.math = ConvPlanMath{{set_direction(&p.fwd_conv, cs, f, t), set_direction(&p.bwd_data_conv, cs, d, t),
+                         set_direction(&p.bwd_filter_conv, cs, g, t)},
+                        {int(f.algo), int(d.algo), int(g.algo)}};
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.fwd_conv, p.y, p.fwd, &p.fwd_ws));
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.bwd_data_conv, p.x, p.bwd_data, &p.bwd_data_ws));
+  RENORM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.bwd_filter_conv, p.w, p.bwd_filter, &p.bwd_filter_ws));
   return p;
 }
 
@@ -134,7 +166,7 @@ void conv2d_forward(const T* x, const float* w, T* y, const ConvShape& cs, const
   const Plan& p = plan_for<T>(cs);
   Scratch ws(p.fwd_ws), wt(copy_bytes_for<T>(cs));
   const float one = 1.f, zero = 0.f;
-  RENORM_CUDNN_CHECK(cudnnConvolutionForward(::renorm::cuda::cudnn(), &one, p.x, x, p.w, filters_as<T>(w, cs, wt), p.conv,
+  RENORM_CUDNN_CHECK(cudnnConvolutionForward(::renorm::cuda::cudnn(), &one, p.x, x, p.w, filters_as<T>(w, cs, wt), p.fwd_conv,
                                              p.fwd, ws.p, ws.bytes, &zero, p.y, y));
   if (ep.bias || ep.relu) epilogue_forward(y, cs.b * cs.oh() * cs.ow(), cs.k, ep);  // kernels/cuda/nn.cu
 }
@@ -144,7 +176,7 @@ void conv2d_backward_data(const T* dy, const float* w, T* dx, const ConvShape& c
   const Plan& p = plan_for<T>(cs);
   Scratch ws(p.bwd_data_ws), wt(copy_bytes_for<T>(cs));
   const float one = 1.f, zero = 0.f;
-  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardData(::renorm::cuda::cudnn(), &one, p.w, filters_as<T>(w, cs, wt), p.y, dy, p.conv,
+  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardData(::renorm::cuda::cudnn(), &one, p.w, filters_as<T>(w, cs, wt), p.y, dy, p.bwd_data_conv,
                                                   p.bwd_data, ws.p, ws.bytes, &zero, p.x, dx));
 }
 
@@ -154,11 +186,13 @@ void conv2d_backward_filter(const T* x, const T* dy, float* dw, const ConvShape&
   Scratch ws(p.bwd_filter_ws), dwt(copy_bytes_for<T>(cs));
   const float one = 1.f, zero = 0.f;
   void* out = std::is_same_v<T, float> ? static_cast<void*>(dw) : dwt.p;
-  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardFilter(::renorm::cuda::cudnn(), &one, p.x, x, p.y, dy, p.conv, p.bwd_filter,
+  RENORM_CUDNN_CHECK(cudnnConvolutionBackwardFilter(::renorm::cuda::cudnn(), &one, p.x, x, p.y, dy, p.bwd_filter_conv, p.bwd_filter,
                                                     ws.p, ws.bytes, &zero, p.w, out));
   if constexpr (!std::is_same_v<T, float>) to_f32(dwt.as<bf16_bits>(), dw, filter_size(cs));
 }
 
 RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
+
+void conv2d_plan_math(const ConvShape& cs, ConvPlanMath* out) { *out = plan_for<float>(cs).math; }
 
 }  // namespace renorm::kernels::cuda

@@ -20,6 +20,11 @@ namespace renorm::cuda {
 // The stream every renorm kernel, copy and library call runs on (current device).
 cudaStream_t stream();
 cublasHandle_t cublas();
+// The cuBLAS handle with a workspace of renorm's set for the next call: the graph pool's inside a
+// CudaPoolScope (so a captured GEMM holds no memory node of cuBLAS's own), else the device's
+// (runtime/allocator.h cuda_library_workspace). Call it for every cuBLAS compute call.
+cublasHandle_t cublas_with_workspace();
+size_t cublas_workspace_bytes();  // 32 MiB on Hopper and later, 4 MiB before: cuBLAS's advice
 cudnnHandle_t cudnn();
 int multiprocessor_count();
 // The current device's properties, read once.
@@ -27,7 +32,9 @@ const cudaDeviceProp& properties();
 // At least n zeroed counters on the current device, for kernels whose last block to finish a group
 // merges the group's partials (kernels/cuda/arrival.cuh). They are zero between launches: each kernel's
 // last arriving block resets the counter it used. Allocated and zeroed (on the stream) only when a launch
-// needs more than any before, so a warm step neither allocates nor clears them.
+// needs more than any before, so a warm step neither allocates nor clears them; a block once handed out
+// is never freed or moved (a captured graph keeps its pointer), and growing during a capture is a
+// DeviceError.
 unsigned* arrival_counters(size_t n);
 
 // Checks a launch of `func` (a __global__ function, named `kernel` in messages) before it is queued:

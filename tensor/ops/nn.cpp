@@ -71,7 +71,8 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
 }
 
 Tensor dropout(const Tensor& x, float p, uint64_t seed, uint32_t layer, uint32_t step, int64_t first_example) {
-  // The step's bits in a one-element tensor of this call's own (its backward keeps it), queued without a wait.
+  // The step's bits in a one-element tensor of this call's own (its backward keeps it), queued without a
+  // wait through a pinned staging slot (runtime/allocator.h upload_small_async).
   const Tensor word = Tensor::empty(Shape{1}, x.device());
   upload_small_async(word.data(), x.device(), &step, sizeof step);
   return dropout(x, p, seed, layer, word, first_example);

@@ -16,7 +16,7 @@ struct NormBudget {
 
 struct Budgets {
   std::map<std::string, NormBudget> norm;  // forward, backward, moments, inference
-  std::map<std::string, uint64_t> step;    // launches_and_library_calls, syncs, allocations
+  std::map<std::string, uint64_t> step;    // launches_and_library_calls, syncs, allocations, pageable_copies
 };
 
 // Throws std::runtime_error naming the file and the line for anything else than the format above.
@@ -44,7 +44,7 @@ inline Budgets read_budgets(const std::string& path) {
   }
   for (const char* op : {"forward", "backward", "moments", "inference"})
     if (!b.norm.count(op)) throw std::runtime_error(path + ": no budget for norm." + op);
-  for (const char* what : {"launches_and_library_calls", "syncs", "allocations"})
+  for (const char* what : {"launches_and_library_calls", "syncs", "allocations", "pageable_copies"})
     if (!b.step.count(what)) throw std::runtime_error(path + ": no budget for step." + what);
   return b;
 }

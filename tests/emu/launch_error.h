@@ -1,5 +1,7 @@
-// The message of the CudaError a launch throws ("" when it throws none): how the emulator tests read
-// the traps and launch checks (tests/emu/test_emulator.cpp, test_cooperative.cpp).
+// The message of the CudaError a launch throws ("" when it throws none) followed by the emulator's
+// detail (the kernel, block and thread of a trap): how the emulator's own tests read the traps and
+// launch checks (tests/emu/test_emulator.cpp, test_cooperative.cpp). Tests that also run on a GPU match
+// what() alone, which carries CUDA's own strings.
 #pragma once
 #include <string>
 
@@ -11,7 +13,7 @@ std::string launch_error(F run) {
   try {
     run();
   } catch (const CudaError& e) {
-    return e.what();
+    return std::string(e.what()) + "\n" + e.detail();
   }
   return "";
 }

@@ -12,12 +12,22 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "runtime/allocator.h"
+#include "runtime/error.h"
 #include "support/reference_libraries.h"
+
+// A CudaError that fails a test is shown with the emulator's detail (the trap's kernel, block and
+// thread), written to stderr: the translated text is also what CHECK_THROWS_WITH matches, which must
+// stay CUDA's own words (runtime/error.h).
+CATCH_TRANSLATE_EXCEPTION(const renorm::CudaError& e) {
+  if (!e.detail().empty()) std::fprintf(stderr, "renorm emulator: %s\n", e.detail().c_str());
+  return e.what();
+}
 
 // The emulator's reference cuDNN/cuBLAS for tests that run on any CUDA device.
 void renorm::test::use_reference_libraries(bool on) { renorm_emu::set_reference_libraries(on); }

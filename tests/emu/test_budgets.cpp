@@ -80,13 +80,14 @@ TEST_CASE("budget: one warm CIFAR CNN training step within tests/emu/budgets.txt
   step.run();
   const renorm_emu::Account a = renorm_emu::account();
   std::printf("one warm CIFAR CNN step (brn, B 8, M 4) on the emulated device: %llu launches + %llu library calls, "
-              "%llu memsets, %llu copies, %llu syncs, %llu allocations\n  %s\n",
+              "%llu memsets, %llu copies (%llu pageable), %llu syncs, %llu allocations\n  %s\n",
               (unsigned long long)a.total_launches(), (unsigned long long)a.library_calls, (unsigned long long)a.memsets,
-              (unsigned long long)a.copies, (unsigned long long)a.syncs, (unsigned long long)a.allocations,
-              kernels_of(a).c_str());
+              (unsigned long long)a.copies, (unsigned long long)a.pageable_copies, (unsigned long long)a.syncs,
+              (unsigned long long)a.allocations, kernels_of(a).c_str());
   CHECK(a.total_launches() + a.library_calls <= b.step.at("launches_and_library_calls"));
   CHECK(a.syncs <= b.step.at("syncs"));
   CHECK(a.allocations <= b.step.at("allocations"));
+  CHECK(a.pageable_copies <= b.step.at("pageable_copies"));
 }
 
 TEST_CASE("budget: a malformed budgets file is one line naming the file and line", "[cuda][budget]") {

@@ -202,11 +202,24 @@ TEST_CASE("allocator: a block freed on another device goes back to its own devic
   CHECK(cuda_allocator_stats().cuda_mallocs == before0.cuda_mallocs);
 }
 
+// A test that matches an error's text must mean the same on a GPU: the emulator answers with CUDA's own
+// strings, and what it knows beyond them is renorm_emu::error_detail's (and CudaError::detail()'s).
+TEST_CASE("emulator: cudaGetErrorString is CUDA's own; the emulator's detail comes apart", "[cuda][emulator]") {
+  CHECK(std::string(cudaGetErrorString(cudaErrorStreamCaptureUnsupported)) == "operation not permitted when stream is capturing");
+  CHECK(std::string(cudaGetErrorString(cudaErrorLaunchFailure)) == "unspecified launch failure");
+  CHECK(std::string(cudaGetErrorString(cudaErrorInvalidValue)) == "invalid argument");
+  CHECK(std::string(cudaGetErrorString(cudaSuccess)) == "no error");
+  std::vector<float> host(4, 1.f), other(4);
+  REQUIRE(cudaMemcpy(other.data(), host.data(), 16, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);
+  CHECK(std::string(cudaGetErrorString(cudaGetLastError())) == "invalid argument");
+  CHECK(renorm_emu::error_detail(cudaErrorInvalidValue).find("destination is not emulated device memory") != std::string::npos);
+  CHECK(renorm_emu::error_detail(cudaErrorLaunchFailure).empty());  // the detail is the last error's only
+}
+
 TEST_CASE("emulator: a copy whose kind does not match its pointers is an error", "[cuda][emulator]") {
   std::vector<float> host(4, 1.f), other(4);
   CHECK(cudaMemcpy(other.data(), host.data(), 16, cudaMemcpyHostToDevice) == cudaErrorInvalidValue);
-  CHECK(std::string(cudaGetErrorString(cudaErrorInvalidValue)).find("destination is not emulated device memory") !=
-        std::string::npos);
+  CHECK(renorm_emu::error_detail(cudaErrorInvalidValue).find("destination is not emulated device memory") != std::string::npos);
   cudaGetLastError();
   Tensor dev = Tensor::empty(Shape{4}, Device::CUDA);
   CHECK(cudaMemcpy(dev.data(), host.data(), 16, cudaMemcpyHostToDevice) == cudaSuccess);

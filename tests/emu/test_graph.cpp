@@ -5,11 +5,14 @@
 // the capture ends invalidated, with no graph.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "kernels/cuda/launch.cuh"
+#include "runtime/allocator.h"
+#include "runtime/detail/cuda_context.h"
 #include "runtime/device.h"
 #include "tensor/ops.h"
 #include "tensor/tensor.h"
@@ -41,7 +44,9 @@ TEST_CASE("emulator graphs: a captured sequence runs nothing until launched, the
   float* d = nullptr;
   REQUIRE(cudaMalloc(reinterpret_cast<void**>(&d), 64 * sizeof(float)) == cudaSuccess);
   REQUIRE(cudaMemset(d, 0, 64 * sizeof(float)) == cudaSuccess);
-  std::vector<float> host(32, 5.f);
+  float* host = nullptr;  // page-locked: a graph cannot hold a copy from pageable memory (test below)
+  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&host), 32 * sizeof(float), cudaHostAllocDefault) == cudaSuccess);
+  std::fill(host, host + 32, 5.f);
   REQUIRE(cudaStreamBeginCapture(cuda::stream(), cudaStreamCaptureModeGlobal) == cudaSuccess);
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
   REQUIRE(cudaStreamIsCapturing(cuda::stream(), &status) == cudaSuccess);
@@ -64,13 +69,14 @@ TEST_CASE("emulator graphs: a captured sequence runs nothing until launched, the
   }
   // A host-to-device copy reads the host bytes at each replay (a static input buffer refilled per step).
   REQUIRE(cudaStreamBeginCapture(cuda::stream(), cudaStreamCaptureModeGlobal) == cudaSuccess);
-  REQUIRE(cudaMemcpyAsync(d, host.data(), 32 * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(d, host, 32 * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()) == cudaSuccess);
   const cudaGraphExec_t upload = end_and_instantiate();
-  host.assign(32, 9.f);  // the same storage, new values
+  std::fill(host, host + 32, 9.f);  // the same storage, new values
   REQUIRE(cudaGraphLaunch(upload, cuda::stream()) == cudaSuccess);
   CHECK(read(d, 32) == std::vector<float>(32, 9.f));
   CHECK(cudaGraphExecDestroy(exec) == cudaSuccess);
   CHECK(cudaGraphExecDestroy(upload) == cudaSuccess);
+  cudaFreeHost(host);
   cudaFree(d);
 }
 
@@ -116,14 +122,14 @@ TEST_CASE("emulator graphs: a sync, an allocation or a host read during capture 
     REQUIRE(cudaStreamBeginCapture(cuda::stream(), cudaStreamCaptureModeGlobal) == cudaSuccess);
     kernels::cuda::launch<add_one>(1, 32, 0, d, d);
     CHECK(v.run() == cudaErrorStreamCaptureUnsupported);
-    CHECK(std::string(cudaGetErrorString(cudaGetLastError())).find(v.call) != std::string::npos);
+    CHECK(renorm_emu::error_detail(cudaGetLastError()).find(v.call) != std::string::npos);
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     REQUIRE(cudaStreamIsCapturing(cuda::stream(), &status) == cudaSuccess);
     CHECK(status == cudaStreamCaptureStatusInvalidated);
     cudaGraph_t g = reinterpret_cast<cudaGraph_t>(1);
     CHECK(cudaStreamEndCapture(cuda::stream(), &g) == cudaErrorStreamCaptureInvalidated);
     CHECK(g == nullptr);
-    CHECK(std::string(cudaGetErrorString(cudaGetLastError())).find(v.call) != std::string::npos);
+    CHECK(renorm_emu::error_detail(cudaGetLastError()).find(v.call) != std::string::npos);
   }
   // A renorm host read (Tensor::to_vector) during capture is the same error, thrown as renorm's CudaError.
   const Tensor t = Tensor::full(Shape{8}, 1.f, Device::CUDA);
@@ -137,4 +143,57 @@ TEST_CASE("emulator graphs: a sync, an allocation or a host read during capture 
   kernels::cuda::launch<add_one>(1, 32, 0, d, d);
   CHECK(read(d, 32) == std::vector<float>(32, 1.f));
   cudaFree(d);
+}
+
+// Copies between the device and pageable host memory: the driver stages them and may wait for the stream
+// (CUDA's API synchronization notes), so the account counts them apart (tests/emu/budgets.txt: none in a
+// warm step); a capture cannot hold one (it is refused as a synchronization is) while a copy from pinned
+// memory is captured and reads the host bytes at each replay.
+TEST_CASE("emulator graphs: copies from pageable host memory are counted apart and refused in capture", "[cuda][emulator][graph]") {
+  REQUIRE(cuda_available());
+  float* d = nullptr;
+  REQUIRE(cudaMalloc(reinterpret_cast<void**>(&d), 32 * sizeof(float)) == cudaSuccess);
+  float* pinned = nullptr;
+  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 32 * sizeof(float), cudaHostAllocDefault) == cudaSuccess);
+  std::vector<float> pageable(32, 3.f);
+  renorm_emu::reset_account();
+  REQUIRE(cudaMemcpyAsync(d, pinned + 8, 8 * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()) == cudaSuccess);
+  CHECK(renorm_emu::account().pageable_copies == 0);
+  REQUIRE(cudaMemcpyAsync(d, pageable.data(), 32 * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(pageable.data(), d, 32 * sizeof(float), cudaMemcpyDeviceToHost, cuda::stream()) == cudaSuccess);
+  REQUIRE(cudaMemcpyAsync(pinned, d, 32 * sizeof(float), cudaMemcpyDefault, cuda::stream()) == cudaSuccess);
+  CHECK(renorm_emu::account().copies == 4);
+  CHECK(renorm_emu::account().pageable_copies == 2);
+  REQUIRE(cudaStreamBeginCapture(cuda::stream(), cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  CHECK(cudaMemcpyAsync(d, pinned, 32 * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()) == cudaSuccess);
+  CHECK(cudaMemcpyAsync(d, pageable.data(), 32 * sizeof(float), cudaMemcpyHostToDevice, cuda::stream()) ==
+        cudaErrorStreamCaptureUnsupported);
+  CHECK(renorm_emu::error_detail(cudaGetLastError()).find("pageable") != std::string::npos);
+  cudaGraph_t g = nullptr;
+  CHECK(cudaStreamEndCapture(cuda::stream(), &g) == cudaErrorStreamCaptureInvalidated);
+  cudaGetLastError();
+  CHECK(cudaFreeHost(pinned) == cudaSuccess);
+  cudaFree(d);
+}
+
+// The staging ring of small uploads (runtime/staging.cpp) reuses a slot only once its copy has completed:
+// with every event answering "not ready", as behind a busy GPU, each reuse waits on the slot's event
+// (counted as a sync), and the "not ready" answers leave no error behind for the next launch's check.
+TEST_CASE("emulator: the staging ring waits for a slot whose copy is pending; 'not ready' is no error", "[cuda][emulator]") {
+  REQUIRE(cuda_available());
+  Tensor t = Tensor::zeros(Shape{1}, Device::CUDA);
+  renorm_emu::set_events_pending(true);
+  struct Off {
+    ~Off() { renorm_emu::set_events_pending(false); }
+  } off;
+  renorm_emu::reset_account();
+  for (int i = 0; i < 16; ++i) {
+    const float v = float(i);
+    upload_small_async(t.data(), Device::CUDA, &v, sizeof v);
+  }
+  const Tensor doubled = scale(t, 2.f);  // a launch, checked with cudaGetLastError
+  CHECK(doubled.to_vector() == std::vector<float>{30.f});
+  const renorm_emu::Account a = renorm_emu::account();
+  CHECK(a.pageable_copies == 1);  // to_vector's alone
+  CHECK(a.syncs >= 8 + 1);        // the 8 slots reused at least once each, and to_vector's
 }

@@ -52,6 +52,7 @@ class CnnStep {
     return all;
   }
   CifarCnn& net() { return net_; }
+  const CudaGraph* graph() const { return graph_.get(); }  // null before the first run_graph
   // A new input batch before every step (the budget test's warm step keeps one: no extra launch).
   void set_fresh_inputs(bool on) { fresh_inputs_ = on; }
 

@@ -131,11 +131,14 @@ void step_section(const test::Budgets& budgets, Json* json) {
   renorm_emu::set_reference_libraries(false);
   const renorm_emu::Account a = renorm_emu::account();
   std::printf("\none warm training step, CIFAR CNN, brn over microbatches of 4, B 8: %llu launches + %llu library calls "
-              "(budget %llu), %llu memsets, %llu copies, %llu syncs (budget %llu), %llu allocations (budget %llu)\n",
+              "(budget %llu), %llu memsets, %llu copies (%llu pageable, budget %llu), %llu syncs (budget %llu), "
+              "%llu allocations (budget %llu)\n",
               (unsigned long long)a.total_launches(), (unsigned long long)a.library_calls,
               (unsigned long long)budgets.step.at("launches_and_library_calls"), (unsigned long long)a.memsets,
-              (unsigned long long)a.copies, (unsigned long long)a.syncs, (unsigned long long)budgets.step.at("syncs"),
-              (unsigned long long)a.allocations, (unsigned long long)budgets.step.at("allocations"));
+              (unsigned long long)a.copies, (unsigned long long)a.pageable_copies,
+              (unsigned long long)budgets.step.at("pageable_copies"), (unsigned long long)a.syncs,
+              (unsigned long long)budgets.step.at("syncs"), (unsigned long long)a.allocations,
+              (unsigned long long)budgets.step.at("allocations"));
   std::vector<std::pair<uint64_t, std::string>> rows;
   for (const auto& [k, n] : a.launches) rows.emplace_back(n, test::shown_kernel(k));
   std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) { return x.first != y.first ? x.first > y.first : x.second < y.second; });
@@ -148,7 +151,8 @@ void step_section(const test::Budgets& budgets, Json* json) {
   }
   json->step = "{\"launches\": " + std::to_string(a.total_launches()) + ", \"library_calls\": " +
                std::to_string(a.library_calls) + ", \"memsets\": " + std::to_string(a.memsets) + ", \"copies\": " +
-               std::to_string(a.copies) + ", \"syncs\": " + std::to_string(a.syncs) + ", \"allocations\": " +
+               std::to_string(a.copies) + ", \"pageable_copies\": " + std::to_string(a.pageable_copies) +
+               ", \"syncs\": " + std::to_string(a.syncs) + ", \"allocations\": " +
                std::to_string(a.allocations) + ", \"kernels\": [" + kernels + "]}";
 }
 
