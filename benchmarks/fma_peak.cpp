@@ -112,27 +112,5 @@ FmaPeak measure_bf16_peak(double seconds) {
   return measure(Kernel{"avx512_bf16", 16, kChains, dpbf16_loop, 4}, seconds);
 }
 
-std::string cpu_description() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string model = "unknown CPU";
-  for (std::string line; std::getline(f, line);)
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  __builtin_cpu_init();
-  std::string isa;
-  auto add = [&](bool has, const char* name) {
-    if (has) isa += std::string(isa.empty() ? "" : " ") + name;
-  };
-  add(__builtin_cpu_supports("avx512f"), "avx512f");
-  add(__builtin_cpu_supports("avx512bw"), "avx512bw");
-  add(__builtin_cpu_supports("avx512vl"), "avx512vl");
-  add(__builtin_cpu_supports("avx2"), "avx2");
-  add(__builtin_cpu_supports("fma"), "fma");
-  add(__builtin_cpu_supports("avx512bf16"), "avx512_bf16");
-  add(cpu_has_amx_bf16(), "amx_bf16");
-  return model + " (" + (isa.empty() ? "no AVX" : isa) + ")";
-}
 
 }  // namespace renorm::bench

@@ -5,6 +5,8 @@
 #pragma once
 #include <string>
 
+#include "runtime/cpu_isa.h"
+
 namespace renorm::bench {
 
 struct FmaPeak {
@@ -20,7 +22,6 @@ FmaPeak measure_fma_peak(double seconds = 0.2);
 // the AVX-512 peak, not AMX's (whose tiles oneDNN uses there): no AMX peak is measured.
 FmaPeak measure_bf16_peak(double seconds = 0.2);
 
-// "MODEL NAME (ISA flags that matter here)", from /proc/cpuinfo and the CPU's feature bits.
-std::string cpu_description();
+using renorm::cpu_description;  // runtime/cpu_isa.h: "MODEL NAME (ISA flags that matter here)"
 
 }  // namespace renorm::bench

@@ -178,9 +178,16 @@ Block::Outcome Block::run() {
   const size_t n = threads_.size();
   Outcome out = Outcome::Done;
   for (;;) {
-    for (size_t k = 0; k < n && trap_.empty(); ++k) {
+    bool switched = false;
+    for (size_t k = 0; k < n && trap_.empty() && !switched; ++k) {
       Thread& t = threads_[reverse_ ? n - 1 - k : k];
       if (t.status == Status::Runnable) resume(t);
+      if (memory_failed() && trap_.empty()) trap_ = memory_error();  // emu/memory.cpp: a read out of order
+      if (t.status == Status::AtSwitch) t.status = Status::Runnable, switched = true;
+    }
+    if (switched && trap_.empty()) {
+      out = Outcome::Switched;
+      break;
     }
     bool all_done = true;
     for (const Thread& t : threads_) all_done = all_done && t.status == Status::Done;
@@ -210,6 +217,7 @@ void Block::unwind() {
 }
 
 void Block::abandon() {
+  if (!started_) return;  // (interleaved: a block taken in but not run yet has no threads to unwind)
   current_block_ = this;
   unwind();
   current_block_ = nullptr;
@@ -218,6 +226,12 @@ void Block::abandon() {
 void Block::release_grid() {
   for (Thread& t : threads_)
     if (t.status == Status::AtGrid) t.status = Status::Runnable;
+}
+
+void Block::switch_point() {
+  if (!rng_) return;
+  *rng_ = *rng_ * 6364136223846793005ull + 1442695040888963407ull;  // a 64-bit LCG: its high bit
+  if (*rng_ >> 63) suspend(*current_, Status::AtSwitch);
 }
 
 void Block::grid_barrier() {
@@ -333,6 +347,7 @@ bool Block::complete_barrier() {
     return false;
   }
   for (Thread& t : threads_) t.status = Status::Runnable;
+  memory_barrier();
   return true;
 }
 

@@ -17,7 +17,7 @@ struct Trap {
   std::string message;
 };
 
-enum class Status { Runnable, AtBarrier, AtWarp, AtGrid, Done };
+enum class Status { Runnable, AtBarrier, AtWarp, AtGrid, AtSwitch, Done };
 
 struct Thread {
   ThreadState state;
@@ -41,9 +41,14 @@ class Block {
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
 
-  // Runs the block until it ends or (cooperative) every thread waits at the grid barrier.
-  enum class Outcome { Done, AtGrid, Trapped };
+  // Runs the block until it ends, (cooperative) every thread waits at the grid barrier, or (interleaved) a
+  // thread stops at a switch point: another block runs next, and this one resumes where it stopped.
+  enum class Outcome { Done, AtGrid, Switched, Trapped };
   Outcome run();
+  // Interleaved launches: at each atomic and fence a thread stops with probability 1/2, drawn from `rng`
+  // (the launch's seeded state); null: never (the default).
+  void interleave(uint64_t* rng) { rng_ = rng; }
+  void switch_point();
   const std::string& trap() const { return trap_; }
   void release_grid();  // the grid barrier completed: its waiting threads run on
   void abandon();       // another block trapped: this block's waiting threads unwind
@@ -78,6 +83,7 @@ class Block {
   Thread* current_ = nullptr;
   std::string trap_;
   bool unwinding_ = false;
+  uint64_t* rng_ = nullptr;
   inline static Block* current_block_ = nullptr;  // the block running now (one at a time)
 
  public:

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "cuda_runtime.h"
 
@@ -44,5 +46,32 @@ bool captured(cudaStream_t s, std::function<void()> work, cudaGraphNodeType type
 cudaStream_t capturing_stream();  // the stream capturing now, or nullptr
 bool any_capture();
 cudaError_t refuse_in_capture(const char* call);
+
+// The blocks' __shared__ memory (emu/shared.cpp): the section renorm_emu_shared and the template statics
+// learned from kernels' accesses. A copy per live block; `fresh` (no bytes): a block's first turn, poisoned.
+struct SharedCopy {
+  bool fresh = true;
+  std::vector<unsigned char> section;
+  std::vector<std::pair<uintptr_t, std::vector<unsigned char>>> learned;
+};
+bool is_template_shared(uintptr_t address);  // a __shared__ static GCC left outside the section (traffic.cpp asks)
+void learn_shared(uintptr_t address, size_t bytes);
+SharedCopy save_shared();                    // the running block's, as it stops
+void restore_shared(const SharedCopy& copy);  // the block about to run: its own, or poisoned when fresh
+
+// The memory model between blocks (emu/memory.cpp; its modes: cuda_runtime.h MemoryMode).
+// The launch's bracket (launch.cpp): the first error the model found, "" when none.
+void memory_begin_launch(const char* kernel, dim3 grid, dim3 block);
+std::string memory_end_launch();
+// A block (linear index) starts or resumes running; it stops, ended or waiting at the grid barrier.
+void memory_block_in(uint64_t linear);
+void memory_block_out(bool ended);
+bool memory_failed();        // whether the running launch has an error of the model's
+std::string memory_error();  // the first error so far in the running launch ("" when none)
+// An instrumented access of device memory (traffic.cpp), inside the allocation [base, base + size).
+void memory_access(uintptr_t address, size_t bytes, bool write, uintptr_t base, size_t size);
+void memory_barrier();    // the running block's __syncthreads completed (block.cpp)
+void memory_grid_sync();  // a grid barrier completed (launch.cpp)
+void memory_forget(const void* base);  // cudaFree of a device allocation
 
 }  // namespace renorm_emu

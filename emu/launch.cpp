@@ -15,9 +15,6 @@
 
 #include "block.h"
 
-extern "C" char __start_renorm_emu_shared[] __attribute__((weak));
-extern "C" char __stop_renorm_emu_shared[] __attribute__((weak));
-
 namespace renorm_emu {
 namespace {
 Block& current_block(const char* what) {
@@ -119,27 +116,26 @@ uint3 block_index(uint64_t i, dim3 grid) {
   return uint3{unsigned(i % gx), unsigned(i / gx % grid.y), unsigned(i / gxy)};
 }
 
-char* shared_section() { return __start_renorm_emu_shared; }
-size_t shared_section_bytes() { return size_t(__stop_renorm_emu_shared - __start_renorm_emu_shared); }
-
 // The blocks of a cooperative launch, all alive, run phase by phase between grid barriers.
 struct Cooperative {
   std::vector<BlockState> states;
   std::vector<std::unique_ptr<Block>> blocks;
-  std::vector<std::vector<unsigned char>> shared;  // each block's __shared__ section between its turns
+  std::vector<SharedCopy> shared;  // each block's __shared__ memory between its turns (emu/shared.cpp)
   std::vector<bool> done;
 
   Block::Outcome turn(uint64_t i) {
-    if (!shared[i].empty()) std::memcpy(shared_section(), shared[i].data(), shared[i].size());
+    restore_shared(shared[i]);
     g_block = &states[i];
+    memory_block_in(i);
     const Block::Outcome out = blocks[i]->run();
-    if (!shared[i].empty()) std::memcpy(shared[i].data(), shared_section(), shared[i].size());
+    memory_block_out(out != Block::Outcome::AtGrid);
+    shared[i] = save_shared();
     return out;
   }
   void abandon_all() {
     for (uint64_t i = 0; i < blocks.size(); ++i) {
       if (done[i]) continue;
-      if (!shared[i].empty()) std::memcpy(shared_section(), shared[i].data(), shared[i].size());
+      restore_shared(shared[i]);
       g_block = &states[i];
       blocks[i]->abandon();
     }
@@ -167,7 +163,71 @@ struct Cooperative {
         return std::string("kernel ") + kernel + ": " + std::to_string(ended) + " blocks ended while " +
                std::to_string(waiting) + " wait at grid.sync()";
       }
+      memory_grid_sync();
       for (uint64_t i = 0; i < n; ++i) blocks[i]->release_grid();
+    }
+  }
+};
+}  // namespace
+
+namespace {
+// An ordinary launch with its blocks interleaved (RENORM_EMU_MEMORY interleave): up to kWindow blocks
+// alive at once, started in the block order; a seeded draw picks which runs next, and a running block
+// stops at a switch point (an atomic or a fence, with probability 1/2: Block::switch_point), so that a
+// block may see another's count before that block's next step — orders a run-to-completion scheduler
+// never produces. Each live block has its own __shared__ section and dynamic shared memory.
+struct Interleaved {
+  static constexpr size_t kWindow = 4;
+  struct Slot {
+    bool used = false;
+    uint64_t block = 0;
+    BlockState state{};
+    std::unique_ptr<Block> b;
+    SharedCopy shared;
+  };
+  std::vector<Slot> slots = std::vector<Slot>(kWindow);
+  uint64_t rng;
+
+  void start(Slot& slot, uint64_t i, const char* kernel, dim3 grid, dim3 block, unsigned char* dyn, size_t dyn_bytes,
+             void (*body)(const void*), const void* closure, bool reverse) {
+    slot.used = true;
+    slot.block = i;
+    slot.state = BlockState{block_index(i, grid), block, grid, dyn};
+    if (dyn) std::memset(dyn, 0xff, dyn_bytes);
+    slot.shared = SharedCopy{};  // fresh: poisoned at its first turn
+    slot.b = std::make_unique<Block>(kernel, slot.state, body, closure, reverse, false);
+    slot.b->interleave(&rng);
+  }
+  // Runs the grid to its end; the trap message, "" when it completed.
+  std::string run(const DeviceConfig& dc, const char* kernel, dim3 grid, dim3 block, unsigned char* dyn,
+                  size_t dyn_bytes, void (*body)(const void*), const void* closure) {
+    const std::vector<uint64_t> order = block_order(dc, uint64_t(grid.x) * grid.y * grid.z);
+    size_t next = 0;
+    for (;;) {
+      std::vector<size_t> live;
+      for (size_t k = 0; k < kWindow; ++k) {
+        if (!slots[k].used && next < order.size())
+          start(slots[k], order[next++], kernel, grid, block, dyn ? dyn + k * dyn_bytes : nullptr, dyn_bytes, body,
+                closure, dc.reverse_order);
+        if (slots[k].used) live.push_back(k);
+      }
+      if (live.empty()) return "";
+      rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+      Slot& s = slots[live[(rng >> 33) % live.size()]];
+      restore_shared(s.shared);
+      g_block = &s.state;
+      memory_block_in(s.block);
+      const Block::Outcome out = s.b->run();
+      memory_block_out(out != Block::Outcome::Switched);
+      s.shared = save_shared();
+      if (out == Block::Outcome::Trapped) {
+        const std::string trap = s.b->trap();
+        s.used = false;
+        for (Slot& other : slots)
+          if (other.used) restore_shared(other.shared), g_block = &other.state, other.b->abandon();
+        return trap;
+      }
+      if (out == Block::Outcome::Done) s.used = false, s.b.reset();
     }
   }
 };
@@ -180,22 +240,32 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
   if (!run_now(kernel, block, dynamic_shared, s, [=] { launch(kernel, grid, block, dynamic_shared, s, body, owned); })) return;
   const void* closure = owned.get();
   std::lock_guard<std::mutex> lock(g_launch_mutex);
-  // Exactly the bytes asked for, so that AddressSanitizer sees an overrun of dynamic shared memory.
-  unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dynamic_shared)) : nullptr;
+  const MemoryMode& mm = memory_mode();
+  // Exactly the bytes asked for (one block's, or each live block's in turn), so that AddressSanitizer sees an overrun.
+  const size_t dyn_total = dynamic_shared * (mm.interleave ? Interleaved::kWindow : 1);
+  unsigned char* dyn = dynamic_shared ? static_cast<unsigned char*>(std::malloc(dyn_total)) : nullptr;
   BlockState bs{uint3{0, 0, 0}, block, grid, dyn};
-  begin_traffic(dyn, dynamic_shared);
+  begin_traffic(dyn, dyn_total);
+  memory_begin_launch(kernel, grid, block);
   g_block = &bs;
   std::string trapped;
-  const size_t shared_bytes = shared_section_bytes();
-  for (uint64_t i : block_order(dc, uint64_t(grid.x) * grid.y * grid.z)) {
+  static uint64_t interleaved_launches = 0;  // under g_launch_mutex: each launch its own draws
+  if (mm.interleave)
+    trapped = Interleaved{.rng = mm.interleave_seed * 0x9e3779b97f4a7c15ull + ++interleaved_launches}.run(
+        dc, kernel, grid, block, dyn, dynamic_shared, body, closure);
+  for (uint64_t i : mm.interleave ? std::vector<uint64_t>() : block_order(dc, uint64_t(grid.x) * grid.y * grid.z)) {
     if (!trapped.empty()) break;
     bs.idx = block_index(i, grid);
     // Shared memory starts as garbage on a GPU: all-ones bytes (NaN floats, -1 integers) here.
-    if (shared_bytes) std::memset(shared_section(), 0xff, shared_bytes);
+    restore_shared(SharedCopy{});
     if (dyn) std::memset(dyn, 0xff, dynamic_shared);
     Block b(kernel, bs, body, closure, dc.reverse_order, false);
+    memory_block_in(i);
     if (b.run() == Block::Outcome::Trapped) trapped = b.trap();
+    memory_block_out(true);
   }
+  const std::string disordered = memory_end_launch();
+  if (trapped.empty()) trapped = disordered;
   end_traffic(kernel);
   std::free(dyn);
   g_block = nullptr;
@@ -209,7 +279,7 @@ void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynami
   if (!launchable(dc, kernel, grid, block, dynamic_shared, s)) return;
   const void* closure = owned.get();
   const uint64_t n = uint64_t(grid.x) * grid.y * grid.z;
-  const uint64_t resident = uint64_t(resident_blocks_per_multiprocessor(block.x * block.y * block.z, dynamic_shared)) *
+  const uint64_t resident = uint64_t(resident_blocks_of(kernel, block.x * block.y * block.z, dynamic_shared)) *
                             uint64_t(dc.prop.multiProcessorCount);
   if (n > resident) {
     fail(cudaErrorCooperativeLaunchTooLarge, std::string("kernel ") + kernel + ": " + std::to_string(n) +
@@ -223,14 +293,17 @@ void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynami
   std::vector<unsigned char> dyn(n * dynamic_shared, 0xff);  // one range: the traffic account's shared memory
   Cooperative co;
   co.states.resize(n);
-  co.shared.assign(n, std::vector<unsigned char>(shared_section_bytes(), 0xff));
+  co.shared.assign(n, SharedCopy{});
   co.done.assign(n, false);
   for (uint64_t i = 0; i < n; ++i) {
     co.states[i] = BlockState{block_index(i, grid), block, grid, dynamic_shared ? dyn.data() + i * dynamic_shared : nullptr};
     co.blocks.push_back(std::make_unique<Block>(kernel, co.states[i], body, closure, dc.reverse_order, true));
   }
   begin_traffic(dyn.data(), dyn.size());
-  const std::string trapped = co.run(dc, kernel);
+  memory_begin_launch(kernel, grid, block);
+  std::string trapped = co.run(dc, kernel);
+  const std::string disordered = memory_end_launch();
+  if (trapped.empty()) trapped = disordered;
   end_traffic(kernel);
   g_block = nullptr;
   g_thread = nullptr;
@@ -238,5 +311,9 @@ void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynami
 }
 
 void grid_sync() { current_block("grid.sync()").grid_barrier(); }
+
+void switch_point() {
+  if (Block::current()) Block::current()->switch_point();
+}
 
 }  // namespace renorm_emu

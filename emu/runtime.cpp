@@ -1,4 +1,4 @@
-// The emulator's host-side CUDA runtime: errors, the emulated device and its properties, memory
+// The emulator's host-side CUDA runtime (its errors: errors.cpp): the emulated device and its properties, memory
 // (tracked, so that a copy or memset naming host memory as device memory, or the reverse, is an
 // error), streams and events. All work is done when it is queued, so every stream is in order.
 #include <algorithm>
@@ -25,10 +25,6 @@ struct CUevent_st {
 
 namespace renorm_emu {
 namespace {
-thread_local cudaError_t t_last = cudaSuccess;
-thread_local cudaError_t t_detail_code = cudaSuccess;
-thread_local std::string t_detail;   // detail of the most recent error on this thread (code t_detail_code)
-thread_local std::string t_message;  // storage for cudaGetErrorString
 thread_local int t_device = 0;        // the current device of this thread
 
 struct Registry {
@@ -92,6 +88,7 @@ DeviceConfig make_config() {
     if (blocks != "random" && (seed.empty() || *end)) c.error = "RENORM_EMU_BLOCKS='" + blocks + "': random takes ':SEED' (an integer)";
   } else if (!blocks.empty() && blocks != "forward")
     c.error = "RENORM_EMU_BLOCKS='" + blocks + "' is not forward, reverse, interleaved or random[:SEED]";
+  if (!memory_mode().error.empty()) c.error = memory_mode().error;
   std::snprintf(p.name, sizeof p.name, "renorm CUDA emulator (%d SMs, H100 limits, %s thread order, %s block order)",
                 p.multiProcessorCount, c.reverse_order ? "reverse" : "forward", blocks.empty() ? "forward" : blocks.c_str());
   return c;
@@ -186,12 +183,6 @@ const DeviceConfig& device_config() {
   return c;
 }
 
-cudaError_t fail(cudaError_t e, const std::string& detail) {
-  t_last = t_detail_code = e;
-  t_detail = detail;
-  return e;
-}
-
 bool valid_stream(cudaStream_t s) { return !s || known(&Registry::streams, s); }
 
 bool is_device_pointer(const void* p) { return in_device(p, 1); }
@@ -206,55 +197,6 @@ bool device_allocation(const void* p, uintptr_t* base, size_t* bytes) {
 
 using namespace renorm_emu;
 
-const char* cudaGetErrorName(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorInvalidDeviceFunction: return "cudaErrorInvalidDeviceFunction";
-    case cudaErrorNoDevice: return "cudaErrorNoDevice";
-    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
-    case cudaErrorNotReady: return "cudaErrorNotReady";
-    case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
-    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
-    case cudaErrorCooperativeLaunchTooLarge: return "cudaErrorCooperativeLaunchTooLarge";
-    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
-  }
-  return "cudaErrorUnknown";
-}
-
-// CUDA's own strings, so that a test which matches an error's text means the same on a GPU; what the
-// emulator knows beyond the code (the call, the kernel, block and thread of a trap) is error_detail's.
-const char* cudaGetErrorString(cudaError_t e) {
-  switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
-    case cudaErrorInvalidDeviceFunction: return "invalid device function";
-    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
-    case cudaErrorInvalidDevice: return "invalid device ordinal";
-    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
-    case cudaErrorNotReady: return "device not ready";
-    case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
-    case cudaErrorLaunchFailure: return "unspecified launch failure";
-    case cudaErrorCooperativeLaunchTooLarge: return "too many blocks in cooperative launch";
-    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
-    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
-  }
-  return "unknown error";
-}
-
-std::string renorm_emu::error_detail(cudaError_t e) {
-  return e != cudaSuccess && e == t_detail_code ? t_detail : std::string();
-}
-
-// The detail stays readable through renorm_emu::error_detail after the code is cleared.
-cudaError_t cudaGetLastError() { return std::exchange(t_last, cudaSuccess); }
-cudaError_t cudaPeekAtLastError() { return t_last; }
 
 namespace {
 bool valid_device(int dev) { return dev >= 0 && dev < device_config().devices; }
@@ -321,23 +263,11 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
   return ok();
 }
 
-namespace renorm_emu {
-// The device's residency limits only (threads, blocks and shared memory per multiprocessor): the emulator
-// cannot see a kernel's registers, so this is an upper bound of what a GPU reports for the same kernel.
-int resident_blocks_per_multiprocessor(unsigned threads, size_t dynamic_shared) {
-  const cudaDeviceProp& p = device_config().prop;
-  if (threads == 0 || threads > unsigned(p.maxThreadsPerBlock)) return 0;
-  int blocks = std::min(p.maxBlocksPerMultiProcessor, p.maxThreadsPerMultiProcessor / int(threads));
-  if (dynamic_shared) blocks = std::min(blocks, int(p.sharedMemPerMultiprocessor / dynamic_shared));
-  return blocks;
-}
-}  // namespace renorm_emu
-
 cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, const void* func, int threads,
                                                           size_t dynamic_shared) {
   if (!func) return fail(cudaErrorInvalidDeviceFunction, "cudaOccupancyMaxActiveBlocksPerMultiprocessor: null function");
   if (threads <= 0) return fail(cudaErrorInvalidValue, "cudaOccupancyMaxActiveBlocksPerMultiprocessor: block size " + std::to_string(threads));
-  *blocks = resident_blocks_per_multiprocessor(unsigned(threads), dynamic_shared);
+  *blocks = resident_blocks_of(kernel_named(func), unsigned(threads), dynamic_shared);  // emu/occupancy.cpp
   return ok();
 }
 
@@ -365,6 +295,7 @@ cudaError_t cudaFree(void* p) {
     if (!r.device.erase(reinterpret_cast<uintptr_t>(p)))
       return fail(cudaErrorInvalidValue, "cudaFree of a pointer that cudaMalloc did not return");
   }
+  memory_forget(p);
   std::free(p);
   return ok();
 }

@@ -20,7 +20,10 @@ struct Launch {
   Traffic t;
   std::unordered_set<uintptr_t> sectors;
   uintptr_t dyn_lo = 0, dyn_hi = 0;  // the launch's dynamic shared memory
-  uintptr_t hit_lo = 0, hit_hi = 0;  // the last device allocation an access fell in (most accesses repeat it)
+  // The last device allocations accesses fell in (a kernel's accesses alternate among a few tensors).
+  static constexpr int kHits = 4;
+  uintptr_t hit_lo[kHits] = {}, hit_hi[kHits] = {};
+  int next_hit = 0;
 };
 Launch* g_launch = nullptr;  // emulated kernels run one at a time (launch.cpp holds its lock)
 }  // namespace
@@ -35,13 +38,23 @@ void record(uintptr_t a, size_t n, bool write) {
     l->t.shared_bytes += n;
     return;
   }
-  if (!(a >= l->hit_lo && a + n <= l->hit_hi)) {
+  if (is_template_shared(a)) {  // a __shared__ static outside the section (emu/shared.cpp)
+    learn_shared(a, n);
+    l->t.shared_bytes += n;
+    return;
+  }
+  int h = 0;
+  while (h < Launch::kHits && !(a >= l->hit_lo[h] && a + n <= l->hit_hi[h])) ++h;
+  if (h == Launch::kHits) {
     uintptr_t base = 0;
     size_t bytes = 0;
     if (!device_allocation(reinterpret_cast<const void*>(a), &base, &bytes)) return;
-    l->hit_lo = base;
-    l->hit_hi = base + bytes;
+    h = l->next_hit;
+    l->next_hit = (l->next_hit + 1) % Launch::kHits;
+    l->hit_lo[h] = base;
+    l->hit_hi[h] = base + bytes;
   }
+  memory_access(a, n, write, l->hit_lo[h], l->hit_hi[h] - l->hit_lo[h]);  // the memory model (emu/memory.cpp)
   (write ? l->t.bytes_written : l->t.bytes_read) += n;
   if (g_thread) l->t.longest_chain = std::max(l->t.longest_chain, ++g_thread->global_accesses);
   for (uintptr_t s = a >> 5; s <= (a + n - 1) >> 5; ++s) l->sectors.insert(s);

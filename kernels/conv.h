@@ -15,6 +15,7 @@
 // through the float32 kernels on widened copies), cuDNN with CUDNN_DATA_BFLOAT16 and float32 compute.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "kernels/nn.h"
 #include "kernels/storage.h"
@@ -58,6 +59,7 @@ enum class ConvEngine { OneDnn, Im2col };
 void set_conv_engine(ConvEngine e);
 ConvEngine conv_engine();
 bool onednn_available();
+std::string onednn_version();  // the linked oneDNN's "major.minor.patch"; "" when built without it
 const char* conv_engine_name(ConvEngine e);
 // Whether bfloat16 convolutions run in oneDNN's bf16 kernels here (the engine is OneDnn and oneDNN has
 // a JIT bf16 kernel for this CPU at renorm's ISA), rather than widened to float32.

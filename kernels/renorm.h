@@ -49,11 +49,18 @@ struct RenormParams {
 
 RENORM_HD float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+// r and d before clipping: σ_n/σ and (μ_n − μ)/σ (also what the norm-statistics probe reports).
+RENORM_HD void renorm_rd_raw(float mean_b, float sigma_b, float run_mean, float run_std, float* r, float* d) {
+  *r = sigma_b / run_std;
+  *d = (mean_b - run_mean) / run_std;
+}
+
 // r and d of one (n,c) from the microbatch's μ_n, σ_n and the moving μ, σ. Bit 0 of the result: r was
 // clipped; bit 1: d was clipped.
 RENORM_HD int renorm_rd(float mean_b, float sigma_b, float run_mean, float run_std, float rmax, float dmax, float* r,
                         float* d) {
-  const float r_raw = sigma_b / run_std, d_raw = (mean_b - run_mean) / run_std;
+  float r_raw, d_raw;
+  renorm_rd_raw(mean_b, sigma_b, run_mean, run_std, &r_raw, &d_raw);
   *r = clampf(r_raw, 1.f / rmax, rmax);
   *d = clampf(d_raw, -dmax, dmax);
   return (*r != r_raw ? 1 : 0) | (*d != d_raw ? 2 : 0);

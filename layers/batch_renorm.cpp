@@ -55,9 +55,19 @@ Tensor BatchRenorm::forward(const Tensor& x) {
     if (gap_probe_) last_gap_ = compare(y, with_batch()).normalized_error;
     return y;
   }
+  if (stats_probe_) {
+    probe_run_mean_ = running_mean.clone();
+    probe_run_std_ = running_std.clone();
+    probe_rmax_ = rmax();
+    probe_dmax_ = dmax();
+  }
   RenormSaved saved;
   Tensor y = batch_renorm_train(x, gamma, beta, running_mean, running_std, config_, step, &saved, sync_);
   clip_counts_ = saved.clip_counts;
+  if (stats_probe_) {
+    probe_mean_ = saved.mean;
+    probe_invstd_ = saved.invstd;
+  }
   last_nc_ = saved.mean.numel();
   if (words_.own()) ++step_;
   return y;
@@ -67,6 +77,15 @@ ClipFractions BatchRenorm::last_clip_fractions() const {
   if (!clip_counts_.defined()) return {};
   const std::vector<float> c = clip_counts_.to_vector();
   return {c[0] / static_cast<float>(last_nc_), c[1] / static_cast<float>(last_nc_)};
+}
+
+NormProbe BatchRenorm::probe() const {
+  if (!probe_mean_.defined())
+    throw ConfigError("batch renorm: probe() before a training forward with set_stats_probe(true)");
+  NormProbeInput in{probe_mean_.to_vector(), probe_invstd_.to_vector(), probe_run_mean_.to_vector(),
+                    probe_run_std_.to_vector(), probe_mean_.shape()[0], probe_mean_.shape()[1], config_.eps,
+                    probe_rmax_, probe_dmax_};
+  return probe_norm(in);
 }
 
 void BatchRenorm::collect_parameters(const std::string& prefix, NamedTensors& out) const {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "layers/norm_probe.h"
 #include "tensor/ops/renorm.h"
 #include "tensor/step_scalars.h"
 #include "layers/module.h"
@@ -45,6 +46,11 @@ class BatchRenorm : public Module {
   // and also computes y_batch, the output with the batch's statistics, keeping ||y_batch − y_infer|| /
   // ||y_infer|| as last_gap() (a host sync: for the train/inference gap measurement, Model).
   void set_gap_probe(bool on) { gap_probe_ = on; }
+  // While on, each training forward also keeps what probe() reads: the moving averages it began with (two
+  // device copies of (C)) and its per-microbatch moments. probe(): r and d before clipping, the clip
+  // fractions at that step's bounds, the averages' lag (layers/norm_probe.h); copies to the host.
+  void set_stats_probe(bool on) { stats_probe_ = on; }
+  NormProbe probe() const;
   double last_gap() const { return last_gap_; }
 
   void collect_parameters(const std::string& prefix, NamedTensors& out) const override;
@@ -61,6 +67,9 @@ class BatchRenorm : public Module {
   int64_t step_ = 0;
   StepWords words_{2, "batch renorm"};  // rmax, dmax
   Tensor clip_counts_;  // (2), on the device, from the last training forward
+  bool stats_probe_ = false;
+  Tensor probe_mean_, probe_invstd_, probe_run_mean_, probe_run_std_;  // the last probed forward's
+  float probe_rmax_ = 1, probe_dmax_ = 0;
   int64_t last_nc_ = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "train/hardware.h"
 #include "renorm_commit.h"  // RENORM_COMMIT, generated at every build (cmake/RenormCommit.cmake)
 #include "runtime/error.h"
 #include "runtime/file_io.h"
@@ -88,7 +89,9 @@ std::vector<double> final_accuracies(const std::vector<RunSpec>& runs) {
 }
 
 std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs, const std::vector<double>& acc) {
-  std::string out = "experiment,label,norm,microbatch,sampler,noniid_run,seed,dir,final_val_acc\n";
+  // The hardware is every row's (one machine runs a reproduction); quoted: it holds commas.
+  const std::string hardware = "\"" + hardware_description() + "\"";
+  std::string out = "experiment,label,norm,microbatch,sampler,noniid_run,seed,dir,final_val_acc,hardware\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunSpec& r = runs[i];
     char cell[32] = "";
@@ -96,7 +99,7 @@ std::string runs_csv(const ReproduceConfig& c, const std::vector<RunSpec>& runs,
     out += enum_name(r.experiment) + ",\"" + r.label + "\"," + enum_name(r.norm) + "," + std::to_string(r.microbatch) + "," +
            enum_name(r.sampler) + "," +
            std::to_string(r.noniid_run) + "," + std::to_string(r.seed) + "," + fs::relative(r.dir, c.out_dir).string() +
-           "," + cell + "\n";
+           "," + cell + "," + hardware + "\n";
   }
   return out;
 }
@@ -120,7 +123,7 @@ std::string summary_markdown(const ReproduceConfig& c, const std::vector<RunSpec
   }
   std::string s = "# Reproduction summary\n\nPreset " + c.preset + ", " + enum_name(c.dataset) + " (" + c.data_dir + "), B " +
                   std::to_string(c.batch) + ", " + std::to_string(c.steps) + " steps, " + std::to_string(c.seeds) +
-                  (c.seeds == 1 ? " seed" : " seeds") + "; renorm " + RENORM_VERSION + ", commit " + RENORM_COMMIT + ". Final validation accuracy: the "
+                  (c.seeds == 1 ? " seed" : " seeds") + "; renorm " + RENORM_VERSION + ", commit " + RENORM_COMMIT + "; " + hardware_description() + ". Final validation accuracy: the "
                   "last validation of each run (inference mode, i.i.d. test data).\n\n"
                   "| experiment | configuration | seeds | final accuracy, mean | [min, max] |\n|---|---|---|---|---|\n";
   for (const auto& [exp, label] : order) {

@@ -5,6 +5,7 @@
 #include <cpuid.h>
 #endif
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "runtime/error.h"
@@ -107,6 +108,29 @@ CpuIsa parse_cpu_isa(const std::string& s, const std::string& what) {
 }
 
 bool cpu_has_amx_bf16() noexcept { return cpuid_bit(7, 0, 3, 22); }
+
+std::string cpu_description() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string model = "unknown CPU";
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  __builtin_cpu_init();
+  std::string isa;
+  auto add = [&](bool has, const char* name) {
+    if (has) isa += std::string(isa.empty() ? "" : " ") + name;
+  };
+  add(__builtin_cpu_supports("avx512f"), "avx512f");
+  add(__builtin_cpu_supports("avx512bw"), "avx512bw");
+  add(__builtin_cpu_supports("avx512vl"), "avx512vl");
+  add(__builtin_cpu_supports("avx2"), "avx2");
+  add(__builtin_cpu_supports("fma"), "fma");
+  add(__builtin_cpu_supports("avx512bf16"), "avx512_bf16");
+  add(cpu_has_amx_bf16(), "amx_bf16");
+  return model + " (" + (isa.empty() ? "no AVX" : isa) + ")";
+}
 
 bool cpu_has_bf16_math() noexcept {
   static const bool has = detect_bf16_math();

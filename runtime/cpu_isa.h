@@ -25,6 +25,9 @@ const char* cpu_isa_name(CpuIsa isa);
 bool cpu_has_bf16_math() noexcept;
 // Whether the CPU reports AMX-BF16 (CPUID.(7,0):EDX bit 22), for describing the machine beside a number.
 bool cpu_has_amx_bf16() noexcept;
+// The CPU's model name (/proc/cpuinfo) and the vector extensions it reports, e.g. "AMD EPYC 9R14 (avx512f
+// avx512bw avx512vl avx2 fma avx512_bf16)": to print beside a number measured on it.
+std::string cpu_description();
 // Parses a cpu_isa_name; ConfigError naming `what` otherwise.
 CpuIsa parse_cpu_isa(const std::string& s, const std::string& what = "RENORM_CPU_ISA");
 

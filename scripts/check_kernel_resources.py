@@ -10,11 +10,15 @@ kernel, block x, y, z, dynamic shared bytes). Fails, naming the kernel and the a
   - threads x registers (allocated per warp in units of 256) exceed the 65,536 registers of a block;
   - static + dynamic shared memory exceed 48 KiB per block (no opt-in is used);
   - a kernel in the library is never launched by the emulated suite (its configuration is unchecked).
+With --emit FILE it writes instead, for the CUDA emulator's occupancy (issue 38), one line per kernel
+compiled for --arch (default sm_90): its base name, registers per thread and static shared bytes (the
+most of its instantiations), tab separated, after a comment line naming the library (no launch log).
 Exit status: 0 all fit, 1 a violation, 2 bad input (missing tool or file).
 """
 import argparse
 import collections
 import math
+import os
 import re
 import subprocess
 import sys
@@ -170,12 +174,37 @@ def check(resources, bounds, launches, names):
     return problems, rows
 
 
+def emit(path, resources, names, arch, library):
+    """The emulator's table: base name, registers, static shared bytes, for `arch` (written atomically)."""
+    most = {}  # base name -> the most registers and shared bytes of its instantiations
+    for (a, m), r in resources.items():
+        if a == arch:
+            regs, shared = most.get(base_name(names[m]), (0, 0))
+            most[base_name(names[m])] = (max(regs, r["regs"]), max(shared, r["shared"]))
+    rows = sorted((base, regs, shared) for base, (regs, shared) in most.items())
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(f"# kernel\tregisters\tstatic shared bytes (the most of its instantiations): {arch}, from {library}\n")
+        for base, regs, shared in rows:
+            f.write(f"{base}\t{regs}\t{shared}\n")
+    os.replace(tmp, path)
+    return 0 if rows else 2
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cuobjdump", required=True)
     ap.add_argument("--library", required=True, help="librenorm.a built with the CUDA backend")
-    ap.add_argument("--launches", required=True, help="the emulated suite's launch log (RENORM_EMU_LAUNCH_LOG)")
+    ap.add_argument("--launches", help="the emulated suite's launch log (RENORM_EMU_LAUNCH_LOG)")
+    ap.add_argument("--emit", help="write the emulator's resource table here instead of checking")
+    ap.add_argument("--arch", default="sm_90", help="with --emit: the architecture (default sm_90)")
     args = ap.parse_args()
+    if args.emit:
+        resources = read_resources(args.cuobjdump, args.library)
+        return emit(args.emit, resources, demangle(sorted({m for _, m in resources})), args.arch, args.library)
+    if not args.launches:
+        print("check_kernel_resources: --launches or --emit is required", file=sys.stderr)
+        return 2
     try:
         launches = read_launches(args.launches)
     except (OSError, ValueError) as e:

@@ -4,12 +4,19 @@
 Called by scripts/mutate-kernels.sh. Copies the tracked source tree to build/mutants/src, builds the
 emulated test binary (renorm_tests_emu: the kernels' own source on the CUDA emulator), checks that the
 unmutated suite passes, then for each mutant: applies one edit to one kernels/cuda file, rebuilds,
-runs the [cuda] tests as CTest does (132 SMs with blocks in reverse, 8 SMs with threads reversed and
-blocks in a seeded random order, 1 SM forward), and
-records whether the suite caught it (a failed assertion, an emulator trap, a crash or a time-out) or
+runs the [cuda] tests as CTest does (132 SMs with blocks in reverse, 8 SMs with threads reversed, blocks
+in a seeded random order and the memory model's deferred visibility and interleaved blocks, 1 SM
+forward; the happens-before check in all three: emu/memory.cpp), stopping at the first failed assertion,
+and records whether the suite caught it (a failed assertion, an emulator trap, a crash or a time-out) or
 the mutant survived. The survivors run again on an ASan + UBSan build of the same suite (an
-out-of-bounds access that corrupts nothing the tests read is caught only there). Writes a Markdown
-report (default docs/mutation-report.md).
+out-of-bounds access that corrupts nothing the tests read is caught only there). Besides the barrier,
+loop-bound, shuffle-mask and targeted mutants, the memory protocol's: each __threadfence removed, each
+__ldcg made a plain load, the counter reset removed, the arrival atomic made a plain increment.
+
+By default (--changed) only the mutants of the files that differ from --base (default HEAD~1, the
+working tree included) run, and the report goes to build/mutants/changed-report.md; --all runs every
+mutant and writes docs/mutation-report.md. --every-config runs each mutant in all three configurations
+(not stopping at the first that catches it) and reports each.
 """
 import argparse
 import datetime
@@ -25,10 +32,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNELS = ["kernels/cuda/renorm.cu", "kernels/cuda/renorm_stats.cuh", "kernels/cuda/renorm_coop.cu",
            "kernels/cuda/affine_apply.cuh", "kernels/cuda/arrival.cuh", "kernels/cuda/reduce.cu", "kernels/cuda/nn.cu",
            "kernels/cuda/elementwise.cu", "kernels/cuda/optim.cu", "kernels/cuda/residual.cu"]
-# CTest's three configurations (tests/CMakeLists.txt): thread and block orders too.
-CONFIGS = [["--emu-sms", "132", "--emu-order", "forward", "--emu-blocks", "reverse"],
-           ["--emu-sms", "8", "--emu-order", "reverse", "--emu-blocks", "random:7"],
-           ["--emu-sms", "1", "--emu-order", "forward", "--emu-blocks", "forward"]]
+# CTest's three configurations (tests/CMakeLists.txt): thread and block orders, the memory model, the tests.
+CONFIGS = [(["--emu-sms", "132", "--emu-order", "forward", "--emu-blocks", "reverse", "--emu-memory", "check"],
+            "[cuda]~[emu-once]"),
+           (["--emu-sms", "8", "--emu-order", "reverse", "--emu-blocks", "random:7",
+             "--emu-memory", "check,defer:7,interleave:7"], "[cuda]"),
+           (["--emu-sms", "1", "--emu-order", "forward", "--emu-blocks", "forward", "--emu-memory", "check"],
+            "[cuda]~[emu-once]")]
 FOR_CONDITION = re.compile(r"for \([^;]*;\s*[^;]*?(\s<\s|\s>\s)[^;]*;")
 
 # Targeted mutants: (file, exact text, replacement, kind, what it breaks).
@@ -77,6 +87,10 @@ TARGETED = [
     ("runtime/cuda_context.cpp", "    if (c.counters) c.retired.push_back(c.counters);",
      "    if (c.counters) device_release(Device::CUDA, c.counters, c.counters_n * sizeof(unsigned));",
      "last block", "arrival counters: an outgrown block released to the caching allocator (a graph keeps it)"),
+    ("kernels/cuda/arrival.cuh", "    if (last) atomicExch(counter, 0u);\n", "",
+     "memory protocol", "the counter reset (atomicExch) removed"),
+    ("kernels/cuda/arrival.cuh", "last = atomicAdd(counter, 1u) == expected - 1;", "last = (*counter)++ == expected - 1;",
+     "memory protocol", "the arrival atomic made a plain increment"),
 ]
 
 
@@ -102,6 +116,13 @@ def generate(src):
         for m in re.finditer(r"(__shfl_\w+_sync\()0xffffffffu", text):
             mutants.append((rel, line_of(text, m.start()), "shuffle mask", "mask halved to 0x0000ffff",
                             text[:m.start()] + m.group(1) + "0x0000ffffu" + text[m.end():]))
+        for m in re.finditer(r"[ \t]*__threadfence\(\);\n", text):
+            mutants.append((rel, line_of(text, m.start()), "memory protocol", "remove __threadfence",
+                            text[:m.start()] + text[m.end():]))
+        for m in re.finditer(r"__ldcg\(", text):  # __ldcg(expr) -> *(expr): a plain load
+            snippet = text[m.start():text.find(")", m.end()) + 1]
+            mutants.append((rel, line_of(text, m.start()), "memory protocol", f"plain load for `{snippet}`",
+                            text[:m.start()] + "*(" + text[m.end():]))
     for rel, old, new, kind, what in TARGETED:
         text = open(os.path.join(src, rel)).read()
         pos = text.find(old)
@@ -172,21 +193,32 @@ def first_failure(output):
     return tail[-1].strip() if tail else "no output"
 
 
-def run_suite(exe, timeout):
-    """None when every configuration passes, else a short description of the first failure."""
-    for cfg in CONFIGS:
-        try:
-            r = sh([exe, "[cuda]"] + cfg, timeout=timeout)  # a hang is a failure
-        except subprocess.TimeoutExpired:
-            return f"{cfg[1]} SMs {cfg[3]}: hang (killed after {timeout} s)"
-        if r.returncode != 0:
-            kind = "crash (signal %d)" % -r.returncode if r.returncode < 0 else first_failure(r.stdout + r.stderr)
-            return f"{cfg[1]} SMs {cfg[3]}: {kind}"
-    return None
+def run_config(exe, cfg, spec, timeout):
+    """None when the configuration passes, else a short description of its first failure."""
+    try:
+        r = sh([exe, spec, "--abort"] + cfg, timeout=timeout)  # a hang is a failure
+    except subprocess.TimeoutExpired:
+        return f"{cfg[1]} SMs {cfg[3]}: hang (killed after {timeout} s)"
+    if r.returncode == 0:
+        return None
+    kind = "crash (signal %d)" % -r.returncode if r.returncode < 0 else first_failure(r.stdout + r.stderr)
+    return f"{cfg[1]} SMs {cfg[3]}: {kind}"
 
 
-def prepare(src, bld, sanitize):
-    """Configures and builds the emulated suite in bld; returns (build command, test binary)."""
+def run_suite(exe, timeout, every=False):
+    """None when every configuration passes, else the first failure (every: each configuration's, joined)."""
+    failures = []
+    for cfg, spec in CONFIGS:
+        failure = run_config(exe, cfg, spec, timeout)
+        if failure and not every:
+            return failure
+        failures.append(failure or f"{cfg[1]} SMs {cfg[3]}: PASSED")
+    return " ; ".join(failures) if any(not f.endswith("PASSED") for f in failures) else None
+
+
+def prepare(src, bld, sanitize, baseline=True):
+    """Configures and builds the emulated suite in bld, then (baseline) runs it unmutated; returns (build
+    command, test binary)."""
     cfg = ["cmake", "-S", src, "-B", bld, "-DRENORM_CUDA=OFF", "-DRENORM_BUILD_BENCHMARKS=OFF",
            "-DCMAKE_BUILD_TYPE=" + ("Debug" if sanitize else "Release"),
            "-DRENORM_SANITIZE=" + ("ON" if sanitize else "OFF")]
@@ -196,19 +228,19 @@ def prepare(src, bld, sanitize):
         if r.returncode:
             sys.exit(f"mutate_kernels: {' '.join(step)} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
     exe = os.path.join(bld, "tests", "renorm_tests_emu")
-    baseline = run_suite(exe, suite_timeout(sanitize))
-    if baseline:
-        sys.exit(f"mutate_kernels: the unmutated suite fails ({baseline}); fix that first")
+    failure = run_suite(exe, suite_timeout(sanitize)) if baseline else None
+    if failure:
+        sys.exit(f"mutate_kernels: the unmutated suite fails ({failure}); fix that first")
     return build, exe
 
 
 def suite_timeout(sanitize):
     """Seconds one configuration of the suite may take before it counts as a hang: the release suite takes
-    well under a minute, the ASan one about two (132 SMs, 2026-12-02)."""
-    return 900 if sanitize else 180
+    2 to 5 minutes with the memory model (2026-12-07), the ASan one longer."""
+    return 1800 if sanitize else 900
 
 
-def run_mutants(src, build, exe, mutants, label, sanitize=False):
+def run_mutants(src, build, exe, mutants, label, sanitize=False, every=False):
     """{id: (result, detail)} for each mutant, the source restored after each."""
     out = {}
     for mid, rel, line, kind, what, text in mutants:
@@ -219,7 +251,7 @@ def run_mutants(src, build, exe, mutants, label, sanitize=False):
             r = sh(build)
             outcome = (label, "does not compile") if r.returncode else None
             if not outcome:
-                failure = run_suite(exe, suite_timeout(sanitize))
+                failure = run_suite(exe, suite_timeout(sanitize), every)
                 outcome = (label, failure) if failure else ("SURVIVED", "")
         finally:
             open(path, "w").write(original)
@@ -236,7 +268,16 @@ def main():
     ap.add_argument("--no-sanitize", action="store_true",
                     help="skip the second pass, which reruns the survivors on an ASan + UBSan build")
     ap.add_argument("--only", help="run only mutants whose id is in this comma-separated list")
+    which = ap.add_mutually_exclusive_group()
+    which.add_argument("--changed", action="store_true", help="(the default) only the mutants of files changed since --base")
+    which.add_argument("--all", action="store_true", help="every mutant; the report goes to docs/mutation-report.md")
+    ap.add_argument("--base", default="HEAD~1", help="with --changed: the revision to compare with (default HEAD~1)")
+    ap.add_argument("--every-config", action="store_true", help="run each mutant in every configuration")
+    ap.add_argument("--skip-baseline", action="store_true",
+                    help="do not run the unmutated suite first (about 10 minutes): when CTest just passed on this tree")
     args = ap.parse_args()
+    if not args.all and args.report == os.path.join(ROOT, "docs", "mutation-report.md"):
+        args.report = os.path.join(args.build, "changed-report.md")  # a partial pass never replaces the full report
     # A terminated run still restores the mutated file (the finally above) before it exits.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     src = os.path.join(args.build, "src")
@@ -245,9 +286,17 @@ def main():
     if args.only:
         keep = set(args.only.split(","))
         mutants = [m for m in mutants if m[0] in keep]
+    elif not args.all:
+        changed = set(sh(["git", "diff", "--name-only", args.base], cwd=ROOT).stdout.split())
+        mutants = [m for m in mutants if m[1] in changed]
+        print(f"--changed: {len(mutants)} mutants of the files changed since {args.base} "
+              f"({', '.join(sorted({m[1] for m in mutants})) or 'none'}); --all runs every one", flush=True)
     start = time.time()
-    build, exe = prepare(src, os.path.join(args.build, "release"), sanitize=False)
-    outcomes = run_mutants(src, build, exe, mutants, "caught")
+    if not mutants:
+        print("no mutants to run")
+        return 0
+    build, exe = prepare(src, os.path.join(args.build, "release"), sanitize=False, baseline=not args.skip_baseline)
+    outcomes = run_mutants(src, build, exe, mutants, "caught", every=args.every_config)
     survivors = [m for m in mutants if outcomes[m[0]][0] == "SURVIVED"]
     if survivors and not args.no_sanitize:
         print(f"second pass: {len(survivors)} survivors on an AddressSanitizer + UBSan build", flush=True)
@@ -271,9 +320,11 @@ def write_report(args, results, seconds):
            f"Generated by `scripts/mutate-kernels.sh` on "
            f"{datetime.date.today().isoformat()} ({cpu}), {seconds / 60:.1f} min. Each mutant is one edit of "
            "one CUDA kernel source; the emulated `[cuda]` suite (release build) ran it as CTest does — 132 SMs "
-           "with blocks in reverse order, 8 SMs with threads reversed and blocks in a seeded random order "
-           "(random:7), 1 SM forward — stopping at the first configuration that "
-           "failed; the survivors of that pass ran again on an AddressSanitizer + UBSan build (\"caught (ASan)\"). "
+           "with blocks in reverse order, 8 SMs with threads reversed, blocks in a seeded random order "
+           "(random:7), deferred visibility and interleaved blocks, 1 SM forward; the happens-before check "
+           "in all three — stopping at the first configuration that failed "
+           f"{'(here: every configuration, each reported)' if args.every_config else ''}; the survivors of "
+           "that pass ran again on an AddressSanitizer + UBSan build (\"caught (ASan)\"). "
            "Survivors are discussed in docs/design.md (\"What the emulator proves\").",
            "",
            "| id | where | kind | mutation | result | first failure |",

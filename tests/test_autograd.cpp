@@ -45,7 +45,7 @@ TEST_CASE("autograd: the graph is freed after backward", "[autograd]") {
   CHECK_THROWS_AS(y.backward(), Error);
 }
 
-TEST_CASE("autograd: no-grad scope records nothing; detach cuts history", "[autograd]") {
+TEST_CASE("autograd: no-grad scope records nothing - detach cuts history", "[autograd]") {
   Tensor x = Tensor::from_vector({1, 2}, Shape{2}).requires_grad_();
   {
     NoGradGuard guard;

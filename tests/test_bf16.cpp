@@ -48,7 +48,7 @@ TEST_CASE("bf16: round to nearest even, the canonical NaN, overflow to infinity,
   }
 }
 
-TEST_CASE("bf16: a tensor's dtype is its storage; float32 accessors refuse it", "[bf16][tensor]") {
+TEST_CASE("bf16: a tensor's dtype is its storage - float32 accessors refuse it", "[bf16][tensor]") {
   const Tensor x = Tensor::from_vector({1.f, 0.1f, -2.5f, 3e-3f, 65504.f}, Shape{5});
   const Tensor h = x.to(DType::BF16);
   CHECK(h.dtype() == DType::BF16);
@@ -86,7 +86,7 @@ TEST_CASE("bf16: the conversion's gradient is the output's, converted back", "[b
   for (size_t i = 0; i < g.size(); ++i) CHECK(dx[i] == bf16_to_float(float_to_bf16(g[i])));  // through bf16
 }
 
-TEST_CASE("bf16: safetensors keeps each tensor's dtype; BF16 entries are checked like F32 ones", "[bf16][checkpoint]") {
+TEST_CASE("bf16: safetensors keeps each tensor's dtype - BF16 entries are checked like F32 ones", "[bf16][checkpoint]") {
   const std::string path = "/tmp/renorm-test-bf16.safetensors";
   const Tensor w = Tensor::from_vector({1.f, -0.3f, 5e-3f}, Shape{3});
   const Tensor h = Tensor::from_vector({0.1f, 2.f, -7.f, 1e10f}, Shape{2, 2}).to(DType::BF16);
@@ -118,7 +118,7 @@ TEST_CASE("bf16: safetensors keeps each tensor's dtype; BF16 entries are checked
             .tensors[0].second.to_vector() == std::vector<float>{0.f, 0.f});
 }
 
-TEST_CASE("bf16: gradients that meet add in bfloat16; relu and add round once", "[bf16][autograd]") {
+TEST_CASE("bf16: gradients that meet add in bfloat16 - relu and add round once", "[bf16][autograd]") {
   Tensor x = Tensor::from_vector({1.f, -2.f, 3.f, 0.5f}, Shape{4}).requires_grad_();
   const Tensor h = x.to(DType::BF16);
   const Tensor y = add(relu(h), h);  // h used twice: its two gradients are added in bfloat16

@@ -100,7 +100,7 @@ TEST_CASE("real CIFAR-10 subset: counts and first labels", "[data][real]") {
   CHECK(train.class_names[9] == "truck");
 }
 
-TEST_CASE("loader: batches are a pure function of (seed, index); an epoch covers every example once", "[data]") {
+TEST_CASE("loader: batches are a pure function of (seed, index) - an epoch covers every example once", "[data]") {
   const std::string dir = make_synthetic_cifar("loader", 20, 10);
   const Dataset d = load_cifar10(dir, true);  // 100 examples
   const Normalization norm = Normalization::of(d);

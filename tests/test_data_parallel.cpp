@@ -60,7 +60,7 @@ struct TwinComm : Communicator {
 };
 }  // namespace
 
-TEST_CASE("grad reducer: buckets start during backward, last layer first; finish averages", "[data]") {
+TEST_CASE("grad reducer: buckets start during backward, last layer first - finish averages", "[data]") {
   Tensor a = Tensor::from_vector({1, 2, 3}, Shape{3}).requires_grad_();  // the first layer
   Tensor b = Tensor::from_vector({4, 5}, Shape{2}).requires_grad_();
   Tensor c = Tensor::from_vector({6}, Shape{1}).requires_grad_();  // the last layer

@@ -39,8 +39,9 @@ void require_same_state(const test::CnnStep& a, const test::CnnStep& b) {
 }
 }  // namespace
 
-TEST_CASE("graph: 10 captured CNN steps equal 10 eager steps bitwise (brn M 4, bn; lr, rmax/dmax, dropout, inputs changing)",
-          "[cuda][emulator][graph][step]") {
+// [emu-once]: a capture's semantics, not a kernel's block order: one emulated configuration runs it.
+TEST_CASE("graph: 10 captured CNN steps equal 10 eager steps bitwise (brn M 4, bn - lr, rmax/dmax, dropout, inputs changing)",
+          "[cuda][emulator][graph][step][emu-once]") {
   RENORM_REQUIRE_CUDA_OR_SKIP();
   const test::ReferenceLibraries libs;
   for (NormKind norm : {NormKind::BatchRenorm, NormKind::BatchNorm}) {
@@ -199,7 +200,8 @@ std::string bytes_of(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("graph: the trainer's loop gives the same metrics and model with --cuda-graph on and off", "[cuda][emulator][graph][trainer]") {
+TEST_CASE("graph: the trainer's loop gives the same metrics and model with --cuda-graph on and off",
+          "[cuda][emulator][graph][trainer][emu-once]") {
   RENORM_REQUIRE_CUDA_OR_SKIP();
   const test::ReferenceLibraries libs;
   // per process: CTest runs this test at several emulator settings side by side

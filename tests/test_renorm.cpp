@@ -113,7 +113,7 @@ TEST_CASE("renorm: moments are stable for data far from zero", "[renorm]") {
   CHECK(reference_error(mean.to_vector(), ref.mean) < kParityTol);
 }
 
-TEST_CASE("renorm: rmax = 1, dmax = 0 is the classic batchnorm formula; M = B is no microbatching", "[renorm]") {
+TEST_CASE("renorm: rmax = 1, dmax = 0 is the classic batchnorm formula - M = B is no microbatching", "[renorm]") {
   const Case k{{8, 3, 3, 6, 4}, true};
   const Inputs in = make_inputs(k, 11);
   const Tensor y = batch_renorm_train(in.x, in.gamma, in.beta, in.run_mean.clone(), in.run_std.clone(), config(4), bounds(1, 0));
@@ -160,7 +160,7 @@ TEST_CASE("renorm: changing one microbatch leaves every other microbatch's outpu
         std::vector<float>(after.begin() + per_mb, after.begin() + 2 * per_mb));
 }
 
-TEST_CASE("renorm: moving averages after k steps equal the closed form; eval mode uses them", "[renorm]") {
+TEST_CASE("renorm: moving averages after k steps equal the closed form - eval mode uses them", "[renorm]") {
   NormConfig cfg;
   cfg.microbatch = 2;
   cfg.alpha = 0.1f;

@@ -130,6 +130,16 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   const std::string out = c.out_dir;
   REQUIRE(reproduce(c).ran == plan(c).size());
   CHECK(line_count(out + "/runs.csv") == 1 + 12);
+  {  // every row names the machine (train/hardware.h): the digits of a CPU run depend on it
+    std::ifstream runs(out + "/runs.csv");
+    std::string header, row;
+    std::getline(runs, header);
+    std::getline(runs, row);
+    CHECK(header.size() > 9);
+    CHECK(header.substr(header.size() - 9) == ",hardware");
+    CHECK(row.find(",\"CPU ") != std::string::npos);
+    CHECK(row.find("; renorm ISA ") != std::string::npos);
+  }
   for (const RunSpec& r : plan(c)) {
     for (const char* f : {"config.json", "metrics.csv", "model.safetensors"}) CHECK(fs::exists(r.dir + "/" + f));
     const double acc = final_val_acc(r.dir);
@@ -138,6 +148,7 @@ TEST_CASE("reproduce: a tiny run writes every run's files, runs.csv and the figu
   // The summary: every configuration with its 2 seeds, every comparison paired over both.
   std::ifstream summary_file(out + "/summary.md");
   const std::string summary((std::istreambuf_iterator<char>(summary_file)), std::istreambuf_iterator<char>());
+  CHECK_THAT(summary, Catch::Contains("; CPU "));  // the machine, beside the commit
   CHECK_THAT(summary, Catch::Contains("| microbatch | Batch Renorm, microbatch 2 | 2 | "));
   CHECK_THAT(summary, Catch::Contains("| noniid | Batchnorm, i.i.d., microbatch 4 (baseline) | 2 | "));
   CHECK_THAT(summary, Catch::Contains("| Batch Renorm − batchnorm, non-i.i.d., microbatch 4 | 2 | "));
@@ -200,7 +211,7 @@ TEST_CASE("reproduce: the classes experiment runs k = M'...1 and its sweep figur
   CHECK(fs::exists(out + "/classes/sweep.png"));
 }
 
-TEST_CASE("apps: copies of one stop signal count once; asking again later ends the process", "[signals]") {
+TEST_CASE("apps: copies of one stop signal count once - asking again later ends the process", "[signals]") {
   CHECK_FALSE(app::asks_again(0, app::kRepeatWindowNs - 1));
   CHECK(app::asks_again(0, app::kRepeatWindowNs));
   const pid_t pid = fork();
@@ -222,7 +233,7 @@ TEST_CASE("apps: copies of one stop signal count once; asking again later ends t
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
 }
 
-TEST_CASE("folder lock: one holder; released with it", "[train]") {
+TEST_CASE("folder lock: one holder - released with it", "[train]") {
   const std::string dir = test::make_synthetic_cifar("lock", 1, 1) + "/held";
   {
     const FolderLock a(dir, "--out held", "test");

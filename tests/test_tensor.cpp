@@ -31,7 +31,7 @@ TEST_CASE("tensor: host round trip, fill, clone, to", "[tensor]") {
   CHECK(Tensor::full(Shape{}, 3.f).item() == 3.f);
 }
 
-TEST_CASE("tensor: reshape is a view sharing storage; -1 is inferred", "[tensor]") {
+TEST_CASE("tensor: reshape is a view sharing storage - -1 is inferred", "[tensor]") {
   Tensor t = Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{2, 3});
   Tensor v = t.reshape(Shape{3, -1});
   CHECK(v.shape() == Shape{3, 2});

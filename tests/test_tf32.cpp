@@ -115,7 +115,7 @@ std::vector<float> output_gradient(const ProductCase& c, const std::vector<std::
 
 }  // namespace
 
-TEST_CASE("tf32: rounding to nearest, ties away from zero; infinities and NaN pass", "[tf32]") {
+TEST_CASE("tf32: rounding to nearest, ties away from zero - infinities and NaN pass", "[tf32]") {
   CHECK(round_to_tf32(1.f) == 1.f);
   CHECK(round_to_tf32(1.f + 0x1p-10f) == 1.f + 0x1p-10f);           // representable: 10 mantissa bits
   CHECK(round_to_tf32(1.f + 0x1p-11f) == 1.f + 0x1p-10f);           // a tie: away from zero

@@ -10,6 +10,7 @@
 #include "train/checkpoint.h"
 #include "train/detail/json.h"
 #include "train/metrics.h"
+#include "train/norm_stats.h"
 #include "train/trainer.h"
 #include "support/small_run.h"
 #include "support/synthetic_data.h"
@@ -66,6 +67,7 @@ TEST_CASE("trainer: writes config.json, metrics.csv, checkpoint and model", "[tr
   CHECK(back.norm_config.microbatch == 4);
   CHECK(back.norm == NormKind::BatchRenorm);
   CHECK(read(out + "/config.json").find("\"device_name\": \"CPU") != std::string::npos);
+  CHECK(read(out + "/config.json").find("\"hardware\": \"CPU ") != std::string::npos);  // model, ISA, oneDNN
   const SafeTensors model = load_safetensors(out + "/model.safetensors");
   CHECK(model.find("0.weight"));
   CHECK(model.find("1.running_std"));
@@ -125,6 +127,64 @@ TEST_CASE("trainer: --resume continues bitwise like an uninterrupted run (CPU)",
         load_safetensors(data + "/straight/model.safetensors").find("0.weight")->to_vector());
 }
 
+namespace {
+std::vector<std::vector<std::string>> csv_cells(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read(path));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::istringstream cols(line);
+    for (std::string cell; std::getline(cols, cell, ',');) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+}  // namespace
+
+// norm_stats.csv's clip fractions come from the probe's own r and d (the moving averages the step began
+// with, the microbatches' moments); metrics.csv's from the kernel's counts. They agree only if the probe
+// saw what the kernel saw.
+TEST_CASE("trainer: --norm-stats on writes norm_stats.csv, the kernel's clip fractions, and changes nothing else",
+          "[trainer]") {
+  const std::string data = test::make_synthetic_cifar("normstats", 40, 40);
+  TrainConfig c = test::small_run(data, data + "/probed");
+  c.norm_config.schedule = ClipSchedule::constant(1.2f, 0.1f);  // some r and d clipped, some not
+  TrainConfig plain = c;
+  plain.out_dir = data + "/plain";
+  c.norm_stats = OnOff::On;
+  train(c);
+  train(plain);
+  CHECK(metric_values(c.out_dir + "/metrics.csv") == metric_values(plain.out_dir + "/metrics.csv"));
+  CHECK_FALSE(fs::exists(plain.out_dir + "/norm_stats.csv"));
+  const auto rows = csv_cells(c.out_dir + "/norm_stats.csv");
+  const auto metrics = csv_cells(c.out_dir + "/metrics.csv");
+  REQUIRE(rows.size() == 1 + 6 * 6);  // 6 metrics rows, 6 norm layers
+  CHECK(rows[0].size() == 13);
+  for (size_t row = 1; row < metrics.size(); ++row) {  // metrics: step,...,rmax(6),dmax(7),clip_r(8),clip_d(9)
+    double clip_r = 0, clip_d = 0;
+    for (size_t layer = 0; layer < 6; ++layer) {
+      const auto& cells = rows[1 + (row - 1) * 6 + layer];
+      CHECK(cells[0] == metrics[row][0]);
+      CHECK(cells[1] == std::to_string(layer + 1));
+      clip_r += std::stod(cells[8]) / 6;
+      clip_d += std::stod(cells[9]) / 6;
+    }
+    CHECK(clip_r == Approx(std::stod(metrics[row][8])).margin(1e-5));
+    CHECK(clip_d == Approx(std::stod(metrics[row][9])).margin(1e-5));
+    CHECK((clip_r > 0 && clip_r < 1));
+  }
+  // Resumed, the rows up to the checkpoint are kept and the rest follow as in one run.
+  TrainConfig first = c;
+  first.out_dir = data + "/interrupted";
+  first.stop_after = 8;
+  train(first);
+  TrainConfig resume;
+  resume.resume_dir = first.out_dir;
+  resume.progress = false;
+  train(resume);
+  CHECK(read(first.out_dir + "/norm_stats.csv") == read(c.out_dir + "/norm_stats.csv"));
+}
+
 TEST_CASE("trainer: a short run on a small learnable set reaches accuracy well above chance", "[trainer][slow]") {
   const std::string data = test::make_synthetic_cifar("learn", 60, 100);
   TrainConfig c = test::small_run(data, data + "/run");
@@ -171,7 +231,7 @@ TEST_CASE("metrics.csv: a file from before the mechanism columns still resumes, 
   CHECK(rows[1] == "5,1,2.3,0.1,2.2,0.12,1,0,0,0,0.01,,,,,,,");
 }
 
-TEST_CASE("config.json from before a later setting still loads; a missing first-version setting does not",
+TEST_CASE("config.json from before a later setting still loads - a missing first-version setting does not",
           "[trainer]") {
   TrainConfig c;
   c.out_dir = "x";

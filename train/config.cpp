@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "runtime/device.h"
+#include "train/hardware.h"
 #include "runtime/error.h"
 #include "runtime/file_io.h"
 #include "train/detail/json.h"
@@ -96,6 +97,7 @@ void validate(const TrainConfig& c) {
 
 std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size, const std::string& data_fingerprint) {
   std::string out = "{\n  \"renorm_version\": " + json_quote(RENORM_VERSION) + ",\n  \"device_name\": " + json_quote(device_name) +
+                    ",\n  \"hardware\": " + json_quote(hardware_description()) +
                     ",\n  \"world_size\": " + std::to_string(world_size);
   if (!data_fingerprint.empty()) out += ",\n  \"data_fingerprint\": " + json_quote(data_fingerprint);
   c.visit([&](const char* name, auto& field, const char*) { out += ",\n  " + json_quote(name) + ": " + to_text(field); });
@@ -135,7 +137,8 @@ bool setting_from_json(const Json& v, T& field, const char* name) {
 // be resumed) lacks it and gets its default, which is what that run ran with.
 namespace {
 bool added_later(const std::string& name) {
-  return name == "sync-norm" || name == "noniid-run" || name == "model" || name == "precision" || name == "cuda-graph";
+  return name == "sync-norm" || name == "noniid-run" || name == "model" || name == "precision" || name == "cuda-graph" ||
+         name == "norm-stats";
 }
 }  // namespace
 
@@ -176,7 +179,7 @@ std::string data_fingerprint_of(const std::string& text, const std::string& sour
 
 namespace {
 bool carried_out_not_computed(const std::string& name) {
-  return name == "data-dir" || name == "device" || name == "threads" || name == "cuda-graph";
+  return name == "data-dir" || name == "device" || name == "threads" || name == "cuda-graph" || name == "norm-stats";
 }
 }  // namespace
 
@@ -242,6 +245,7 @@ TrainConfig resolve_resume(const TrainConfig& flags) {
   if (given("device")) c.device = flags.device;
   if (given("threads")) c.threads = flags.threads;
   if (given("cuda-graph")) c.cuda_graph = flags.cuda_graph;
+  if (given("norm-stats")) c.norm_stats = flags.norm_stats;
   c.out_dir = flags.out_dir.empty() ? flags.resume_dir : flags.out_dir;
   c.resume_dir = flags.resume_dir;
   c.overwrite = flags.overwrite;

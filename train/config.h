@@ -49,6 +49,9 @@ struct TrainConfig {
   // CUDA, one process: the training step (forward, backward, optimizer, the sums) captured once as a
   // CUDA graph after warm-up steps and replayed every step; the same numbers as eager steps, bit for bit.
   OnOff cuda_graph = OnOff::On;
+  // norm_stats.csv (train/norm_stats.h): per norm layer at each log step, r and d before clipping, the
+  // clip fractions and the moving averages' lag; the log step then runs eager (never under a graph).
+  OnOff norm_stats = OnOff::Off;
   uint64_t seed = 1;
   int threads = 0;  // 0: OpenMP's default
   int64_t train_limit = 0, val_limit = 0;  // use only the first N examples (0: all)
@@ -72,8 +75,8 @@ struct TrainConfig {
 // message names the flag (or the folder) at fault.
 void validate(const TrainConfig& c);
 
-// config.json: every setting, the library version, the device and the number of ranks (data parallel;
-// information only: reading back ignores it), the data's fingerprint (data/dataset.h; --resume checks
+// config.json: every setting, the library version, the device, the hardware (train/hardware.h) and the
+// number of ranks (data parallel; information only: reading back ignores them), the data's fingerprint (data/dataset.h; --resume checks
 // it; "" leaves it out); and back.
 std::string config_to_json(TrainConfig c, const std::string& device_name, int world_size = 1,
                            const std::string& data_fingerprint = "");
@@ -87,12 +90,12 @@ std::string data_fingerprint_of(const std::string& config_json_text, const std::
 // The first setting (visit's order) whose value in `given` differs from the run's, as
 // "--lr: 5 given, 0.01 in the run"; "" when none does. `only`: just these names (null: every setting). How
 // a run is carried out, not what it computes, never counts: data-dir (checked by fingerprint instead),
-// device, threads, cuda-graph.
+// device, threads, cuda-graph, norm-stats.
 std::string changed_setting(const TrainConfig& run, const TrainConfig& given, const std::vector<std::string>* only = nullptr);
 
 // The settings a run continues with under --resume: the run's own (its config.json), with the output
-// folder, overwrite, the display and stop_after from `flags`, and --device/--threads/--cuda-graph when given. The data
-// folder: flags.data_dir when given, else the run's own, else data_dir_fallback; whichever it is must
+// folder, overwrite, the display and stop_after from `flags`, and --device/--threads/--cuda-graph/--norm-stats
+// when given. The data folder: flags.data_dir when given, else the run's own, else data_dir_fallback; whichever it is must
 // hold the data the run trained on (its fingerprint), else ConfigError naming it. A setting in
 // explicit_settings whose value differs from the run's: ConfigError naming it. Without resume_dir,
 // `flags` unchanged.
@@ -138,6 +141,8 @@ void TrainConfig::visit(F&& f) {
   f("device", device, "auto | cpu | cuda");
   f("cuda-graph", cuda_graph, "on | off: on CUDA (one process), the training step captured as one CUDA graph and "
                               "replayed (the same numbers as off); ignored on the CPU and under mpirun");
+  f("norm-stats", norm_stats, "on | off: norm_stats.csv, per norm layer at each log step: r and d before clipping, "
+                              "their clip fractions, the moving averages' lag behind the minibatch's statistics");
   f("seed", seed, "seed of initialization, data order, augmentation and dropout");
   f("threads", threads, "CPU threads (0: all)");
   f("train-limit", train_limit, "use only the first N training examples (0: all)");

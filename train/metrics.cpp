@@ -55,6 +55,12 @@ std::string csv_line(const MetricsRow& r, int64_t gap_columns) {
          format_number(r.images_per_s) + mechanism_cells(r, gap_columns);
 }
 
+bool leading_step(const std::string& line, int64_t* step) {
+  const char *first = line.data(), *comma = first + std::min(line.find(','), line.size());
+  const auto [end, ec] = std::from_chars(first, comma, *step);
+  return comma != first + line.size() && ec == std::errc() && end == comma && *step >= 0;
+}
+
 void MetricsLog::add(const MetricsRow& r) {
   lines_.push_back(csv_line(r, gaps_));
   write();
@@ -77,9 +83,7 @@ void MetricsLog::load(const std::string& file, int64_t step) {
   int64_t previous = 0;
   for (int64_t number = 2; std::getline(in, line); ++number) {
     int64_t row_step = -1;
-    const char *first = line.data(), *comma = first + std::min(line.find(','), line.size());
-    const auto [end, ec] = std::from_chars(first, comma, row_step);
-    if (comma == first + line.size() || ec != std::errc() || end != comma || row_step <= previous)
+    if (!leading_step(line, &row_step) || row_step <= previous)
       throw IoError(file + ": line " + std::to_string(number) + " does not start with a step after " +
                     std::to_string(previous) + ": '" + line.substr(0, 40) + "'");
     previous = row_step;

@@ -26,6 +26,8 @@ struct MetricsRow {
 // A number as the CSV and the messages write it: %.*g with `digits` significant digits; NaN and the
 // infinities as nan, inf, -inf (what Python's float() and pandas read back).
 std::string format_number(double v, int digits = 6);
+// The step in a CSV row's first cell (a non-negative count before the first comma); false if it is not one.
+bool leading_step(const std::string& line, int64_t* step);
 // The header, with `gap_columns` gap columns, and a row under it.
 std::string metrics_header(int64_t gap_columns);
 std::string csv_line(const MetricsRow& r, int64_t gap_columns);

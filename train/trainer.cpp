@@ -20,6 +20,7 @@
 #include "train/distributed.h"
 #include "train/detail/evaluate.h"
 #include "train/grad_reducer.h"
+#include "train/norm_stats.h"
 #include "train/optim.h"
 #include "train/run_norm.h"
 
@@ -129,6 +130,8 @@ struct Run {
   const LrSchedule lrs;
   const std::string ckpt_path;
   MetricsLog metrics;
+  NormStatsLog norm_stats{writer && c.norm_stats == OnOff::On && c.norm != NormKind::None ? c.out_dir + "/norm_stats.csv"
+                                                                                         : ""};
   int64_t step = 0;
   double elapsed_before = 0;
   // The step's static buffers: the batch the loader refills, the loss and accuracy sums (zeroed at
@@ -170,6 +173,8 @@ struct Run {
     elapsed_before = metadata_seconds(ck, "elapsed_s", from);
     opt->set_steps(metadata_int(ck, "optimizer_steps", from));
     metrics.load(c.resume_dir + "/metrics.csv", step);
+    const std::string stats = c.resume_dir + "/norm_stats.csv";
+    if (probing_norms() && std::filesystem::exists(stats)) norm_stats.load(stats, step);
     last_good = from + " (step " + std::to_string(step) + ")";
   }
 
@@ -212,9 +217,20 @@ struct Run {
     model.write_step(step);
     opt->write_step();
     model.step_scalars()->upload();
-    if (graph) return graph->run([this] { step_work(); }, kGraphWarmup);
+    const bool probe = probing_norms() && row_now(step);
+    if (graph && !probe) return graph->run([this] { step_work(); }, kGraphWarmup);
+    for (BatchRenorm* n : model.norms()) n->set_stats_probe(probe);  // a probed step runs eager
     step_work();
+    if (!probe) return;
+    for (BatchRenorm* n : model.norms()) n->set_stats_probe(false);
+    std::vector<NormProbe> layers;
+    for (const BatchRenorm* n : model.norms()) layers.push_back(n->probe());
+    norm_stats.add(step + 1, model.norms()[0]->rmax(), model.norms()[0]->dmax(), layers);
   }
+  bool probing_norms() const { return writer && c.norm_stats == OnOff::On && !model.norms().empty(); }
+  // The step after which a metrics row is written: every log_every steps, at each validation, the last.
+  bool row_now(int64_t k) const { return (k + 1) % c.log_every == 0 || validation_now(k); }
+  bool validation_now(int64_t k) const { return (k + 1) % eval_every == 0 || k + 1 == total; }
 
   // Forward, loss, backward, optimizer update and the sums: the work a graph captures. Reads the step's
   // values only from the device (the batch buffers, the step scalars).
@@ -279,8 +295,8 @@ TrainResult Run::loop(TrainObserver& obs) {
   for (; step < total; ++step) {
     train_step();
     ++since;
-    const bool eval_now = (step + 1) % eval_every == 0 || step + 1 == total;
-    if ((step + 1) % c.log_every == 0 || eval_now) {
+    const bool eval_now = validation_now(step);
+    if (row_now(step)) {
       double loss = loss_sum.item() / since, acc = acc_sum.item() / since;  // reporting: the one sync
       if (world.size() > 1) {  // every rank reports the means over all ranks' examples
         float both[2] = {float(loss), float(acc)};

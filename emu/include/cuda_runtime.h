@@ -199,6 +199,19 @@ void launch(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cu
 void launch_cooperative(const char* kernel, dim3 grid, dim3 block, size_t dynamic_shared, cudaStream_t s,
                         void (*body)(const void*), std::shared_ptr<const void> closure);
 int resident_blocks_per_multiprocessor(unsigned threads, size_t dynamic_shared);
+// The same for kernel `kernel` (its name as launches give it), bounded also by the registers and static
+// shared memory it was compiled with for sm_90 where the build's table has it (emu/occupancy.cpp).
+int resident_blocks_of(const std::string& kernel, unsigned threads, size_t dynamic_shared);
+struct KernelResources {
+  int registers = 0;
+  size_t static_shared = 0;
+};
+bool kernel_resources(const std::string& kernel, KernelResources* out);  // false: not in the table
+std::string kernel_resources_source();  // the table's file (RENORM_EMU_RESOURCES), "" when none was read
+// Tells the emulator a kernel function's name, for cudaOccupancyMaxActiveBlocksPerMultiprocessor
+// (kernels/cuda/launch.cuh resident_blocks does, before its query).
+void name_kernel(const void* func, const char* name);
+std::string kernel_named(const void* func);
 // True for pointers inside memory from the emulated cudaMalloc (for tests of the emulator).
 bool is_device_pointer(const void* p);
 
@@ -259,5 +272,18 @@ void set_reference_tf32_floor(int64_t products);
 // While on, cudaEventQuery answers cudaErrorNotReady for every recorded event, as a GPU behind the host
 // would (the work is still done when queued): for tests of code that waits only when it must.
 void set_events_pending(bool on);
+// The memory model between blocks (emu/memory.cpp), from RENORM_EMU_MEMORY: a comma list of check (the
+// happens-before check of global memory; the default), defer[:SEED] (deferred visibility: a thread's
+// unfenced stores withheld from other blocks until the kernel ends, published in a seeded order),
+// interleave[:SEED] (an ordinary launch keeps up to 4 blocks alive and switches among them, seeded, at
+// atomics and fences: emu/launch.cpp), or off. check and defer need the traffic build's instrumented
+// loads and stores (not under ASan, where they see none).
+struct MemoryMode {
+  bool check = false, defer = false, interleave = false;
+  uint64_t seed = 0, interleave_seed = 0;
+  std::string error;  // why the setting is unusable ("" when it is fine)
+};
+const MemoryMode& memory_mode();
+void set_memory_mode(const MemoryMode& m);  // between launches: the model's own tests (tests/emu/test_memory.cpp)
 int64_t reference_tf32_floor();
 }  // namespace renorm_emu

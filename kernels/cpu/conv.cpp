@@ -36,6 +36,7 @@ bool use_onednn() { return engine().load(std::memory_order_relaxed) == ConvEngin
 }  // namespace
 
 bool onednn_available() { return onednn::available(); }
+std::string onednn_version() { return onednn::version(); }
 ConvEngine conv_engine() { return engine().load(); }
 const char* conv_engine_name(ConvEngine e) { return e == ConvEngine::OneDnn ? "onednn" : "im2col"; }
 

@@ -192,6 +192,11 @@ memory filters_in(const P& p, const ConvShape& cs, const float* w, HostBuffer& b
 
 bool available() { return true; }
 
+std::string version() {
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
 // oneDNN picks a reference (C++ loop) kernel where it has no JIT one for the CPU: for bfloat16 on CPUs
 // without AVX-512 (or with renorm's ISA lowered below it). Asked once, of a small bf16 convolution.
 bool bf16_jit() {
@@ -254,6 +259,7 @@ RENORM_INSTANTIATE_STORAGES(RENORM_DECLARE_CONV_T)
 namespace renorm::kernels::cpu::onednn {
 bool available() { return false; }
 bool bf16_jit() { return false; }
+std::string version() { return ""; }
 // Never called (conv.cpp asks available() and bf16_jit() first), but conv.cpp names them: defined so that
 // a build without oneDNN links (scripts/gpu-prebuild.sh makes one).
 namespace {

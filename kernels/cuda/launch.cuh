@@ -2,7 +2,7 @@
 //
 //   launch<kernel>(grid, block, shared_bytes, args...);
 //
-// checks the configuration against the device and the kernel (core/cuda_launch.cpp: LaunchError naming
+// checks the configuration against the device and the kernel (runtime/cuda_launch.cpp: LaunchError naming
 // the kernel), queues the kernel on the renorm stream and checks the launch. Built against the CUDA
 // emulator (RENORM_CUDA_EMULATION, tests only) the same call runs the kernel's own source on the host
 // (emu/). Every kernel carries __launch_bounds__ equal to the largest block it is launched with; the
@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #if !RENORM_CUDA_EMULATION
 #include <cooperative_groups.h>
 #endif
@@ -54,10 +55,29 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
   RENORM_CUDA_LAUNCH_CHECK();
 }
 
+// Whether a kernel launched through pointers to its arguments reads each as it was passed: the same type,
+// or a pointer passed for a pointer to the const of its pointee (the same bytes).
+template <class A, class P>
+constexpr bool passes_as = std::is_same_v<A, P> || (std::is_pointer_v<A> && std::is_pointer_v<P> &&
+                                                     std::is_same_v<const std::remove_pointer_t<A>, std::remove_pointer_t<P>>);
+template <class F, class... Args>
+struct ArgumentsPass : std::false_type {};
+template <class... P, class... Args>
+struct ArgumentsPass<void (*)(P...), Args...> {
+  static constexpr bool value = sizeof...(P) == sizeof...(Args) && (passes_as<Args, P> && ...);
+};
+
 // A cooperative launch (cudaLaunchCooperativeKernel): every block resident at once, so that the kernel
-// may wait at grid_sync(); the grid must not exceed resident_blocks<Kernel, threads>().
+// may wait at grid_sync(); the grid must not exceed resident_blocks<Kernel, threads>(). The arguments
+// must have the kernel's parameter types (a T* may stand for a const T*): cudaLaunchCooperativeKernel
+// takes a pointer to each and the kernel reads its parameter's type from it (an int passed for an
+// int64_t would be read as the wrong bytes on a GPU, where launch<>'s <<<>>> would have converted it).
+// Refused at compile time, on every build.
 template <auto Kernel, class... Args>
 void launch_cooperative(dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
+  static_assert(ArgumentsPass<decltype(Kernel), Args...>::value,
+                "launch_cooperative: an argument's type differs from the kernel's parameter (cudaLaunchCooperativeKernel "
+                "passes pointers to the arguments: the kernel would read another type's bytes); convert it at the call");
   const char* name = kernel_name<Kernel>();
   ::renorm::cuda::check_launch(name, reinterpret_cast<const void*>(Kernel), grid, block, shared_bytes);
 #if RENORM_CUDA_EMULATION
@@ -77,6 +97,9 @@ template <auto Kernel, int kBlockThreads>
 int64_t resident_blocks() {
   static const int64_t blocks = [] {
     if (!::renorm::cuda::properties().cooperativeLaunch) return int64_t(0);
+#if RENORM_CUDA_EMULATION
+    ::renorm_emu::name_kernel(reinterpret_cast<const void*>(Kernel), kernel_name<Kernel>());  // its compiled resources
+#endif
     int per_sm = 0;
     RENORM_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, kBlockThreads, 0));
     return int64_t(per_sm) * ::renorm::cuda::multiprocessor_count();

@@ -3,7 +3,9 @@
 // on first use:  --emu-sms N  (RENORM_EMU_SMS),  --emu-order forward|reverse  (RENORM_EMU_ORDER),
 // --emu-launch-log FILE  (RENORM_EMU_LAUNCH_LOG), --emu-devices N  (RENORM_EMU_DEVICES, default 2 here,
 // so that per-device behaviour is tested), --emu-blocks forward|reverse|interleaved|random[:SEED]
-// (RENORM_EMU_BLOCKS: the order a grid's blocks run in). The caching allocator runs in exact-size mode.
+// (RENORM_EMU_BLOCKS: the order a grid's blocks run in), --emu-memory check|defer[:SEED]|check,defer:SEED|off
+// (RENORM_EMU_MEMORY: the memory model between blocks, emu/memory.cpp; default check). The caching
+// allocator runs in exact-size mode.
 // Catch2's signal handlers are off: a kernel that corrupts the heap makes malloc abort, and a handler
 // that allocates would then deadlock on malloc's lock instead of letting the process die at once.
 #define CATCH_CONFIG_RUNNER
@@ -35,8 +37,12 @@ void renorm::test::use_reference_libraries(bool on) { renorm_emu::set_reference_
 int main(int argc, char** argv) {
   const std::pair<const char*, const char*> flags[] = {
       {"--emu-sms", "RENORM_EMU_SMS"}, {"--emu-order", "RENORM_EMU_ORDER"}, {"--emu-launch-log", "RENORM_EMU_LAUNCH_LOG"},
-      {"--emu-devices", "RENORM_EMU_DEVICES"}, {"--emu-blocks", "RENORM_EMU_BLOCKS"}};
+      {"--emu-devices", "RENORM_EMU_DEVICES"}, {"--emu-blocks", "RENORM_EMU_BLOCKS"},
+      {"--emu-memory", "RENORM_EMU_MEMORY"}};
   setenv("RENORM_EMU_DEVICES", "2", 0);
+#ifdef RENORM_EMU_RESOURCES_FILE  // the kernels' compiled registers and shared memory (emu/occupancy.cpp)
+  setenv("RENORM_EMU_RESOURCES", RENORM_EMU_RESOURCES_FILE, 0);
+#endif
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     bool taken = false;

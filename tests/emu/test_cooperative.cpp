@@ -4,6 +4,7 @@
 // errors naming the kernel.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -30,7 +31,7 @@ __global__ void __launch_bounds__(kBlock) neighbour_sum(const float* in, float* 
   __syncthreads();
   scratch[b * kBlock + t] = mine + float(t);
   grid_sync();
-  out[b * kBlock + t] = scratch[((b + 1) % nb) * kBlock + t] + mine;
+  out[b * kBlock + t] = __ldcg(&scratch[((b + 1) % nb) * kBlock + t]) + mine;  // another block's write: __ldcg
   grid_sync();  // a second phase: the barrier is reusable
   scratch[b * kBlock + t] = 0.f;
 }
@@ -48,7 +49,7 @@ __global__ void __launch_bounds__(kBlock) block_leaves_early(float* out) {
 
 }  // namespace
 
-TEST_CASE("emulator: a cooperative launch syncs its grid; each block keeps its shared memory", "[cuda][emulator]") {
+TEST_CASE("emulator: a cooperative launch syncs its grid - each block keeps its shared memory", "[cuda][emulator]") {
   const int blocks = 6;
   std::vector<float> in(blocks);
   std::iota(in.begin(), in.end(), 10.f);
@@ -76,4 +77,28 @@ TEST_CASE("emulator: grid_sync outside a cooperative launch, too large a grid, a
   CHECK(e.find("only " + std::to_string(resident) + " can be resident") != std::string::npos);
   e = launch_error([p] { launch_cooperative<block_leaves_early>(3, kBlock, 0, p); });
   CHECK(e.find("block_leaves_early: 1 blocks ended while 2 wait at grid.sync()") != std::string::npos);
+}
+
+// The cooperative kernels' occupancy on the emulator is a Hopper GPU's: bounded by the registers and static
+// shared memory each was compiled with for sm_90 (the build's table, emu/occupancy.cpp), not by the
+// device's thread limit alone, which admits 8 blocks of 256 threads per multiprocessor — grids a GPU
+// refuses (docs/kernel-resources.md: 528 and 396 blocks on an H200's 132 multiprocessors).
+TEST_CASE("emulator: the cooperative kernels' occupancy comes from their compiled registers and shared memory", "[cuda][emulator]") {
+  if (renorm_emu::kernel_resources_source().empty()) {
+    WARN("SKIPPED: no kernel resource table (a build without the CUDA backend or cuobjdump): the device's limits alone");
+    return;
+  }
+  CHECK(renorm_emu::resident_blocks_per_multiprocessor(256, 0) == 8);  // the device's thread limit: 2048 / 256
+  for (const char* kernel : {"{anonymous}::forward_coop", "{anonymous}::backward_coop"}) {
+    INFO(kernel);
+    renorm_emu::KernelResources r;
+    REQUIRE(renorm_emu::kernel_resources(kernel, &r));
+    // 65,536 registers per multiprocessor, allocated per warp in units of 256; 228 KiB of shared memory, 1 KiB
+    // of each block the system's.
+    const int by_registers = 65536 / (8 * ((r.registers * 32 + 255) / 256 * 256));
+    const int by_shared = int((228 * 1024) / (r.static_shared + 1024));
+    const int expected = std::min({8, by_registers, by_shared});
+    CHECK(renorm_emu::resident_blocks_of(kernel, 256, 0) == expected);
+    CHECK(expected < 8);  // the old bound admitted more
+  }
 }

@@ -204,7 +204,7 @@ TEST_CASE("allocator: a block freed on another device goes back to its own devic
 
 // A test that matches an error's text must mean the same on a GPU: the emulator answers with CUDA's own
 // strings, and what it knows beyond them is renorm_emu::error_detail's (and CudaError::detail()'s).
-TEST_CASE("emulator: cudaGetErrorString is CUDA's own; the emulator's detail comes apart", "[cuda][emulator]") {
+TEST_CASE("emulator: cudaGetErrorString is CUDA's own - the emulator's detail comes apart", "[cuda][emulator]") {
   CHECK(std::string(cudaGetErrorString(cudaErrorStreamCaptureUnsupported)) == "operation not permitted when stream is capturing");
   CHECK(std::string(cudaGetErrorString(cudaErrorLaunchFailure)) == "unspecified launch failure");
   CHECK(std::string(cudaGetErrorString(cudaErrorInvalidValue)) == "invalid argument");

@@ -100,7 +100,7 @@ TEST_CASE("emulator graphs: renorm ops captured on allocated tensors replay onto
   CHECK(cudaGraphExecDestroy(exec) == cudaSuccess);
 }
 
-TEST_CASE("emulator graphs: a sync, an allocation or a host read during capture is an error naming it; the capture ends invalidated",
+TEST_CASE("emulator graphs: a sync, an allocation or a host read during capture is an error naming it - the capture ends invalidated",
           "[cuda][emulator][graph]") {
   REQUIRE(cuda_available());
   float* d = nullptr;
@@ -179,7 +179,7 @@ TEST_CASE("emulator graphs: copies from pageable host memory are counted apart a
 // The staging ring of small uploads (runtime/staging.cpp) reuses a slot only once its copy has completed:
 // with every event answering "not ready", as behind a busy GPU, each reuse waits on the slot's event
 // (counted as a sync), and the "not ready" answers leave no error behind for the next launch's check.
-TEST_CASE("emulator: the staging ring waits for a slot whose copy is pending; 'not ready' is no error", "[cuda][emulator]") {
+TEST_CASE("emulator: the staging ring waits for a slot whose copy is pending - 'not ready' is no error", "[cuda][emulator]") {
   REQUIRE(cuda_available());
   Tensor t = Tensor::zeros(Shape{1}, Device::CUDA);
   renorm_emu::set_events_pending(true);

@@ -1,8 +1,9 @@
 // The device side of the CUDA emulator: what a kernel body sees when a kernels/cuda/*.cu file is compiled
 // as host C++ (tests only). Built-in indices are read from the running emulated thread; __shared__
-// variables live in one section of the program that the scheduler poisons at every block start (one
-// block runs at a time, so a section-wide static is exactly "one copy per block"); barriers and warp
-// intrinsics suspend the calling fiber until the scheduler (emu/scheduler.cpp) completes them.
+// variables are statics — in one section of the program, or, in a template (where GCC ignores the
+// section), wherever GCC puts them, learned from the kernels' accesses (emu/shared.cpp) — which the
+// scheduler poisons at every block start and copies per block where several are alive; barriers and warp
+// intrinsics suspend the calling fiber until the scheduler (emu/block.cpp) completes them.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -61,6 +62,35 @@ T* dynamic_shared() {
   return reinterpret_cast<T*>(g_block->dynamic_shared);
 }
 
+// How the instrumented load or store about to happen reaches memory, for the memory model between blocks
+// (emu/memory.cpp): a plain access, the read-only path (__ldg), L2 only (__ldcg), or an atomic. Set
+// around the access by the intrinsics below; one emulated thread runs at a time on a host thread.
+enum class Access : unsigned char { Plain, Ldg, Ldcg, Atomic };
+inline thread_local Access g_access = Access::Plain;
+// The compiler barriers on both sides of each store to g_access keep it, and keep every other access out
+// of the window: the optimizer sees no read of g_access between the two stores (the instrumentation's hook
+// call is added after optimization) and would drop the first as dead; and without the outer barriers it
+// may move a neighbouring plain load across a store into the window, where it would be recorded as an
+// __ldcg (mutant M13, `{__ldcg(&p->count), p->mean, ...}`, passed the check at 132 SMs so).
+struct AccessAs {
+  Access previous;
+  explicit AccessAs(Access a) : previous(g_access) {
+    asm volatile("" ::: "memory");
+    g_access = a;
+    asm volatile("" ::: "memory");
+  }
+  ~AccessAs() {
+    asm volatile("" ::: "memory");
+    g_access = previous;
+    asm volatile("" ::: "memory");
+  }
+  AccessAs(const AccessAs&) = delete;
+  AccessAs& operator=(const AccessAs&) = delete;
+};
+void memory_fence();                // __threadfence: closes the thread's epoch (emu/memory.cpp)
+void memory_atomic(const void* p);  // an atomic at p: its clocks, before the access itself
+void switch_point();                // an interleaved launch may run another block here (emu/launch.cpp)
+
 }  // namespace renorm_emu
 
 #define threadIdx (static_cast<const uint3&>(::renorm_emu::g_thread->idx))
@@ -73,12 +103,14 @@ inline void __syncthreads() { ::renorm_emu::syncthreads(); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
   ::renorm_emu::warp_collective(::renorm_emu::WarpOp::SyncWarp, mask, 0, 0, 32);
 }
-// Fences order nothing here: blocks run one after another to completion and share one memory, so every
-// write of a finished block is visible to every later block. The emulator therefore cannot catch a
-// missing __threadfence (or a read that should be __ldcg): kernels/cuda/arrival.cuh states the pattern,
-// a GPU's compute-sanitizer checks it. What it does check is that a kernel does not depend on which
-// block runs or finishes last (RENORM_EMU_BLOCKS orders).
-inline void __threadfence() {}
+// A fence closes the calling thread's epoch: its earlier writes are released to whoever acquires them
+// through an atomic, and what its atomics read since its last fence becomes its knowledge (the memory
+// model, emu/memory.cpp, RENORM_EMU_MEMORY). __threadfence_block orders within the block, which the
+// emulator's barriers already do.
+inline void __threadfence() {
+  ::renorm_emu::switch_point();  // before the fence: another block may run while this one's stores are unpublished
+  ::renorm_emu::memory_fence();
+}
 inline void __threadfence_block() {}
 [[noreturn]] inline void __trap() { ::renorm_emu::trap("__trap() called"); }
 
@@ -109,45 +141,52 @@ inline int __any_sync(unsigned mask, int pred) {
 }
 
 // Atomics: one block runs at a time and its fibers switch only inside the operations above, so a plain
-// read-modify-write is atomic here.
+// read-modify-write is atomic here; the memory model sees an atomic (never deferred, clocks exchanged).
+namespace renorm_emu {
+template <class T, class Next>
+T atomic_rmw(T* p, Next next) {
+  T old;
+  {
+    memory_atomic(p);
+    AccessAs as(Access::Atomic);
+    old = *p;
+    *p = next(old);
+  }
+  switch_point();  // after the atomic: another block may see its count before this thread goes on
+  return old;
+}
+}  // namespace renorm_emu
 template <class T>
 T atomicAdd(T* p, T v) {
-  const T old = *p;
-  *p = old + v;
-  return old;
+  return ::renorm_emu::atomic_rmw(p, [v](T old) { return T(old + v); });
 }
 template <class T>
 T atomicMax(T* p, T v) {
-  const T old = *p;
-  *p = old < v ? v : old;
-  return old;
+  return ::renorm_emu::atomic_rmw(p, [v](T old) { return old < v ? v : old; });
 }
 template <class T>
 T atomicMin(T* p, T v) {
-  const T old = *p;
-  *p = v < old ? v : old;
-  return old;
+  return ::renorm_emu::atomic_rmw(p, [v](T old) { return v < old ? v : old; });
 }
 template <class T>
 T atomicExch(T* p, T v) {
-  const T old = *p;
-  *p = v;
-  return old;
+  return ::renorm_emu::atomic_rmw(p, [v](T) { return v; });
 }
 template <class T>
 T atomicCAS(T* p, T compare, T v) {
-  const T old = *p;
-  if (old == compare) *p = v;
-  return old;
+  return ::renorm_emu::atomic_rmw(p, [compare, v](T old) { return old == compare ? v : old; });
 }
 
+// The read-only (texture) path: not coherent with writes of the same launch on a GPU.
 template <class T>
 T __ldg(const T* p) {
+  ::renorm_emu::AccessAs as(::renorm_emu::Access::Ldg);
   return *p;
 }
-// Loads through L2 only (another block's writes): one memory here, so a plain read.
+// Through L2 only, past the multiprocessor's L1: how a block reads another block's writes.
 template <class T>
 T __ldcg(const T* p) {
+  ::renorm_emu::AccessAs as(::renorm_emu::Access::Ldcg);
   return *p;
 }
 inline int __popc(unsigned v) { return __builtin_popcount(v); }

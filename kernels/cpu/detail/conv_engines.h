@@ -1,6 +1,8 @@
 // CPU-internal: the two CPU convolution engines behind cpu::conv2d_* (kernels/conv.h chooses between
 // them at run time, and widens bfloat16 for the engines that take float32 alone).
 #pragma once
+#include <string>
+
 #include "kernels/conv.h"
 
 namespace renorm::kernels::cpu {
@@ -15,6 +17,7 @@ RENORM_DECLARE_CONV_T(, float)
 namespace onednn {
 bool available();
 bool bf16_jit();
+std::string version();  // "3.0.0" (the library's own dnnl_version()); "" without oneDNN
 RENORM_DECLARE_CONV
 }
 
