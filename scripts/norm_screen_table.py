@@ -6,9 +6,11 @@ accuracy at steps 800 and 1500, and the wall time (metrics.csv elapsed_s; loaded
 
 usage: norm_screen_table.py [ROOT]   (ROOT: the repository, default the script's parent folder)
 """
-import csv
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_norm_stats import read_rows as rows  # noqa: E402  (one CSV reader for the issue-39 scripts)
 
 RUNS = [("batchnorm, M = 128", "norm-mechanism-fashion/bn-m128-s1"),
         ("Batch Renorm, M = 128, α = 0.01 (default)", "norm-mechanism-fashion/brn-m128-s1"),
@@ -16,14 +18,6 @@ RUNS = [("batchnorm, M = 128", "norm-mechanism-fashion/bn-m128-s1"),
         ("Batch Renorm, M = 128, α = 0.1", "norm-fix-screen-fashion/alpha-0.1/brn-m128-s1"),
         ("Batch Renorm, M = 2, α = 0.01 (default; stopped at 840)", "norm-mechanism-fashion/brn-m2-s1"),
         ("Batch Renorm, M = 2, α = 0.1", "norm-fix-screen-fashion/alpha-0.1/brn-m2-s1")]
-
-
-def rows(path):
-    try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
-    except OSError as e:
-        sys.exit(f"norm_screen_table.py: {path}: {e.strerror}")
 
 
 def line(label, folder):
